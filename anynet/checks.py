@@ -1,0 +1,108 @@
+"""Input checks that name the layer, what it expected and what came.
+
+Metadata checks (shape, dtype, empty batch) are always on. Checks that read
+values (NaN/Inf, label range) cost a device sync, so they run only where it is
+free or asked for: in debug mode (``anynet.debug()``), or by default on NumPy
+arrays where data enters a network (a container's input, a loss's targets,
+a layer called on its own).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from typing import Any, Iterator, Sequence
+
+import array_api_compat
+
+__all__ = ["check_array", "check_finite", "check_labels", "debug", "inside_network"]
+
+_DEBUG: contextvars.ContextVar[bool | None] = contextvars.ContextVar("anynet_debug", default=None)
+_INSIDE: contextvars.ContextVar[bool] = contextvars.ContextVar("anynet_inside", default=False)
+
+
+@contextlib.contextmanager
+def debug(on: bool | None = True) -> Iterator[None]:
+    """Check values (NaN/Inf, label range) in every layer call (True), never (False),
+    or where it is free (None, the default: NumPy data entering a network)."""
+    token = _DEBUG.set(on)
+    try:
+        yield
+    finally:
+        _DEBUG.reset(token)
+
+
+@contextlib.contextmanager
+def inside_network() -> Iterator[None]:
+    """Mark layer calls made by a container, which checked its input once already."""
+    token = _INSIDE.set(True)
+    try:
+        yield
+    finally:
+        _INSIDE.reset(token)
+
+
+def values_checked(xp: Any) -> bool:
+    mode = _DEBUG.get()
+    if mode is None:
+        return not _INSIDE.get() and array_api_compat.is_numpy_namespace(xp)
+    return mode
+
+
+def _fmt(shape: Sequence[Any]) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def check_array(
+    where: str,
+    x: Any,
+    xp: Any,
+    shape: Sequence[Any] | None = None,
+    dtype: Any = None,
+    name: str = "x",
+    batch: bool = True,
+) -> None:
+    """Check ``x``'s shape against ``shape`` (ints must match, names like "N" are free),
+    that it is floating (and of ``dtype`` when given), and that its batch is not empty."""
+    got = tuple(x.shape)
+    if shape is not None:
+        fits = len(got) == len(shape) and all(
+            not isinstance(want, int) or want == g for want, g in zip(shape, got)
+        )
+        if not fits:
+            raise ValueError(f"{where}: expected {name} of shape {_fmt(shape)}, got {_fmt(got)}")
+    if batch and len(got) > 0 and got[0] == 0:
+        raise ValueError(f"{where}: empty batch: {name} has shape {_fmt(got)}")
+    if not xp.isdtype(x.dtype, "real floating"):
+        raise TypeError(
+            f"{where}: expected {name} of a floating dtype, got {x.dtype} of shape {_fmt(got)}; "
+            "convert it first (e.g. xp.astype(x, xp.float32))"
+        )
+    if dtype is not None and x.dtype != dtype:
+        raise TypeError(
+            f"{where}: expected {name} of dtype {dtype} like the layer's parameters, got "
+            f"{x.dtype} of shape {_fmt(got)}; convert the data or build the layer with dtype=..."
+        )
+    if values_checked(xp):
+        check_finite(where, x, xp, name)
+
+
+def check_finite(where: str, x: Any, xp: Any, name: str = "x") -> None:
+    """Raise ValueError if ``x`` holds NaN or Inf (reads values: a sync on a GPU)."""
+    if not bool(xp.all(xp.isfinite(x))):
+        bad = int(xp.sum(xp.astype(~xp.isfinite(x), xp.int64)))
+        raise ValueError(f"{where}: {name} of shape {_fmt(tuple(x.shape))} holds {bad} NaN or Inf values")
+
+
+def check_labels(where: str, t: Any, xp: Any, n_classes: int, n: int) -> None:
+    """Check class-index labels: shape (N,), integer dtype, and (values) 0 <= t < n_classes."""
+    if tuple(t.shape) != (n,):
+        raise ValueError(f"{where}: expected labels t of shape ({n},) or ({n}, {n_classes}), got {_fmt(tuple(t.shape))}")
+    if not xp.isdtype(t.dtype, "integral"):
+        raise TypeError(f"{where}: expected integer class labels, got {t.dtype} of shape {_fmt(tuple(t.shape))}")
+    if values_checked(xp) and n > 0:
+        lo, hi = int(xp.min(t)), int(xp.max(t))
+        if lo < 0 or hi >= n_classes:
+            raise ValueError(
+                f"{where}: labels must lie in [0, {n_classes}) for {n_classes} classes, got values in [{lo}, {hi}]"
+            )

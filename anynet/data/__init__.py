@@ -1,0 +1,5 @@
+"""Data sets (host NumPy arrays) and loaders."""
+
+from .synthetic import spiral
+
+__all__ = ["spiral"]

@@ -1,0 +1,43 @@
+"""Array-API maths shared by layers and losses: stable softmax, log-softmax, sigmoid, one-hot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .backend import namespace
+
+__all__ = ["log_softmax", "one_hot", "sigmoid", "softmax"]
+
+
+def softmax(x: Any, axis: int = -1) -> Any:
+    """exp(x) / sum(exp(x)) along ``axis``, with the max subtracted first."""
+    xp = namespace(x)
+    e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
+    return e / xp.sum(e, axis=axis, keepdims=True)
+
+
+def log_softmax(x: Any, axis: int = -1) -> Any:
+    """log(softmax(x)) computed as z - log(sum(exp(z))), z = x - max(x)."""
+    xp = namespace(x)
+    z = x - xp.max(x, axis=axis, keepdims=True)
+    return z - xp.log(xp.sum(xp.exp(z), axis=axis, keepdims=True))
+
+
+def sigmoid(x: Any) -> Any:
+    """1 / (1 + exp(-x)) without overflow for large |x|."""
+    xp = namespace(x)
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def softplus(x: Any) -> Any:
+    """log(1 + exp(x)) without overflow."""
+    xp = namespace(x)
+    return xp.maximum(x, 0.0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+
+def one_hot(t: Any, n_classes: int, dtype: Any) -> Any:
+    """(N,) integer labels -> (N, n_classes) one-hot of ``dtype``."""
+    xp = namespace(t)
+    classes = xp.arange(n_classes, dtype=t.dtype, device=t.device)
+    return xp.astype(xp.expand_dims(t, axis=-1) == classes, dtype)

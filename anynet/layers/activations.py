@@ -1,0 +1,147 @@
+"""Element-wise activations and (log-)softmax: shape in = shape out."""
+
+from __future__ import annotations
+
+from ..backend import namespace
+from ..checks import check_array
+from ..functional import log_softmax, sigmoid, softmax
+from .base import Layer
+
+__all__ = ["ELU", "LeakyReLU", "LogSoftmax", "ReLU", "Sigmoid", "Softmax", "Tanh"]
+
+
+class _Elementwise(Layer):
+    """Shared checks: forward keeps the input shape for ``backward``'s check."""
+
+    def _begin(self, x):
+        xp = namespace(x, where=self.name)
+        check_array(self.name, x, xp)
+        return xp
+
+    def _begin_backward(self, dout, kept: str):
+        ref = self._need(kept)
+        self._check_dout(dout, tuple(ref.shape))
+        return namespace(dout, ref, where=self.name), ref
+
+
+class ReLU(_Elementwise):
+    """max(x, 0)."""
+
+    def __init__(self):
+        super().__init__()
+        self.mask = None
+
+    def forward(self, x, train=None):
+        xp = self._begin(x)
+        self.mask = x > 0
+        return xp.where(self.mask, x, 0.0)
+
+    def backward(self, dout):
+        xp, mask = self._begin_backward(dout, "mask")
+        return xp.where(mask, dout, 0.0)
+
+
+class LeakyReLU(_Elementwise):
+    """x if x > 0 else alpha * x."""
+
+    def __init__(self, alpha: float = 0.01):
+        super().__init__()
+        self.alpha = alpha
+        self.mask = None
+
+    def forward(self, x, train=None):
+        xp = self._begin(x)
+        self.mask = x > 0
+        return xp.where(self.mask, x, self.alpha * x)
+
+    def backward(self, dout):
+        xp, mask = self._begin_backward(dout, "mask")
+        return xp.where(mask, dout, self.alpha * dout)
+
+
+class ELU(_Elementwise):
+    """x if x > 0 else alpha * (exp(x) - 1). Clevert et al., https://arxiv.org/abs/1511.07289"""
+
+    def __init__(self, alpha: float = 1.0):
+        super().__init__()
+        self.alpha = alpha
+        self.x = None
+
+    def forward(self, x, train=None):
+        xp = self._begin(x)
+        self.x = x
+        return xp.where(x > 0, x, self.alpha * xp.expm1(xp.minimum(x, 0.0)))
+
+    def backward(self, dout):
+        xp, x = self._begin_backward(dout, "x")
+        return xp.where(x > 0, dout, dout * self.alpha * xp.exp(xp.minimum(x, 0.0)))
+
+
+class Sigmoid(_Elementwise):
+    """1 / (1 + exp(-x))."""
+
+    def __init__(self):
+        super().__init__()
+        self.out = None
+
+    def forward(self, x, train=None):
+        self._begin(x)
+        self.out = sigmoid(x)
+        return self.out
+
+    def backward(self, dout):
+        _, y = self._begin_backward(dout, "out")
+        return dout * (1.0 - y) * y
+
+
+class Tanh(_Elementwise):
+    """tanh(x)."""
+
+    def __init__(self):
+        super().__init__()
+        self.out = None
+
+    def forward(self, x, train=None):
+        xp = self._begin(x)
+        self.out = xp.tanh(x)
+        return self.out
+
+    def backward(self, dout):
+        _, y = self._begin_backward(dout, "out")
+        return dout * (1.0 - y * y)
+
+
+class Softmax(_Elementwise):
+    """exp(x) / sum(exp(x)) along ``axis`` (default: the last)."""
+
+    def __init__(self, axis: int = -1):
+        super().__init__()
+        self.axis = axis
+        self.out = None
+
+    def forward(self, x, train=None):
+        self._begin(x)
+        self.out = softmax(x, self.axis)
+        return self.out
+
+    def backward(self, dout):
+        xp, y = self._begin_backward(dout, "out")
+        return y * (dout - xp.sum(dout * y, axis=self.axis, keepdims=True))
+
+
+class LogSoftmax(_Elementwise):
+    """log(softmax(x)) along ``axis``, in the stable form."""
+
+    def __init__(self, axis: int = -1):
+        super().__init__()
+        self.axis = axis
+        self.out = None
+
+    def forward(self, x, train=None):
+        self._begin(x)
+        self.out = log_softmax(x, self.axis)
+        return self.out
+
+    def backward(self, dout):
+        xp, y = self._begin_backward(dout, "out")
+        return dout - xp.exp(y) * xp.sum(dout, axis=self.axis, keepdims=True)

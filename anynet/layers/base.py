@@ -1,0 +1,135 @@
+"""The layer protocol: ``forward``, ``backward``, parameters, buffers, train/eval, moving."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import backend
+from ..parameter import Parameter
+
+__all__ = ["Layer", "new_parameter"]
+
+
+def _dtype(dev: backend.Device, dtype: Any) -> Any:
+    return getattr(dev.xp, backend.numpy_dtype(dtype).name)
+
+
+def new_parameter(name: str, shape: tuple[int, ...], scale: float | None, dtype: Any = None) -> Parameter:
+    """A parameter born on the current device: Normal(0, scale^2) drawn on the host,
+    or zeros when ``scale`` is None. float32 unless ``dtype`` says otherwise."""
+    dev = backend.current_device()
+    if scale is None:
+        data = dev.zeros(shape, _dtype(dev, dtype))
+    else:
+        data = backend.normal(shape, scale, backend.numpy_dtype(dtype), dev)
+    return Parameter(data, name)
+
+
+def new_constant(value: float, shape: tuple[int, ...], dtype: Any = None) -> Any:
+    """An array filled with ``value`` on the current device."""
+    dev = backend.current_device()
+    return dev.zeros(shape, _dtype(dev, dtype)) + value
+
+
+class Layer:
+    """Base class of every layer and container.
+
+    ``forward(x, train=None)`` computes and keeps what ``backward(dout)`` needs;
+    ``train=None`` uses the layer's mode (``train()`` / ``eval()``).
+    ``params`` lists parameters in a fixed, documented order; ``buffers`` names
+    non-trained arrays (running statistics) saved and moved with them.
+    """
+
+    buffers: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        self.training = True
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    @property
+    def params(self) -> list[Parameter]:
+        return []
+
+    def forward(self, x: Any, train: bool | None = None) -> Any:
+        raise NotImplementedError
+
+    def backward(self, dout: Any) -> Any:
+        raise NotImplementedError
+
+    def __call__(self, x: Any, train: bool | None = None) -> Any:
+        return self.forward(x, train)
+
+    def is_training(self, train: bool | None) -> bool:
+        return self.training if train is None else bool(train)
+
+    def train(self, mode: bool = True) -> "Layer":
+        """Switch to training mode (dropout on, batch statistics); returns self."""
+        self.training = bool(mode)
+        return self
+
+    def eval(self) -> "Layer":
+        """Switch to inference mode; returns self."""
+        return self.train(False)
+
+    def to(self, device: Any) -> "Layer":
+        """Move parameters, their gradients and optimizer state, and buffers to ``device``."""
+        dev = backend.as_device(device)
+        for p in self.params:
+            p.data = backend.to_device(p.data, dev)
+            if p.grad is not None:
+                p.grad = backend.to_device(p.grad, dev)
+            p.state = {k: backend.to_device(v, dev) for k, v in p.state.items()}
+        for b in self.buffers:
+            setattr(self, b, backend.to_device(getattr(self, b), dev))
+        return self
+
+    def state_dict(self) -> dict[str, Any]:
+        """Parameters and buffers by name (arrays, not copies)."""
+        state = {p.name: p.data for p in self.params}
+        state.update({b: getattr(self, b) for b in self.buffers})
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Take arrays by name (shapes must match), placed on this layer's device."""
+        own = self.state_dict()
+        missing = sorted(set(own) - set(state))
+        unexpected = sorted(set(state) - set(own))
+        if missing or unexpected:
+            raise ValueError(f"{self.name}: state does not fit: missing {missing}, unexpected {unexpected}")
+        for key, value in state.items():
+            if tuple(value.shape) != tuple(own[key].shape):
+                raise ValueError(
+                    f"{self.name}: {key} has shape {tuple(own[key].shape)}, the state gives {tuple(value.shape)}"
+                )
+        dev = self.device
+        for p in self.params:
+            p.data = backend.to_device(state[p.name], dev)
+            p.grad = None
+        for b in self.buffers:
+            setattr(self, b, backend.to_device(state[b], dev))
+
+    @property
+    def device(self) -> backend.Device:
+        """Where this layer's arrays live (the current device if it has none)."""
+        for p in self.params:
+            return backend.device_of(p.data)
+        for b in self.buffers:
+            return backend.device_of(getattr(self, b))
+        return backend.current_device()
+
+    def _need(self, attr: str) -> Any:
+        value = getattr(self, attr, None)
+        if value is None:
+            raise RuntimeError(f"{self.name}: backward called before forward")
+        return value
+
+    def _check_dout(self, dout: Any, shape: tuple[int, ...]) -> None:
+        if tuple(dout.shape) != tuple(shape):
+            raise ValueError(f"{self.name}: expected dout of shape {tuple(shape)}, got {tuple(dout.shape)}")
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"{p.name}={p.shape}" for p in self.params)
+        return f"{self.name}({shapes})"

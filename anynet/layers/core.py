@@ -1,0 +1,109 @@
+"""Dense layers: MatMul, Affine, Flatten."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..backend import namespace
+from ..checks import check_array
+from .base import Layer, new_parameter
+
+__all__ = ["Affine", "Flatten", "MatMul", "init_scale"]
+
+
+def init_scale(weight_init: str | float, fan_in: int, where: str) -> float:
+    """Standard deviation of initial weights: "he" sqrt(2/fan_in) for ReLU nets,
+    "xavier" sqrt(1/fan_in) for sigmoid/tanh nets, or a number used as is."""
+    if isinstance(weight_init, (int, float)) and not isinstance(weight_init, bool):
+        return float(weight_init)
+    if weight_init in ("he", "relu"):
+        return math.sqrt(2.0 / fan_in)
+    if weight_init in ("xavier", "sigmoid", "tanh"):
+        return math.sqrt(1.0 / fan_in)
+    raise ValueError(f"{where}: weight_init must be 'he', 'xavier' or a number, got {weight_init!r}")
+
+
+class MatMul(Layer):
+    """x @ W without bias: x (N, in) -> (N, out). Parameters: W (in, out)."""
+
+    def __init__(self, in_size: int, out_size: int, weight_init: str | float = "he", dtype: Any = None):
+        super().__init__()
+        self.W = new_parameter("W", (in_size, out_size), init_scale(weight_init, in_size, "MatMul"), dtype)
+        self.x = None
+
+    @property
+    def params(self):
+        return [self.W]
+
+    def forward(self, x, train=None):
+        W = self.W.data
+        xp = namespace(x, W, where=self.name)
+        check_array(self.name, x, xp, ("N", W.shape[0]), W.dtype)
+        self.x = x
+        return xp.matmul(x, W)
+
+    def backward(self, dout):
+        x = self._need("x")
+        W = self.W.data
+        xp = namespace(dout, W, where=self.name)
+        self._check_dout(dout, (x.shape[0], W.shape[1]))
+        self.W.grad = xp.matmul(x.T, dout)
+        return xp.matmul(dout, W.T)
+
+
+class Affine(Layer):
+    """x @ W + b: x (N, in) -> (N, out). Parameters: W (in, out), b (out,).
+
+    ``weight_init``: "he" (default, for ReLU), "xavier" (sigmoid/tanh) or a
+    standard deviation such as the book's 0.01. Inputs of more than two axes
+    are refused; put a ``Flatten`` in front of them.
+    """
+
+    def __init__(self, in_size: int, out_size: int, weight_init: str | float = "he", dtype: Any = None):
+        super().__init__()
+        self.W = new_parameter("W", (in_size, out_size), init_scale(weight_init, in_size, "Affine"), dtype)
+        self.b = new_parameter("b", (out_size,), None, dtype)
+        self.x = None
+
+    @property
+    def params(self):
+        return [self.W, self.b]
+
+    def forward(self, x, train=None):
+        W, b = self.W.data, self.b.data
+        xp = namespace(x, W, where=self.name)
+        check_array(self.name, x, xp, ("N", W.shape[0]), W.dtype)
+        self.x = x
+        return xp.matmul(x, W) + b
+
+    def backward(self, dout):
+        x = self._need("x")
+        W = self.W.data
+        xp = namespace(dout, W, where=self.name)
+        self._check_dout(dout, (x.shape[0], W.shape[1]))
+        self.W.grad = xp.matmul(x.T, dout)
+        self.b.grad = xp.sum(dout, axis=0)
+        return xp.matmul(dout, W.T)
+
+
+class Flatten(Layer):
+    """(N, d1, d2, ...) -> (N, d1*d2*...)."""
+
+    def __init__(self):
+        super().__init__()
+        self.x_shape = None
+
+    def forward(self, x, train=None):
+        xp = namespace(x, where=self.name)
+        if x.ndim < 1:
+            raise ValueError(f"{self.name}: expected x with a batch axis, got shape {tuple(x.shape)}")
+        self.x_shape = tuple(x.shape)
+        return xp.reshape(x, (x.shape[0], -1))
+
+    def backward(self, dout):
+        shape = self._need("x_shape")
+        xp = namespace(dout, where=self.name)
+        n = math.prod(shape[1:])
+        self._check_dout(dout, (shape[0], n))
+        return xp.reshape(dout, shape)

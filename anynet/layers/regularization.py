@@ -1,0 +1,119 @@
+"""Layers that act differently in training and inference: Dropout, BatchNorm."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import backend
+from ..backend import namespace
+from ..checks import check_array
+from .base import Layer, new_constant, new_parameter
+
+__all__ = ["BatchNorm", "Dropout"]
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training, zero each element with probability ``ratio`` and
+    scale the rest by 1 / (1 - ratio); identity in inference. Shape in = shape out.
+    Srivastava et al., https://jmlr.org/papers/v15/srivastava14a.html
+    """
+
+    def __init__(self, ratio: float = 0.5):
+        super().__init__()
+        if not 0.0 <= ratio < 1.0:
+            raise ValueError(f"Dropout: ratio must lie in [0, 1), got {ratio}")
+        self.ratio = ratio
+        self.mask = None
+        self.shape = None
+
+    def forward(self, x, train=None):
+        xp = namespace(x, where=self.name)
+        check_array(self.name, x, xp)
+        self.shape = tuple(x.shape)
+        if not self.is_training(train) or self.ratio == 0.0:
+            self.mask = None
+            return x
+        # The mask is drawn on x's own device: no host round trip per step.
+        self.mask = backend.uniform_like(x) >= self.ratio
+        return xp.where(self.mask, x * (1.0 / (1.0 - self.ratio)), 0.0)
+
+    def backward(self, dout):
+        self._check_dout(dout, self._need("shape"))
+        if self.mask is None:
+            return dout
+        xp = namespace(dout, self.mask, where=self.name)
+        return xp.where(self.mask, dout * (1.0 / (1.0 - self.ratio)), 0.0)
+
+
+class BatchNorm(Layer):
+    """Batch normalisation, per feature for (N, D) input and per channel for (N, C, H, W).
+
+    Training normalises with the batch's mean and (biased) variance and updates
+    the running statistics ``running = momentum * running + (1 - momentum) * batch``;
+    inference uses the running statistics. Parameters: gamma (D,), beta (D,);
+    buffers: running_mean (D,), running_var (D,).
+    Ioffe and Szegedy, https://arxiv.org/abs/1502.03167
+    """
+
+    buffers = ("running_mean", "running_var")
+
+    def __init__(self, num_features: int, momentum: float = 0.9, eps: float = 1e-5, dtype: Any = None):
+        super().__init__()
+        self.num_features = num_features
+        self.momentum = momentum
+        self.eps = eps
+        self.gamma = new_parameter("gamma", (num_features,), None, dtype)
+        self.gamma.data = self.gamma.data + 1.0
+        self.beta = new_parameter("beta", (num_features,), None, dtype)
+        self.running_mean = new_constant(0.0, (num_features,), dtype)
+        self.running_var = new_constant(1.0, (num_features,), dtype)
+        self.cache = None
+
+    @property
+    def params(self):
+        return [self.gamma, self.beta]
+
+    def _layout(self, x):
+        D = self.num_features
+        if x.ndim == 2:
+            return ("N", D), (0,), (1, D)
+        if x.ndim == 4:
+            return ("N", D, "H", "W"), (0, 2, 3), (1, D, 1, 1)
+        raise ValueError(f"{self.name}: expected x of shape (N, {D}) or (N, {D}, H, W), got {tuple(x.shape)}")
+
+    def forward(self, x, train=None):
+        gamma, beta = self.gamma.data, self.beta.data
+        xp = namespace(x, gamma, where=self.name)
+        want, axes, bshape = self._layout(x)
+        check_array(self.name, x, xp, want, gamma.dtype)
+        g, b = xp.reshape(gamma, bshape), xp.reshape(beta, bshape)
+        if self.is_training(train):
+            mu = xp.mean(x, axis=axes, keepdims=True)
+            xc = x - mu
+            var = xp.mean(xc * xc, axis=axes, keepdims=True)
+            std = xp.sqrt(var + self.eps)
+            m = self.momentum
+            self.running_mean = m * self.running_mean + (1 - m) * xp.reshape(mu, (-1,))
+            self.running_var = m * self.running_var + (1 - m) * xp.reshape(var, (-1,))
+        else:
+            xc = x - xp.reshape(self.running_mean, bshape)
+            std = xp.sqrt(xp.reshape(self.running_var, bshape) + self.eps)
+        xn = xc / std
+        self.cache = (xc, std, xn, axes, bshape, self.is_training(train))
+        return g * xn + b
+
+    def backward(self, dout):
+        xc, std, xn, axes, bshape, trained = self._need("cache")
+        xp = namespace(dout, xc, where=self.name)
+        self._check_dout(dout, tuple(xc.shape))
+        g = xp.reshape(self.gamma.data, bshape)
+        self.beta.grad = xp.sum(dout, axis=axes)
+        self.gamma.grad = xp.sum(xn * dout, axis=axes)
+        dxn = g * dout
+        if not trained:
+            return dxn / std
+        # Gradient through the batch mean and variance (the book's derivation,
+        # folded into one expression).
+        mean_dxn = xp.mean(dxn, axis=axes, keepdims=True)
+        mean_dxn_xn = xp.mean(dxn * xn, axis=axes, keepdims=True)
+        return (dxn - mean_dxn - xn * mean_dxn_xn) / std

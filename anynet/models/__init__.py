@@ -1,0 +1,5 @@
+"""Ready-made networks."""
+
+from .mlp import MLP, TwoLayerNet
+
+__all__ = ["MLP", "TwoLayerNet"]

@@ -1,0 +1,55 @@
+"""Fully connected nets: MLP and the book's TwoLayerNet."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from ..containers import Sequential
+from ..layers import ELU, Affine, BatchNorm, Dropout, LeakyReLU, ReLU, Sigmoid, Tanh
+
+__all__ = ["MLP", "TwoLayerNet"]
+
+_ACTIVATIONS = {"relu": ReLU, "leaky_relu": LeakyReLU, "elu": ELU, "sigmoid": Sigmoid, "tanh": Tanh}
+
+
+class MLP(Sequential):
+    """Affine - [BatchNorm] - activation - [Dropout], repeated per hidden size, then Affine.
+
+    x (N, input_size) -> scores (N, output_size). ``weight_init`` defaults to
+    "he" for ReLU-like activations and "xavier" for sigmoid and tanh.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_sizes: Sequence[int],
+        output_size: int,
+        activation: str = "relu",
+        dropout: float = 0.0,
+        batchnorm: bool = False,
+        weight_init: str | float | None = None,
+        dtype: Any = None,
+    ):
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"MLP: activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
+        if weight_init is None:
+            weight_init = "xavier" if activation in ("sigmoid", "tanh") else "he"
+        layers = []
+        sizes = [input_size, *hidden_sizes]
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+            layers.append(Affine(fan_in, fan_out, weight_init, dtype))
+            if batchnorm:
+                layers.append(BatchNorm(fan_out, dtype=dtype))
+            layers.append(_ACTIVATIONS[activation]())
+            if dropout:
+                layers.append(Dropout(dropout))
+        layers.append(Affine(sizes[-1], output_size, weight_init, dtype))
+        super().__init__(*layers)
+
+
+class TwoLayerNet(MLP):
+    """The book's two-layer net: Affine - ReLU - Affine."""
+
+    def __init__(self, input_size: int, hidden_size: int, output_size: int,
+                 weight_init: str | float = "he", dtype: Any = None):
+        super().__init__(input_size, [hidden_size], output_size, weight_init=weight_init, dtype=dtype)

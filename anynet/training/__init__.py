@@ -1,0 +1,5 @@
+"""Training loops."""
+
+from .trainer import Trainer
+
+__all__ = ["Trainer"]
