@@ -52,6 +52,32 @@ class Optimizer:
         """The new value of ``p.data`` given its gradient ``g``."""
         raise NotImplementedError
 
+    def state_dict(self, params: Sequence[Parameter]) -> dict[str, Any]:
+        """Everything needed to resume: ``"iterations"`` and ``"lr"`` (Python numbers) and
+        each parameter's state arrays under ``"state.{index}.{key}"``, in ``params`` order."""
+        state: dict[str, Any] = {"iterations": self.iterations, "lr": self.lr}
+        for i, p in enumerate(params):
+            for key, value in p.state.items():
+                state[f"state.{i}.{key}"] = value
+        return state
+
+    def load_state_dict(self, state: dict[str, Any], params: Sequence[Parameter]) -> None:
+        """Restore what ``state_dict`` returned; arrays go to each parameter's device."""
+        from .backend import device_of, to_device
+
+        self.iterations = int(state["iterations"])
+        self.lr = float(state["lr"])
+        per_param: list[dict[str, Any]] = [{} for _ in params]
+        for name, value in state.items():
+            if name.startswith("state."):
+                _, index, key = name.split(".", 2)
+                if int(index) >= len(params):
+                    raise ValueError(f"{type(self).__name__}: state names parameter {index}, but there are {len(params)}")
+                per_param[int(index)][key] = value
+        for p, values in zip(params, per_param):
+            dev = device_of(p.data)
+            p.state = {k: to_device(v, dev) for k, v in values.items()}
+
 
 class SGD(Optimizer):
     """Stochastic gradient descent: W <- W - lr * dW."""

@@ -1,0 +1,64 @@
+"""Optimizer hooks: small callables ``hook(params, grads) -> grads`` run before an update.
+
+    opt = Adam(lr=1e-3, hooks=[WeightDecay(1e-4), ClipByNorm(5.0)])
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+from .backend import namespace
+from .parameter import Parameter
+
+__all__ = ["ClipByNorm", "ClipByValue", "WeightDecay", "global_norm"]
+
+
+def global_norm(grads: Sequence[Any]) -> Any:
+    """sqrt of the sum of squares of every gradient, as a 0-d array (no host sync)."""
+    xp = namespace(*grads)
+    return xp.sqrt(sum(xp.sum(g * g) for g in grads))
+
+
+class WeightDecay:
+    """L2 regularisation: g <- g + rate * W (the book's weight_decay_lambda)."""
+
+    def __init__(self, rate: float):
+        self.rate = rate
+
+    def __call__(self, params: Sequence[Parameter], grads: list[Any]) -> list[Any]:
+        return [g + self.rate * p.data for p, g in zip(params, grads)]
+
+
+class ClipByNorm:
+    """Scale all gradients together so that their global norm is at most ``max_norm``.
+    Pascanu et al., https://arxiv.org/abs/1211.5063"""
+
+    def __init__(self, max_norm: float):
+        if not max_norm > 0:
+            raise ValueError(f"ClipByNorm: max_norm must be positive, got {max_norm}")
+        self.max_norm = max_norm
+
+    def __call__(self, params: Sequence[Parameter], grads: list[Any]) -> list[Any]:
+        if not grads:
+            return grads
+        xp = namespace(*grads)
+        norm = global_norm(grads)
+        # min(1, max_norm / norm) stays on the device: no float() sync per step.
+        rate = xp.minimum(self.max_norm / (norm + 1e-6), 1.0)
+        return [g * xp.astype(rate, g.dtype) for g in grads]
+
+
+class ClipByValue:
+    """Clip every gradient element into [-limit, limit]."""
+
+    def __init__(self, limit: float):
+        if not limit > 0 or math.isinf(limit):
+            raise ValueError(f"ClipByValue: limit must be positive and finite, got {limit}")
+        self.limit = limit
+
+    def __call__(self, params: Sequence[Parameter], grads: list[Any]) -> list[Any]:
+        if not grads:
+            return grads
+        xp = namespace(*grads)
+        return [xp.clip(g, min=-self.limit, max=self.limit) for g in grads]
