@@ -315,13 +315,21 @@ def _namespace_of_other(a: Any, where: str) -> Any:
         raise DeviceError(f"{where}: expected an array, got {describe(a)}") from None
 
 
+_DEVICES: dict[tuple[type, str], Device] = {}
+
+
 def device_of(x: Any) -> Device:
     """The ``Device`` an array lives on."""
-    xp = namespace(x)
-    kind = _kind_of(xp)
-    if kind == "numpy":
+    if isinstance(x, np.ndarray):
         return _cpu()
-    return _from_namespace(xp, array_api_compat.device(x))
+    dev = array_api_compat.device(x)
+    key = (type(x), repr(dev))
+    found = _DEVICES.get(key)
+    if found is None:  # building a Device allocates; per-step callers (dropout) hit the cache
+        xp = namespace(x)
+        found = _cpu() if _kind_of(xp) == "numpy" else _from_namespace(xp, dev)
+        _DEVICES[key] = found
+    return found
 
 
 # -- moving arrays ------------------------------------------------------------

@@ -76,6 +76,7 @@ def host(x) -> np.ndarray:
 # -- a summary line per backend ----------------------------------------------
 
 _COUNTS: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+_SKIP_REASONS: dict[str, str] = {}
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -88,6 +89,8 @@ def pytest_runtest_makereport(item, call):
         name = "(no backend)"
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
         _COUNTS[name][report.outcome] += 1
+        if report.skipped and name not in _SKIP_REASONS and isinstance(report.longrepr, tuple):
+            _SKIP_REASONS[name] = report.longrepr[2].removeprefix("Skipped: ")
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -97,6 +100,7 @@ def pytest_terminal_summary(terminalreporter):
     for name in [*BACKENDS, "(no backend)"]:
         if name in _COUNTS:
             c = _COUNTS[name]
-            terminalreporter.write_line(
-                f"{name:>13}: {c['passed']} passed, {c['failed']} failed, {c['skipped']} skipped"
-            )
+            line = f"{name:>13}: {c['passed']} passed, {c['failed']} failed, {c['skipped']} skipped"
+            if c["passed"] == 0 and name in _SKIP_REASONS:
+                line += f" ({_SKIP_REASONS[name]})"
+            terminalreporter.write_line(line)
