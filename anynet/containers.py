@@ -6,7 +6,7 @@ from typing import Any, Iterator
 
 from .backend import namespace
 from .checks import check_finite, inside_network, values_checked
-from .layers.base import Layer
+from .layers.base import Layer, check_keys
 
 __all__ = ["Sequential"]
 
@@ -60,11 +60,7 @@ class Sequential(Layer):
         return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.state_dict().items()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        own = self.state_dict()
-        missing = sorted(set(own) - set(state))
-        unexpected = sorted(set(state) - set(own))
-        if missing or unexpected:
-            raise ValueError(f"{self.name}: state does not fit: missing {missing}, unexpected {unexpected}")
+        check_keys(self.name, self.state_dict(), state)
         for i, layer in enumerate(self.layers):
             prefix = f"{i}."
             sub = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}

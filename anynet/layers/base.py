@@ -7,7 +7,7 @@ from typing import Any
 from .. import backend
 from ..parameter import Parameter
 
-__all__ = ["Layer", "new_parameter"]
+__all__ = ["Layer", "check_keys", "new_constant", "new_parameter"]
 
 
 def _dtype(dev: backend.Device, dtype: Any) -> Any:
@@ -29,6 +29,14 @@ def new_constant(value: float, shape: tuple[int, ...], dtype: Any = None) -> Any
     """An array filled with ``value`` on the current device."""
     dev = backend.current_device()
     return dev.zeros(shape, _dtype(dev, dtype)) + value
+
+
+def check_keys(where: str, own: dict[str, Any], state: dict[str, Any]) -> None:
+    """Refuse a state whose names differ from ``own``'s, listing what is missing and extra."""
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    if missing or unexpected:
+        raise ValueError(f"{where}: state does not fit: missing {missing}, unexpected {unexpected}")
 
 
 class Layer:
@@ -95,10 +103,7 @@ class Layer:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Take arrays by name (shapes must match), placed on this layer's device."""
         own = self.state_dict()
-        missing = sorted(set(own) - set(state))
-        unexpected = sorted(set(state) - set(own))
-        if missing or unexpected:
-            raise ValueError(f"{self.name}: state does not fit: missing {missing}, unexpected {unexpected}")
+        check_keys(self.name, own, state)
         for key, value in state.items():
             if tuple(value.shape) != tuple(own[key].shape):
                 raise ValueError(

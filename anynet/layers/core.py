@@ -52,7 +52,7 @@ class MatMul(Layer):
         return xp.matmul(dout, W.T)
 
 
-class Affine(Layer):
+class Affine(MatMul):
     """x @ W + b: x (N, in) -> (N, out). Parameters: W (in, out), b (out,).
 
     ``weight_init``: "he" (default, for ReLU), "xavier" (sigmoid/tanh) or a
@@ -61,30 +61,20 @@ class Affine(Layer):
     """
 
     def __init__(self, in_size: int, out_size: int, weight_init: str | float = "he", dtype: Any = None):
-        super().__init__()
-        self.W = new_parameter("W", (in_size, out_size), init_scale(weight_init, in_size, "Affine"), dtype)
+        super().__init__(in_size, out_size, weight_init, dtype)
         self.b = new_parameter("b", (out_size,), None, dtype)
-        self.x = None
 
     @property
     def params(self):
         return [self.W, self.b]
 
     def forward(self, x, train=None):
-        W, b = self.W.data, self.b.data
-        xp = namespace(x, W, where=self.name)
-        check_array(self.name, x, xp, ("N", W.shape[0]), W.dtype)
-        self.x = x
-        return xp.matmul(x, W) + b
+        return super().forward(x, train) + self.b.data
 
     def backward(self, dout):
-        x = self._need("x")
-        W = self.W.data
-        xp = namespace(dout, W, where=self.name)
-        self._check_dout(dout, (x.shape[0], W.shape[1]))
-        self.W.grad = xp.matmul(x.T, dout)
-        self.b.grad = xp.sum(dout, axis=0)
-        return xp.matmul(dout, W.T)
+        dx = super().backward(dout)
+        self.b.grad = namespace(dout).sum(dout, axis=0)
+        return dx
 
 
 class Flatten(Layer):
