@@ -31,7 +31,23 @@ from .layers import (
     Softmax,
     Tanh,
 )
-from .losses import MeanSquaredError, SigmoidWithLoss, SoftmaxWithLoss
+from .losses import (
+    BinaryCrossEntropy,
+    CategoricalCrossEntropy,
+    CosineProximity,
+    CrossEntropy,
+    Hinge,
+    KLDivergence,
+    MeanAbsoluteError,
+    MeanAbsolutePercentageError,
+    MeanSquaredError,
+    MeanSquaredLogarithmicError,
+    Poisson,
+    SigmoidWithLoss,
+    SoftmaxWithLoss,
+    SparseCategoricalCrossEntropy,
+    SquaredHinge,
+)
 from .metrics import accuracy
 from .models import MLP, TwoLayerNet
 from .optimizers import SGD
@@ -41,6 +57,9 @@ from .training import Trainer
 __version__ = "0.1.0"
 
 __all__ = [
+    "BinaryCrossEntropy", "CategoricalCrossEntropy", "CosineProximity", "CrossEntropy", "Hinge",
+    "KLDivergence", "MeanAbsoluteError", "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError",
+    "Poisson", "SparseCategoricalCrossEntropy", "SquaredHinge",
     "Affine", "BatchNorm", "Device", "DeviceError", "Dropout", "ELU", "Flatten", "Layer",
     "LeakyReLU", "LogSoftmax", "MLP", "MatMul", "MeanSquaredError", "Parameter", "ReLU", "SGD",
     "Sequential", "Sigmoid", "SigmoidWithLoss", "Softmax", "SoftmaxWithLoss", "Tanh", "Trainer",
