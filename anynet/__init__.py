@@ -1,7 +1,7 @@
 """anynet: the networks of *Deep Learning from Scratch*, written once against the
 Python array API standard, running on NumPy, CuPy, PyTorch, JAX and array-api-strict."""
 
-from . import data, functional, layers, losses, models, optimizers
+from . import data, functional, hooks, layers, losses, models, optimizers, schedules
 from .backend import (
     Device,
     DeviceError,
@@ -31,16 +31,39 @@ from .layers import (
     Softmax,
     Tanh,
 )
-from .losses import MeanSquaredError, SigmoidWithLoss, SoftmaxWithLoss
+from .losses import (
+    BinaryCrossEntropy,
+    CategoricalCrossEntropy,
+    CosineProximity,
+    CrossEntropy,
+    Hinge,
+    KLDivergence,
+    MeanAbsoluteError,
+    MeanAbsolutePercentageError,
+    MeanSquaredError,
+    MeanSquaredLogarithmicError,
+    Poisson,
+    SigmoidWithLoss,
+    SoftmaxWithLoss,
+    SparseCategoricalCrossEntropy,
+    SquaredHinge,
+)
 from .metrics import accuracy
 from .models import MLP, TwoLayerNet
-from .optimizers import SGD
+from .hooks import ClipByNorm, ClipByValue, WeightDecay
+from .optimizers import GD, SGD, AdaDelta, AdaGrad, Adam, AdamW, Momentum, Nadam, Nesterov, RMSProp
+from .schedules import CosineDecay, StepDecay, Warmup
 from .parameter import Parameter
 from .training import Trainer
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BinaryCrossEntropy", "CategoricalCrossEntropy", "CosineProximity", "CrossEntropy", "Hinge",
+    "KLDivergence", "MeanAbsoluteError", "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError",
+    "Poisson", "SparseCategoricalCrossEntropy", "SquaredHinge",
+    "AdaDelta", "AdaGrad", "Adam", "AdamW", "GD", "Momentum", "Nadam", "Nesterov", "RMSProp",
+    "ClipByNorm", "ClipByValue", "WeightDecay", "CosineDecay", "StepDecay", "Warmup", "hooks", "schedules",
     "Affine", "BatchNorm", "Device", "DeviceError", "Dropout", "ELU", "Flatten", "Layer",
     "LeakyReLU", "LogSoftmax", "MLP", "MatMul", "MeanSquaredError", "Parameter", "ReLU", "SGD",
     "Sequential", "Sigmoid", "SigmoidWithLoss", "Softmax", "SoftmaxWithLoss", "Tanh", "Trainer",

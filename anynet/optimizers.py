@@ -2,60 +2,104 @@
 
 Never writes into a parameter's array, so it works on immutable arrays (JAX)
 and never changes an array a caller may share. Per-parameter state lives in
-``p.state`` (created on the parameter's device on first use), so moving a model
-moves its optimizer state with it.
+``p.state`` (created on the parameter's device, in its dtype, on first use), so
+moving a model moves its optimizer state with it.
+
+``lr`` is a number or a schedule, any callable ``lr(iteration) -> float``
+(``anynet.schedules``): the optimizer asks it once per update with the number
+of updates done so far. Weight decay and gradient clipping are hooks
+(``anynet.hooks``) that rewrite the gradients before the step.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Sequence
+import math
+from typing import Any, Callable, Iterable, Sequence, Union
 
-from .backend import namespace
+from .backend import device_of, namespace, to_device
 from .parameter import Parameter
 
-__all__ = ["Optimizer", "SGD"]
+__all__ = [
+    "AdaDelta", "AdaGrad", "Adam", "AdamW", "GD", "Momentum", "Nadam", "Nesterov", "Optimizer",
+    "RMSProp", "SGD",
+]
 
 Hook = Callable[[Sequence[Parameter], list[Any]], list[Any]]
+LR = Union[float, Callable[[int], float]]
+
+
+def _check_rate(where: str, name: str, value: float, low: float = 0.0, high: float = 1.0) -> None:
+    if not low <= value < high:
+        raise ValueError(f"{where}: {name} must lie in [{low}, {high}), got {value!r}")
 
 
 class Optimizer:
     """Base: gathers parameters with gradients, runs the hooks on the gradients, steps each.
 
     ``hooks`` are callables ``hook(params, grads) -> grads`` applied in order
-    before the update (weight decay, gradient clipping).
+    before the update (weight decay, gradient clipping). Subclasses implement
+    ``step(p, g, lr) -> new p.data`` and name in ``scalars`` any Python numbers
+    besides ``iterations`` that ``state_dict`` must carry.
     """
 
-    def __init__(self, lr: float = 0.01, hooks: Iterable[Hook] = ()):
-        if lr <= 0:
-            raise ValueError(f"{type(self).__name__}: lr must be positive, got {lr}")
+    scalars: tuple[str, ...] = ()
+
+    def __init__(self, lr: LR = 0.01, hooks: Iterable[Hook] = ()):
+        if not callable(lr) and not (lr > 0 and math.isfinite(lr)):
+            raise ValueError(f"{self.name}: lr must be positive and finite (or a schedule), got {lr}")
         self.lr = lr
         self.hooks = list(hooks)
         self.iterations = 0
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    @property
+    def current_lr(self) -> float:
+        """The learning rate the next update will use."""
+        return float(self.lr(self.iterations)) if callable(self.lr) else float(self.lr)
 
     def update(self, params: Iterable[Parameter]) -> None:
         params = [p for p in params if p.grad is not None]
         grads = [p.grad for p in params]
         for p, g in zip(params, grads):
-            namespace(p.data, g, where=type(self).__name__)
+            namespace(p.data, g, where=self.name)
             if tuple(g.shape) != tuple(p.data.shape):
                 raise ValueError(
-                    f"{type(self).__name__}: gradient of {p.name or 'a parameter'} has shape "
+                    f"{self.name}: gradient of {p.name or 'a parameter'} has shape "
                     f"{tuple(g.shape)}, the parameter {tuple(p.data.shape)}"
                 )
         for hook in self.hooks:
             grads = hook(params, grads)
+        lr = self.current_lr
         self.iterations += 1
+        self.advance()
         for p, g in zip(params, grads):
-            p.data = self.step(p, g)
+            p.data = self.step(p, g, lr)
 
-    def step(self, p: Parameter, g: Any) -> Any:
-        """The new value of ``p.data`` given its gradient ``g``."""
+    def advance(self) -> None:
+        """Once per update, after ``iterations`` is counted: update scalar state (Nadam)."""
+
+    def step(self, p: Parameter, g: Any, lr: float) -> Any:
+        """The new value of ``p.data`` given its gradient ``g`` and this update's ``lr``."""
         raise NotImplementedError
 
+    def _state(self, p: Parameter, key: str) -> Any:
+        """``p.state[key]``, zeros of p's shape and dtype on p's device the first time."""
+        value = p.state.get(key)
+        if value is None:
+            value = device_of(p.data).zeros(p.shape, p.dtype)
+        return value
+
     def state_dict(self, params: Sequence[Parameter]) -> dict[str, Any]:
-        """Everything needed to resume: ``"iterations"`` and ``"lr"`` (Python numbers) and
-        each parameter's state arrays under ``"state.{index}.{key}"``, in ``params`` order."""
-        state: dict[str, Any] = {"iterations": self.iterations, "lr": self.lr}
+        """Everything needed to resume: ``"iterations"``, ``"lr"`` (when a number; a schedule
+        is a function of ``iterations``), the ``scalars`` (Python numbers), and each
+        parameter's state arrays under ``"state.{index}.{key}"``, in ``params`` order."""
+        state: dict[str, Any] = {"iterations": self.iterations}
+        if not callable(self.lr):
+            state["lr"] = self.lr
+        state.update({name: getattr(self, name) for name in self.scalars})
         for i, p in enumerate(params):
             for key, value in p.state.items():
                 state[f"state.{i}.{key}"] = value
@@ -63,24 +107,207 @@ class Optimizer:
 
     def load_state_dict(self, state: dict[str, Any], params: Sequence[Parameter]) -> None:
         """Restore what ``state_dict`` returned; arrays go to each parameter's device."""
-        from .backend import device_of, to_device
-
+        missing = [k for k in ("iterations", *self.scalars) if k not in state]
+        if missing:
+            raise ValueError(f"{self.name}: the state lacks {missing}; was it saved by another optimizer?")
         self.iterations = int(state["iterations"])
-        self.lr = float(state["lr"])
+        if "lr" in state and not callable(self.lr):
+            self.lr = float(state["lr"])
+        for name in self.scalars:
+            setattr(self, name, float(state[name]))
         per_param: list[dict[str, Any]] = [{} for _ in params]
         for name, value in state.items():
             if name.startswith("state."):
                 _, index, key = name.split(".", 2)
                 if int(index) >= len(params):
-                    raise ValueError(f"{type(self).__name__}: state names parameter {index}, but there are {len(params)}")
+                    raise ValueError(f"{self.name}: state names parameter {index}, but there are {len(params)}")
+                if tuple(value.shape) != params[int(index)].shape:
+                    raise ValueError(
+                        f"{self.name}: state {key} of parameter {index} has shape {tuple(value.shape)}, "
+                        f"the parameter {params[int(index)].shape}"
+                    )
                 per_param[int(index)][key] = value
         for p, values in zip(params, per_param):
             dev = device_of(p.data)
             p.state = {k: to_device(v, dev) for k, v in values.items()}
 
+    def __repr__(self) -> str:
+        return f"{self.name}(lr={self.lr!r})"
+
 
 class SGD(Optimizer):
     """Stochastic gradient descent: W <- W - lr * dW."""
 
-    def step(self, p, g):
-        return p.data - self.lr * g
+    def step(self, p, g, lr):
+        return p.data - lr * g
+
+
+class GD(SGD):
+    """Gradient descent, W <- W - lr * dW: SGD's update. Full-batch when each gradient comes
+    from the whole training set, which the trainer's ``batch_size`` decides (None or N)."""
+
+
+class Momentum(SGD):
+    """Momentum SGD as in the book: v <- momentum * v - lr * dW; W <- W + v.
+    Polyak 1964, https://doi.org/10.1016/0041-5553(64)90137-5"""
+
+    def __init__(self, lr: LR = 0.01, momentum: float = 0.9, hooks: Iterable[Hook] = ()):
+        super().__init__(lr, hooks)
+        _check_rate(self.name, "momentum", momentum)
+        self.momentum = momentum
+
+    def step(self, p, g, lr):
+        v = self.momentum * self._state(p, "v") - lr * g
+        p.state["v"] = v
+        return p.data + v
+
+
+class Nesterov(Momentum):
+    """Nesterov's accelerated gradient in the form of Bengio et al. (gradient at W, not at W + mu v):
+    v <- momentum * v - lr * dW; W <- W + momentum * v - lr * dW (the same as PyTorch's
+    ``nesterov=True``). Sutskever et al. 2013, https://proceedings.mlr.press/v28/sutskever13.html;
+    Bengio et al., https://arxiv.org/abs/1212.0901"""
+
+    def step(self, p, g, lr):
+        v = self.momentum * self._state(p, "v") - lr * g
+        p.state["v"] = v
+        return p.data + self.momentum * v - lr * g
+
+
+class AdaGrad(Optimizer):
+    """h <- h + dW^2; W <- W - lr * dW / (sqrt(h) + eps) (eps = 1e-7 as in the book).
+    Duchi et al. 2011, https://jmlr.org/papers/v12/duchi11a.html"""
+
+    def __init__(self, lr: LR = 0.01, eps: float = 1e-7, hooks: Iterable[Hook] = ()):
+        super().__init__(lr, hooks)
+        self.eps = eps
+
+    def step(self, p, g, lr):
+        xp = namespace(p.data, g)
+        h = self._state(p, "h") + g * g
+        p.state["h"] = h
+        return p.data - lr * g / (xp.sqrt(h) + self.eps)
+
+
+class RMSProp(Optimizer):
+    """h <- decay * h + (1 - decay) * dW^2; W <- W - lr * dW / (sqrt(h) + eps), with the book's
+    decay 0.99 and eps 1e-7. Tieleman & Hinton 2012, lecture 6.5,
+    https://www.cs.toronto.edu/~tijmen/csc321/slides/lecture_slides_lec6.pdf"""
+
+    def __init__(self, lr: LR = 0.01, decay: float = 0.99, eps: float = 1e-7, hooks: Iterable[Hook] = ()):
+        super().__init__(lr, hooks)
+        _check_rate(self.name, "decay", decay)
+        self.decay, self.eps = decay, eps
+
+    def step(self, p, g, lr):
+        xp = namespace(p.data, g)
+        h = self.decay * self._state(p, "h") + (1.0 - self.decay) * (g * g)
+        p.state["h"] = h
+        return p.data - lr * g / (xp.sqrt(h) + self.eps)
+
+
+class AdaDelta(Optimizer):
+    """Zeiler's AdaDelta: E[g^2] <- rho E[g^2] + (1 - rho) dW^2;
+    d <- -sqrt(E[d^2] + eps) / sqrt(E[g^2] + eps) * dW; E[d^2] <- rho E[d^2] + (1 - rho) d^2;
+    W <- W + lr * d. The method needs no learning rate: ``lr`` only scales the step and
+    is 1.0 by default (as in PyTorch). Zeiler 2012, https://arxiv.org/abs/1212.5701"""
+
+    def __init__(self, lr: LR = 1.0, rho: float = 0.95, eps: float = 1e-6, hooks: Iterable[Hook] = ()):
+        super().__init__(lr, hooks)
+        _check_rate(self.name, "rho", rho)
+        self.rho, self.eps = rho, eps
+
+    def step(self, p, g, lr):
+        xp = namespace(p.data, g)
+        sq_grad = self.rho * self._state(p, "sq_grad") + (1.0 - self.rho) * (g * g)
+        sq_delta = self._state(p, "sq_delta")
+        delta = -xp.sqrt(sq_delta + self.eps) / xp.sqrt(sq_grad + self.eps) * g
+        p.state["sq_grad"] = sq_grad
+        p.state["sq_delta"] = self.rho * sq_delta + (1.0 - self.rho) * (delta * delta)
+        return p.data + lr * delta
+
+
+class Adam(Optimizer):
+    """m <- b1 m + (1 - b1) dW; v <- b2 v + (1 - b2) dW^2;
+    W <- W - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps), t the update count.
+    Kingma & Ba, Algorithm 1, https://arxiv.org/abs/1412.6980"""
+
+    def __init__(
+        self, lr: LR = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+        hooks: Iterable[Hook] = (),
+    ):
+        super().__init__(lr, hooks)
+        _check_rate(self.name, "beta1", beta1)
+        _check_rate(self.name, "beta2", beta2)
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+
+    def _moments(self, p, g):
+        m = self.beta1 * self._state(p, "m") + (1.0 - self.beta1) * g
+        v = self.beta2 * self._state(p, "v") + (1.0 - self.beta2) * (g * g)
+        p.state["m"], p.state["v"] = m, v
+        return m, v
+
+    def step(self, p, g, lr):
+        xp = namespace(p.data, g)
+        m, v = self._moments(p, g)
+        t = self.iterations
+        # bias corrections are Python floats: no device work for them
+        m_hat = m / (1.0 - self.beta1**t)
+        v_hat = v / (1.0 - self.beta2**t)
+        return p.data - lr * m_hat / (xp.sqrt(v_hat) + self.eps)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: W <- W - lr * weight_decay * W, then Adam's step
+    (as PyTorch's AdamW; the decay is not added to the gradient, unlike the WeightDecay hook).
+    Loshchilov & Hutter, https://arxiv.org/abs/1711.05101"""
+
+    def __init__(
+        self, lr: LR = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+        weight_decay: float = 0.01, hooks: Iterable[Hook] = (),
+    ):
+        super().__init__(lr, beta1, beta2, eps, hooks)
+        if not weight_decay >= 0:
+            raise ValueError(f"{self.name}: weight_decay must be non-negative, got {weight_decay!r}")
+        self.weight_decay = weight_decay
+
+    def step(self, p, g, lr):
+        xp = namespace(p.data, g)
+        m, v = self._moments(p, g)
+        t = self.iterations
+        decayed = p.data * (1.0 - lr * self.weight_decay)
+        return decayed - lr * (m / (1.0 - self.beta1**t)) / (xp.sqrt(v / (1.0 - self.beta2**t)) + self.eps)
+
+
+class Nadam(Adam):
+    """Adam with Nesterov momentum and Dozat's momentum schedule mu_t = b1 (1 - 0.5 * 0.96^(t psi)):
+    W <- W - lr (1 - mu_t) / (1 - prod_{i<=t} mu_i) * dW / d
+           - lr mu_{t+1} / (1 - prod_{i<=t+1} mu_i) * m / d,  d = sqrt(v / (1 - b2^t)) + eps
+    (m, v as in Adam; the same rule as PyTorch's NAdam). Dozat 2016,
+    https://openreview.net/forum?id=OM0jvwB8jIp57ZJjtNEZ"""
+
+    scalars = ("mu_product",)
+
+    def __init__(
+        self, lr: LR = 0.002, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+        momentum_decay: float = 0.004, hooks: Iterable[Hook] = (),
+    ):
+        super().__init__(lr, beta1, beta2, eps, hooks)
+        self.momentum_decay = momentum_decay
+        self.mu_product = 1.0
+
+    def _mu(self, t: int) -> float:
+        return self.beta1 * (1.0 - 0.5 * 0.96 ** (t * self.momentum_decay))
+
+    def advance(self):
+        self.mu_product *= self._mu(self.iterations)
+
+    def step(self, p, g, lr):
+        xp = namespace(p.data, g)
+        m, v = self._moments(p, g)
+        t = self.iterations
+        mu, mu_next = self._mu(t), self._mu(t + 1)
+        denom = xp.sqrt(v / (1.0 - self.beta2**t)) + self.eps
+        grad_part = lr * (1.0 - mu) / (1.0 - self.mu_product)
+        momentum_part = lr * mu_next / (1.0 - self.mu_product * mu_next)
+        return p.data - grad_part * g / denom - momentum_part * m / denom

@@ -1,0 +1,45 @@
+"""Losses: ``forward(y, t)`` returns a 0-d array (the batch mean by default), ``backward(dout=1.0)`` dL/dy.
+
+``reduction="mean"`` (default), ``"sum"`` or ``"none"`` (the (N,) per-sample
+losses; backward then takes a ``dout`` of shape (N,)).
+"""
+
+from .base import Loss
+from .classification import (
+    BinaryCrossEntropy,
+    CategoricalCrossEntropy,
+    CrossEntropy,
+    Hinge,
+    SigmoidWithLoss,
+    SoftmaxWithLoss,
+    SparseCategoricalCrossEntropy,
+    SquaredHinge,
+)
+from .regression import (
+    CosineProximity,
+    KLDivergence,
+    MeanAbsoluteError,
+    MeanAbsolutePercentageError,
+    MeanSquaredError,
+    MeanSquaredLogarithmicError,
+    Poisson,
+)
+
+__all__ = [
+    "BinaryCrossEntropy",
+    "CategoricalCrossEntropy",
+    "CosineProximity",
+    "CrossEntropy",
+    "Hinge",
+    "KLDivergence",
+    "Loss",
+    "MeanAbsoluteError",
+    "MeanAbsolutePercentageError",
+    "MeanSquaredError",
+    "MeanSquaredLogarithmicError",
+    "Poisson",
+    "SigmoidWithLoss",
+    "SoftmaxWithLoss",
+    "SparseCategoricalCrossEntropy",
+    "SquaredHinge",
+]

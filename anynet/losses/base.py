@@ -1,0 +1,107 @@
+"""The loss protocol: ``forward(y, t)`` returns a 0-d array, ``backward(dout=1.0)`` returns dL/dy.
+
+Every loss computes a per-sample loss of shape (N,) and reduces it over the
+batch: ``reduction="mean"`` (default), ``"sum"``, or ``"none"`` (forward then
+returns the (N,) losses and backward takes a ``dout`` of shape (N,)).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..backend import namespace
+from ..checks import check_array, check_labels
+from ..functional import one_hot
+
+__all__ = ["Loss"]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+class Loss:
+    """Base of the losses: reduction over the batch and the checks shared by all."""
+
+    def __init__(self, reduction: str = "mean"):
+        if reduction not in _REDUCTIONS:
+            raise ValueError(f"{self.name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+        self.reduction = reduction
+        self.cache: Any = None
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def __call__(self, y: Any, t: Any) -> Any:
+        return self.forward(y, t)
+
+    def forward(self, y: Any, t: Any) -> Any:
+        raise NotImplementedError
+
+    def backward(self, dout: Any = 1.0) -> Any:
+        raise NotImplementedError
+
+    def _reduce(self, xp: Any, per_sample: Any) -> Any:
+        if self.reduction == "mean":
+            return xp.mean(per_sample)
+        if self.reduction == "sum":
+            return xp.sum(per_sample)
+        return per_sample
+
+    def _weights(self, xp: Any, dout: Any, like: Any) -> Any:
+        """d(reduced)/d(per-sample loss) times ``dout``, shaped to broadcast against ``like``."""
+        n = like.shape[0]
+        if self.reduction == "none":
+            if tuple(getattr(dout, "shape", ())) != (n,):
+                raise ValueError(f"{self.name}: with reduction='none', dout must have shape ({n},)")
+            return xp.reshape(dout, (n,) + (1,) * (like.ndim - 1))
+        if hasattr(dout, "shape") and tuple(dout.shape) != ():
+            raise ValueError(f"{self.name}: expected a scalar dout, got shape {tuple(dout.shape)}")
+        return dout / n if self.reduction == "mean" else dout
+
+    def _same_shape(self, y: Any, t: Any) -> Any:
+        """Checks for losses whose target has y's shape; returns the namespace."""
+        xp = namespace(y, t, where=self.name)
+        check_array(self.name, y, xp, name="y")
+        if tuple(t.shape) != tuple(y.shape):
+            raise ValueError(f"{self.name}: expected t of shape {tuple(y.shape)} like y, got {tuple(t.shape)}")
+        if y.ndim < 1:
+            raise ValueError(f"{self.name}: expected y with a batch axis, got a 0-d array")
+        check_array(self.name, t, xp, name="t", dtype=y.dtype)
+        return xp
+
+    def _per_element(self, xp: Any, dout: Any, like: Any) -> Any:
+        """``_weights`` divided by the elements per sample: for losses that average over features."""
+        return self._weights(xp, dout, like) / math.prod(like.shape[1:])
+
+    def _class_target(
+        self, y: Any, t: Any, indices: bool = True, rows: bool = True, name: str = "y"
+    ) -> tuple[Any, Any]:
+        """Checks for (N, C) scores with index labels (N,) and/or target rows (N, C);
+        returns the namespace and the target as (N, C) rows of y's dtype."""
+        xp = namespace(y, t, where=self.name)
+        if y.ndim != 2:
+            raise ValueError(f"{self.name}: expected {name} of shape (N, C), got {tuple(y.shape)}")
+        check_array(self.name, y, xp, name=name)
+        N, C = y.shape
+        if indices and t.ndim == 1:
+            check_labels(self.name, t, xp, C, N)
+            return xp, one_hot(t, C, y.dtype)
+        if rows and tuple(t.shape) == (N, C):
+            check_array(self.name, t, xp, name="t", dtype=y.dtype)
+            return xp, t
+        want = " or ".join(s for s, ok in ((f"({N},)", indices), (f"({N}, {C})", rows)) if ok)
+        raise ValueError(f"{self.name}: expected labels t of shape {want}, got {tuple(t.shape)}")
+
+    def _need(self) -> Any:
+        if self.cache is None:
+            raise RuntimeError(f"{self.name}: backward called before forward")
+        return self.cache
+
+
+def _mean_over_features(xp: Any, e: Any) -> Any:
+    return xp.mean(e, axis=tuple(range(1, e.ndim))) if e.ndim > 1 else e
+
+
+def _sum_over_features(xp: Any, e: Any, keepdims: bool = False) -> Any:
+    return xp.sum(e, axis=tuple(range(1, e.ndim)), keepdims=keepdims) if e.ndim > 1 else e

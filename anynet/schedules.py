@@ -1,0 +1,98 @@
+"""Learning-rate schedules: objects ``schedule(iteration) -> lr`` given to an optimizer as its ``lr``.
+
+    opt = SGD(lr=StepDecay(0.1, step=1000, gamma=0.5))
+    opt = Adam(lr=Warmup(CosineDecay(1e-3, total=10_000), steps=500))
+
+``iteration`` counts the optimizer's updates done so far (0 for the first),
+so a schedule is a pure function of ``opt.iterations`` and resuming from an
+optimizer's ``state_dict`` resumes its schedule too. Any callable of one int
+returning a float works in place of these classes. To decay per epoch, give
+steps in updates: ``step=k * updates_per_epoch``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Union
+
+__all__ = ["Constant", "CosineDecay", "Schedule", "StepDecay", "Warmup"]
+
+
+class Schedule:
+    """Base of the schedules: ``__call__(iteration) -> lr`` (a Python float)."""
+
+    def __call__(self, iteration: int) -> float:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({args})"
+
+
+LR = Union[float, Callable[[int], float]]
+
+
+def _positive(where: str, name: str, value: float) -> None:
+    if not value > 0 or math.isinf(value):
+        raise ValueError(f"{where}: {name} must be positive and finite, got {value!r}")
+
+
+class Constant(Schedule):
+    """lr at every iteration."""
+
+    def __init__(self, lr: float):
+        _positive("Constant", "lr", lr)
+        self.lr = lr
+
+    def __call__(self, iteration: int) -> float:
+        return self.lr
+
+
+class StepDecay(Schedule):
+    """lr * gamma ** (iteration // step): multiply by ``gamma`` every ``step`` updates."""
+
+    def __init__(self, lr: float, step: int, gamma: float = 0.1):
+        _positive("StepDecay", "lr", lr)
+        if int(step) != step or step < 1:
+            raise ValueError(f"StepDecay: step must be a positive integer, got {step!r}")
+        _positive("StepDecay", "gamma", gamma)
+        self.lr, self.step, self.gamma = lr, int(step), gamma
+
+    def __call__(self, iteration: int) -> float:
+        return self.lr * self.gamma ** (iteration // self.step)
+
+
+class CosineDecay(Schedule):
+    """min_lr + (lr - min_lr) (1 + cos(pi * iteration / total)) / 2, then min_lr after ``total`` updates.
+    Loshchilov & Hutter, SGDR, https://arxiv.org/abs/1608.03983 (one cycle, no restarts)."""
+
+    def __init__(self, lr: float, total: int, min_lr: float = 0.0):
+        _positive("CosineDecay", "lr", lr)
+        if int(total) != total or total < 1:
+            raise ValueError(f"CosineDecay: total must be a positive integer, got {total!r}")
+        if not 0 <= min_lr <= lr:
+            raise ValueError(f"CosineDecay: min_lr must lie in [0, lr={lr}], got {min_lr!r}")
+        self.lr, self.total, self.min_lr = lr, int(total), min_lr
+
+    def __call__(self, iteration: int) -> float:
+        if iteration >= self.total:
+            return self.min_lr
+        return self.min_lr + (self.lr - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * iteration / self.total))
+
+
+class Warmup(Schedule):
+    """A linear ramp over the first ``steps`` updates, then ``after`` (a float or schedule) from its
+    iteration 0: lr = after(0) * (iteration + 1) / (steps + 1) while iteration < steps.
+    Goyal et al., https://arxiv.org/abs/1706.02677 (gradual warm-up)."""
+
+    def __init__(self, after: LR, steps: int):
+        if int(steps) != steps or steps < 0:
+            raise ValueError(f"Warmup: steps must be a non-negative integer, got {steps!r}")
+        if not callable(after):
+            after = Constant(after)
+        self.after, self.steps = after, int(steps)
+
+    def __call__(self, iteration: int) -> float:
+        if iteration < self.steps:
+            return self.after(0) * (iteration + 1) / (self.steps + 1)
+        return self.after(iteration - self.steps)

@@ -1,0 +1,412 @@
+"""Every optimizer on every backend against its published update rule written out here in
+NumPy, against PyTorch's torch.optim, on a convex problem, and saved and resumed bit for bit."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+
+import numpy as np
+import pytest
+
+import anynet
+from anynet import optimizers as O
+from conftest import arr, host
+
+
+# -- the published rules, by hand in NumPy (float64), independent of anynet ------
+
+
+class Ref:
+    """One rule: ``step(key, w, g, t, lr)`` -> new w; per-parameter state in ``self.s[key]``; t from 1."""
+
+    def __init__(self, **hyper):
+        self.h = hyper
+        self.s = {}
+
+    def state(self, key, *names):
+        return self.s.setdefault(key, {n: 0.0 for n in names})
+
+
+class RefSGD(Ref):
+    """W <- W - lr g (Robbins & Monro 1951)."""
+
+    def step(self, key, w, g, t, lr):
+        return w - lr * g
+
+
+class RefMomentum(Ref):
+    """v <- mu v - lr g; W <- W + v (Polyak 1964; the book's Momentum)."""
+
+    def step(self, key, w, g, t, lr):
+        s = self.state(key, "v")
+        s["v"] = self.h["momentum"] * s["v"] - lr * g
+        return w + s["v"]
+
+
+class RefNesterov(Ref):
+    """Sutskever et al. 2013, eq. (3)-(4): v <- mu v - lr grad(W + mu v); W <- W + v, rewritten
+    in the variable W' = W + mu v (Bengio et al. 2013, arXiv:1212.0901): W' <- W' + mu^2 v - (1 + mu) lr g(W')."""
+
+    def step(self, key, w, g, t, lr):
+        s = self.state(key, "v")
+        mu, v = self.h["momentum"], s["v"]
+        s["v"] = mu * v - lr * g
+        return w + mu * mu * v - (1 + mu) * lr * g
+
+
+class RefAdaGrad(Ref):
+    """Duchi et al. 2011: h <- h + g^2; W <- W - lr g / (sqrt(h) + eps)."""
+
+    def step(self, key, w, g, t, lr):
+        s = self.state(key, "h")
+        s["h"] = s["h"] + g**2
+        return w - lr * g / (np.sqrt(s["h"]) + self.h["eps"])
+
+
+class RefRMSProp(Ref):
+    """Tieleman & Hinton 2012: h <- rho h + (1 - rho) g^2; W <- W - lr g / (sqrt(h) + eps)."""
+
+    def step(self, key, w, g, t, lr):
+        s = self.state(key, "h")
+        s["h"] = self.h["decay"] * s["h"] + (1 - self.h["decay"]) * g**2
+        return w - lr * g / (np.sqrt(s["h"]) + self.h["eps"])
+
+
+class RefAdaDelta(Ref):
+    """Zeiler 2012 (arXiv:1212.5701), Algorithm 1, the step scaled by lr."""
+
+    def step(self, key, w, g, t, lr):
+        s = self.state(key, "eg2", "edx2")
+        rho, eps = self.h["rho"], self.h["eps"]
+        s["eg2"] = rho * s["eg2"] + (1 - rho) * g**2
+        dx = -np.sqrt(s["edx2"] + eps) / np.sqrt(s["eg2"] + eps) * g
+        s["edx2"] = rho * s["edx2"] + (1 - rho) * dx**2
+        return w + lr * dx
+
+
+class RefAdam(Ref):
+    """Kingma & Ba 2015 (arXiv:1412.6980), Algorithm 1; AdamW (arXiv:1711.05101) decays W first."""
+
+    def step(self, key, w, g, t, lr):
+        s = self.state(key, "m", "v")
+        b1, b2 = self.h["beta1"], self.h["beta2"]
+        w = w * (1 - lr * self.h.get("weight_decay", 0.0))
+        s["m"] = b1 * s["m"] + (1 - b1) * g
+        s["v"] = b2 * s["v"] + (1 - b2) * g**2
+        m_hat, v_hat = s["m"] / (1 - b1**t), s["v"] / (1 - b2**t)
+        return w - lr * m_hat / (np.sqrt(v_hat) + self.h["eps"])
+
+
+class RefNadam(Ref):
+    """Dozat 2016, Algorithm 2 with the schedule mu_t = b1 (1 - 0.5 * 0.96^(0.004 t))."""
+
+    def step(self, key, w, g, t, lr):
+        s = self.state(key, "m", "v")
+        b1, b2, eps = self.h["beta1"], self.h["beta2"], self.h["eps"]
+        mu = [b1 * (1 - 0.5 * 0.96 ** (0.004 * i)) for i in range(t + 2)]
+        prod_t, prod_next = np.prod(mu[1 : t + 1]), np.prod(mu[1 : t + 2])
+        s["m"] = b1 * s["m"] + (1 - b1) * g
+        s["v"] = b2 * s["v"] + (1 - b2) * g**2
+        m_bar = (1 - mu[t]) * g / (1 - prod_t) + mu[t + 1] * s["m"] / (1 - prod_next)
+        return w - lr * m_bar / (np.sqrt(s["v"] / (1 - b2**t)) + eps)
+
+
+ADAM = dict(beta1=0.9, beta2=0.999, eps=1e-8)
+# name -> (anynet optimizer, reference, hyper-parameters, lr that converges on the test problem)
+RULES = {
+    "GD": (O.GD, RefSGD, {}, 0.1),
+    "SGD": (O.SGD, RefSGD, {}, 0.1),
+    "Momentum": (O.Momentum, RefMomentum, dict(momentum=0.9), 0.05),
+    "Nesterov": (O.Nesterov, RefNesterov, dict(momentum=0.9), 0.05),
+    "AdaGrad": (O.AdaGrad, RefAdaGrad, dict(eps=1e-7), 0.5),
+    "RMSProp": (O.RMSProp, RefRMSProp, dict(decay=0.99, eps=1e-7), 0.01),
+    "AdaDelta": (O.AdaDelta, RefAdaDelta, dict(rho=0.95, eps=1e-6), 1.0),
+    "Adam": (O.Adam, RefAdam, ADAM, 0.05),
+    "AdamW": (O.AdamW, RefAdam, dict(ADAM, weight_decay=0.01), 0.05),
+    "Nadam": (O.Nadam, RefNadam, ADAM, 0.05),
+}
+
+# f(W, b) = 0.5 sum(A (W - C)^2) + 0.5 sum(a (b - c)^2): a fixed convex quadratic, minimum at (C, c)
+RNG = np.random.default_rng(3)
+A, C = RNG.uniform(0.5, 3.0, (2, 3)), RNG.standard_normal((2, 3))
+A_B, C_B = RNG.uniform(0.5, 3.0, (3,)), RNG.standard_normal(3)
+W0, B0 = RNG.standard_normal((2, 3)), RNG.standard_normal(3)
+
+
+def _quadratic_params(backend):
+    return [anynet.Parameter(arr(backend, W0), "W"), anynet.Parameter(arr(backend, B0), "b")]
+
+
+def _set_quadratic_grads(backend, params):
+    for p, a, c in zip(params, (A, A_B), (C, C_B)):
+        p.grad = arr(backend, a) * (p.data - arr(backend, c))
+
+
+def _run_reference(name, lr, steps):
+    _, ref_cls, hyper, _ = RULES[name]
+    ref = ref_cls(**hyper)
+    w, b = W0.copy(), B0.copy()
+    for t in range(1, steps + 1):
+        w, b = ref.step("W", w, A * (w - C), t, lr), ref.step("b", b, A_B * (b - C_B), t, lr)
+    return w, b
+
+
+@pytest.mark.parametrize("name", list(RULES))
+def test_steps_on_a_quadratic_follow_the_published_rule(backend, name):
+    make, _, hyper, lr = RULES[name]
+    params = _quadratic_params(backend)
+    opt = make(lr=lr, **hyper)
+    for _ in range(5):
+        _set_quadratic_grads(backend, params)
+        before, state_before = params[0].data, dict(params[0].state)
+        old_host = host(before).copy()
+        opt.update(params)
+        np.testing.assert_array_equal(host(before), old_host)  # the old array was not written into
+        for key, value in state_before.items():
+            assert params[0].state[key] is not value
+    w, b = _run_reference(name, lr, 5)
+    np.testing.assert_allclose(host(params[0].data), w, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(host(params[1].data), b, rtol=1e-10, atol=1e-13)
+    assert opt.iterations == 5
+
+
+def _tanh_net_grads(W1, b1, W2, b2, x, t):
+    """The gradients of mean((tanh(x W1 + b1) W2 + b2 - t)^2), written out by hand."""
+    h = np.tanh(x @ W1 + b1)
+    y = h @ W2 + b2
+    dy = 2 * (y - t) / y.size
+    dh = dy @ W2.T * (1 - h**2)
+    return [x.T @ dh, dh.sum(axis=0), h.T @ dy, dy.sum(axis=0)]
+
+
+@pytest.mark.parametrize("name", list(RULES))
+def test_steps_on_a_small_net_follow_the_published_rule(backend, name):
+    make, ref_cls, hyper, lr = RULES[name]
+    net = anynet.Sequential(anynet.Affine(3, 4, dtype="float64"), anynet.Tanh(), anynet.Affine(4, 2, dtype="float64"))
+    x0, t0 = RNG.standard_normal((5, 3)), RNG.standard_normal((5, 2))
+    x, t = arr(backend, x0), arr(backend, t0)
+    weights = [host(p.data).copy() for p in net.params]
+    opt, ref, loss = make(lr=lr, **hyper), ref_cls(**hyper), anynet.MeanSquaredError()
+    for step in range(1, 4):
+        loss.forward(net.forward(x), t)
+        net.backward(loss.backward())
+        opt.update(net.params)
+        grads = _tanh_net_grads(*weights, x0, t0)
+        weights = [ref.step(i, w, g, step, lr) for i, (w, g) in enumerate(zip(weights, grads))]
+    for p, w in zip(net.params, weights):
+        np.testing.assert_allclose(host(p.data), w, rtol=1e-9, atol=1e-12)
+
+
+# -- an independent implementation: PyTorch's torch.optim ------------------------------
+
+
+def _torch_optimizer(torch, name, params, lr):
+    o = torch.optim
+    return {
+        "GD": lambda: o.SGD(params, lr=lr),
+        "SGD": lambda: o.SGD(params, lr=lr),
+        "Momentum": lambda: o.SGD(params, lr=lr, momentum=0.9),
+        "Nesterov": lambda: o.SGD(params, lr=lr, momentum=0.9, nesterov=True),
+        "AdaGrad": lambda: o.Adagrad(params, lr=lr, eps=1e-7),
+        "RMSProp": lambda: o.RMSprop(params, lr=lr, alpha=0.99, eps=1e-7),
+        "AdaDelta": lambda: o.Adadelta(params, lr=lr, rho=0.95, eps=1e-6),
+        "Adam": lambda: o.Adam(params, lr=lr, betas=(0.9, 0.999), eps=1e-8),
+        "AdamW": lambda: o.AdamW(params, lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01),
+        "Nadam": lambda: o.NAdam(params, lr=lr, betas=(0.9, 0.999), eps=1e-8, momentum_decay=4e-3),
+    }[name]()
+
+
+@pytest.mark.parametrize("name", list(RULES))
+def test_agrees_with_torch_optim(name):
+    torch = pytest.importorskip("torch")
+    # torch keeps scalar state (NAdam's mu_product) in the default dtype: make it float64
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        _compare_with_torch(torch, name)
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def _compare_with_torch(torch, name):
+    make, _, hyper, lr = RULES[name]
+    params = _quadratic_params(anynet.as_device("cpu"))
+    tw = [torch.tensor(W0, requires_grad=True), torch.tensor(B0, requires_grad=True)]
+    ours, theirs = make(lr=lr, **hyper), _torch_optimizer(torch, name, tw, lr)
+    for _ in range(20):
+        _set_quadratic_grads(anynet.as_device("cpu"), params)
+        ours.update(params)
+        theirs.zero_grad()
+        (0.5 * (torch.tensor(A) * (tw[0] - torch.tensor(C)) ** 2).sum()
+         + 0.5 * (torch.tensor(A_B) * (tw[1] - torch.tensor(C_B)) ** 2).sum()).backward()
+        theirs.step()
+    for p, q in zip(params, tw):
+        np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-10, atol=1e-13)
+
+
+# -- convergence -----------------------------------------------------------------------
+
+
+# lr (a number or a schedule) and changed hyper-parameters that reach the minimum in 400 updates.
+# The adaptive methods take steps of about lr even near the minimum: a cosine decay lets them land.
+# AdamW runs without decay here: decoupled decay has no fixed point at the loss's minimum (its
+# decay is checked by the rule tests and test_adamw_decay_is_decoupled).
+CONVERGE = {
+    "GD": (0.1, {}),
+    "SGD": (0.1, {}),
+    "Momentum": (0.05, {}),
+    "Nesterov": (0.05, {}),
+    "AdaGrad": (0.5, {}),
+    "RMSProp": (anynet.CosineDecay(0.1, total=400), {}),
+    "AdaDelta": (1.0, dict(eps=1e-4)),
+    "Adam": (anynet.CosineDecay(0.1, total=400), {}),
+    "AdamW": (anynet.CosineDecay(0.1, total=400), dict(weight_decay=0.0)),
+    "Nadam": (anynet.CosineDecay(0.1, total=400), {}),
+}
+
+
+@pytest.mark.parametrize("name", list(RULES))
+def test_converges_to_the_minimum_of_a_convex_problem(backend, name):
+    make, _, hyper, _ = RULES[name]
+    lr, changed = CONVERGE[name]
+    params = _quadratic_params(backend)
+    opt = make(lr=lr, **{**hyper, **changed})
+    for _ in range(400):
+        _set_quadratic_grads(backend, params)
+        opt.update(params)
+    np.testing.assert_allclose(host(params[0].data), C, atol=1e-4)
+    np.testing.assert_allclose(host(params[1].data), C_B, atol=1e-4)
+
+
+def test_adamw_decay_is_decoupled(backend):
+    p = anynet.Parameter(arr(backend, W0), "W")
+    opt = anynet.AdamW(lr=0.1, weight_decay=0.5)
+    for _ in range(3):
+        p.grad = arr(backend, np.zeros_like(W0))  # no gradient: only the decay acts, as W (1 - lr wd)
+        opt.update([p])
+    np.testing.assert_allclose(host(p.data), W0 * 0.95**3, rtol=1e-12)
+
+
+# -- state: where it lives, saving, resuming -------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(RULES))
+def test_state_lives_on_the_parameters_device_in_its_dtype(backend, name):
+    make, _, hyper, lr = RULES[name]
+    p = anynet.Parameter(arr(backend, W0, "float32"), "W")
+    p.grad = arr(backend, A, "float32")
+    make(lr=lr, **hyper).update([p])
+    assert p.data.dtype == backend.xp.float32
+    assert anynet.device_of(p.data) == backend
+    for value in p.state.values():
+        assert value.dtype == backend.xp.float32 and anynet.device_of(value) == backend
+
+
+def _save_and_load(state):
+    """Through the files a checkpoint writes: arrays in .npz, Python numbers in JSON."""
+    arrays = {k: anynet.to_numpy(v) for k, v in state.items() if k.startswith("state.")}
+    numbers = json.dumps({k: v for k, v in state.items() if not k.startswith("state.")})
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    buffer.seek(0)
+    with np.load(buffer, allow_pickle=False) as npz:
+        return {**json.loads(numbers), **{k: npz[k] for k in npz.files}}
+
+
+@pytest.mark.parametrize("schedule", [False, True])
+@pytest.mark.parametrize("name", list(RULES))
+def test_stopping_and_resuming_is_bit_identical(name, schedule):
+    make, _, hyper, lr = RULES[name]
+    lr = anynet.Warmup(anynet.CosineDecay(lr, total=8), steps=3) if schedule else lr
+    cpu = anynet.as_device("cpu")
+
+    def make_opt():
+        return make(lr=lr, hooks=[anynet.ClipByNorm(2.0)], **hyper)
+
+    straight, opt = _quadratic_params(cpu), make_opt()
+    for _ in range(12):
+        _set_quadratic_grads(cpu, straight)
+        opt.update(straight)
+
+    first, opt = _quadratic_params(cpu), make_opt()
+    for _ in range(5):
+        _set_quadratic_grads(cpu, first)
+        opt.update(first)
+    saved = _save_and_load(opt.state_dict(first))
+    resumed = [anynet.Parameter(p.data.copy(), p.name) for p in first]
+    opt = make_opt()
+    opt.load_state_dict(saved, resumed)
+    assert opt.iterations == 5
+    for _ in range(7):
+        _set_quadratic_grads(cpu, resumed)
+        opt.update(resumed)
+    for a, b in zip(straight, resumed):
+        np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_state_follows_the_model_to_another_device(backend):
+    x, t = RNG.standard_normal((4, 3)), RNG.standard_normal((4, 2))
+
+    def run(move):
+        anynet.seed(0)
+        net = anynet.Affine(3, 2, dtype="float64")
+        opt, loss = anynet.Adam(lr=0.1), anynet.MeanSquaredError()
+        for step in range(4):
+            if move and step == 2:
+                net.to(backend)
+                assert all(anynet.device_of(v) == backend for p in net.params for v in p.state.values())
+            dev = net.device
+            loss.forward(net.forward(dev.from_numpy(x)), dev.from_numpy(t))
+            net.backward(loss.backward())
+            opt.update(net.params)
+        return [host(p.data) for p in net.params]
+
+    for a, b in zip(run(False), run(True)):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_load_state_dict_places_state_on_the_parameters_device(backend):
+    cpu_params = _quadratic_params(anynet.as_device("cpu"))
+    _set_quadratic_grads(anynet.as_device("cpu"), cpu_params)
+    opt = anynet.Adam(lr=0.1)
+    opt.update(cpu_params)
+    params = _quadratic_params(backend)
+    fresh = anynet.Adam(lr=0.1)
+    fresh.load_state_dict(opt.state_dict(cpu_params), params)
+    for p, q in zip(params, cpu_params):
+        assert set(p.state) == {"m", "v"}
+        for key in p.state:
+            assert anynet.device_of(p.state[key]) == backend
+            np.testing.assert_array_equal(host(p.state[key]), q.state[key])
+
+
+def test_state_errors():
+    params = _quadratic_params(anynet.as_device("cpu"))
+    with pytest.raises(ValueError, match=r"Nadam: the state lacks \['mu_product'\]"):
+        anynet.Nadam().load_state_dict({"iterations": 3}, params)
+    with pytest.raises(ValueError, match=r"Adam: state m of parameter 1 has shape \(2, 3\), the parameter \(3,\)"):
+        anynet.Adam().load_state_dict({"iterations": 1, "state.1.m": np.zeros((2, 3))}, params)
+    with pytest.raises(ValueError, match="state names parameter 5, but there are 2"):
+        anynet.SGD().load_state_dict({"iterations": 1, "state.5.v": np.zeros(3)}, params)
+
+
+def test_bad_hyper_parameters():
+    with pytest.raises(ValueError, match="SGD: lr must be positive"):
+        anynet.SGD(lr=0.0)
+    with pytest.raises(ValueError, match=r"Momentum: momentum must lie in \[0.0, 1.0\), got 1.5"):
+        anynet.Momentum(momentum=1.5)
+    with pytest.raises(ValueError, match=r"Adam: beta2 must lie in"):
+        anynet.Adam(beta2=1.0)
+    with pytest.raises(ValueError, match="AdamW: weight_decay must be non-negative"):
+        anynet.AdamW(weight_decay=-1.0)
+
+
+def test_every_optimizer_is_exported_and_takes_lr_first():
+    for name in RULES:
+        cls = getattr(anynet, name)
+        assert cls is getattr(O, name)
+        opt = cls(0.5)
+        assert opt.lr == 0.5 and math.isclose(opt.current_lr, 0.5)
+    assert issubclass(anynet.GD, anynet.SGD) and anynet.GD is not anynet.SGD
