@@ -15,6 +15,11 @@ import pytest
 
 import anynet
 
+if importlib.util.find_spec("torch") is not None:
+    import torch
+
+    torch.set_num_threads(1)  # the tests' arrays are tiny: threads only add overhead
+
 if importlib.util.find_spec("jax") is not None:
     import jax
 

@@ -39,9 +39,9 @@ def test_numerical_gradient_like_the_book(backend):
 def test_spiral_reaches_95_percent(cpu_backend):
     anynet.seed(0)
     x, t = anynet.data.spiral()
-    net = anynet.MLP(2, [30], 3)
-    trainer = anynet.Trainer(net, anynet.SoftmaxWithLoss(), anynet.SGD(lr=1.0), verbose=0)
-    history = trainer.fit(x, t, epochs=300, batch_size=30)
+    net = anynet.MLP(2, [50], 3)
+    trainer = anynet.Trainer(net, anynet.SoftmaxWithLoss(), anynet.Adam(lr=0.03), verbose=0)
+    history = trainer.fit(x, t, epochs=60, batch_size=60)
     assert history["loss"][-1] < history["loss"][0]
     assert trainer.evaluate(x, t)[1] >= 0.95
     assert anynet.device_of(net.params[0].data) == cpu_backend
