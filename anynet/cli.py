@@ -82,7 +82,7 @@ def _train(args: argparse.Namespace) -> int:
     _lookup("models", MODELS, args.model, "model")
     backend.seed(args.seed)
     flatten = args.model == "mlp"
-    train, test = load_data(args.data, flatten, args.data_dir)
+    train, test = load_data(args.data, flatten, args.data_dir, not args.no_download)
     if args.limit:
         train = (train[0][:args.limit], train[1][:args.limit])
     val = None
@@ -124,7 +124,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         model = build_model(config["model"], data, config.get("hidden", 100), config.get("layers", 2))
         checkpoint.load(args.checkpoint, model, restore_rng=False)
         trainer = Trainer(model, SoftmaxWithLoss(), None, verbose=0)
-        _, test = load_data(data, config["model"] == "mlp", args.data_dir)
+        _, test = load_data(data, config["model"] == "mlp", args.data_dir, not args.no_download)
         loss, acc = trainer.evaluate(test)
     print(f"{config['model']} from {args.checkpoint} on the {data} test set: loss {loss:.4f}, accuracy {acc:.2%}")
     return 0
@@ -150,12 +150,14 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--checkpoint-every", type=int, help="epochs between checkpoints (default: a tenth of them)")
     train.add_argument("--resume", help="continue from this checkpoint")
     train.add_argument("--data-dir", help="folder holding the IDX files")
+    train.add_argument("--no-download", action="store_true", help="never download missing data")
     train.add_argument("--verbose", type=int, default=1)
     ev = sub.add_parser("evaluate", help="test accuracy of a checkpoint written by 'anynet train'")
     ev.add_argument("checkpoint")
     ev.add_argument("--data", choices=DATA, help="default: the data set it was trained on")
     ev.add_argument("--device", default="cpu")
     ev.add_argument("--data-dir")
+    ev.add_argument("--no-download", action="store_true")
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

@@ -2,7 +2,7 @@
 
 from .dataset import DataLoader, DataSet, as_dataset, train_val_split
 from .idx import IDXError, read_idx
-from .mnist import DataNotFoundError, data_search_path, fashion_mnist, mnist
+from .images import DataNotFoundError, data_search_path, fashion_mnist, mnist
 from .synthetic import linear_regression, spiral
 
 __all__ = [

@@ -42,6 +42,9 @@ class DataNotFoundError(FileNotFoundError):
     """The data set's files are in none of the searched folders and could not be downloaded."""
 
 
+SYSTEM_DATA = Path("/usr/share/datasets")  # where distribution packages put data sets
+
+
 def _cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "anynet"
 
@@ -53,7 +56,7 @@ def data_search_path(name: str, path: str | os.PathLike | None = None) -> list[P
     if os.environ.get("ANYNET_DATA"):
         root = Path(os.environ["ANYNET_DATA"])
         folders += [root / name, root]
-    folders += [_cache_dir() / name, Path("/usr/share/datasets") / name]
+    folders += [_cache_dir() / name, SYSTEM_DATA / name]
     return folders
 
 
