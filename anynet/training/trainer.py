@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterable
 
 from .. import backend
 from ..data.dataset import DataLoader, DataSet, as_dataset
+from ..checks import inside_network
 from ..metrics import accuracy
 from . import checkpoint
 from .callbacks import Callback
@@ -73,6 +74,7 @@ class Trainer:
         if resume is not None:
             self.load(resume)
         loader = DataLoader(train, batch_size, shuffle=shuffle, device=self.model.device)
+        self._labels = _label_range(train, val)
         progress = Progress(self.verbose, self.report)
         self.stop_reason, self.diverged = None, False
         for cb in self.callbacks:
@@ -96,7 +98,12 @@ class Trainer:
         total_loss, total_hits, seen = 0.0, 0.0, 0
         for xb, tb in loader:
             y = self.model.forward(xb, train=True)
-            value = self.loss.forward(y, tb)
+            if self._labels is not None:
+                self._check_labels(y)
+            # the data was checked on the host where it entered (DataSet); inside the loop only
+            # the once-per-epoch guard reads values, so a diverging run stops cleanly below
+            with inside_network():
+                value = self.loss.forward(y, tb)
             self.model.backward(self.loss.backward())
             self.optimizer.update(self.model.params)
             loss_sum, hits = self._metrics(y, tb, value, xb.shape[0])
@@ -128,6 +135,13 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_epoch_end(self, epoch, logs)
 
+    def _check_labels(self, y: Any) -> None:
+        lo, hi = self._labels
+        self._labels = None
+        if y.ndim == 2 and (lo < 0 or hi >= y.shape[1]):
+            raise ValueError(f"Trainer: labels must lie in [0, {y.shape[1]}) for a model with {y.shape[1]} "
+                             f"outputs, the data holds values in [{lo}, {hi}]")
+
     def evaluate(self, data: Any, t: Any = None, batch_size: int = 1000) -> tuple[float, float]:
         """Mean loss and accuracy (NaN with ``accuracy=False``) over ``data`` in inference mode."""
         data = as_dataset((data, t) if t is not None else data, "evaluate")
@@ -140,3 +154,11 @@ class Trainer:
             total_hits = total_hits + hits if hits is not None else total_hits
         n = len(data)
         return float(total_loss) / n, (float(total_hits) / n if self.with_accuracy else math.nan)
+
+
+def _label_range(*sets: DataSet | None) -> tuple[int, int] | None:
+    """(min, max) of integer class labels over the host data sets, read once before training."""
+    labels = [d.t for d in sets if d is not None and d.t.ndim == 1 and d.t.dtype.kind in "iu"]
+    if not labels:
+        return None
+    return min(int(t.min()) for t in labels), max(int(t.max()) for t in labels)
