@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 from . import backend
-from .data import DataNotFoundError, IDXError, fashion_mnist, mnist, spiral, train_val_split
+from .data import DataNotFoundError, IDXError, as_dataset, fashion_mnist, mnist, spiral, train_val_split
 from .losses import SoftmaxWithLoss
 from .training import Checkpoint, CheckpointError, Trainer, checkpoint, plot_history
 
@@ -82,9 +82,9 @@ def _train(args: argparse.Namespace) -> int:
     _lookup("models", MODELS, args.model, "model")
     backend.seed(args.seed)
     flatten = args.model == "mlp"
-    train, test = load_data(args.data, flatten, args.data_dir, not args.no_download)
+    train, test = (as_dataset(d) for d in load_data(args.data, flatten, args.data_dir, not args.no_download))
     if args.limit:
-        train = (train[0][:args.limit], train[1][:args.limit])
+        train = train.subset(slice(0, args.limit))
     val = None
     if val_fraction:
         train, val = train_val_split(train, val_fraction)
@@ -96,7 +96,7 @@ def _train(args: argparse.Namespace) -> int:
         model = build_model(args.model, args.data, args.hidden, args.layers)
         trainer = Trainer(model, SoftmaxWithLoss(), opt_cls(lr=lr), verbose=args.verbose,
                           callbacks=[Checkpoint(ckpt, every=args.checkpoint_every or max(1, epochs // 10), metadata=config)])
-        print(f"training {args.model} on {args.data} ({len(train[0])} samples) on {dev.name}: "
+        print(f"training {args.model} on {args.data} ({len(train)} samples) on {dev.name}: "
               f"{epochs} epochs, batch {batch or 'full'}, {args.optimizer} lr {lr}", flush=True)
         trainer.fit(train, val, epochs=epochs, batch_size=batch, resume=args.resume)
         test_loss, test_acc = trainer.evaluate(test)

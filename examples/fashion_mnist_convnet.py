@@ -11,7 +11,7 @@ import sys
 
 import anynet
 from anynet import SoftmaxWithLoss, Trainer
-from anynet.models import SimpleConvNet  # the conv-net and optimizer modules
+from anynet.models import SimpleConvNet
 from anynet.optimizers import Adam
 from anynet.training import Checkpoint, EarlyStopping, plot_history
 

@@ -79,3 +79,18 @@ def test_train_help_lists_the_choices(capsys):
         main(["train", "--help"])
     text = capsys.readouterr().out
     assert done.value.code == 0 and "simple-convnet" in text and "fashion-mnist" in text
+
+
+def test_train_and_evaluate_on_fashion_mnist_when_installed(tmp_path, capsys):
+    try:
+        anynet.data.fashion_mnist(download=False)
+    except anynet.data.DataNotFoundError:
+        pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
+    assert main(["train", "--data", "fashion-mnist", "--no-download", "--limit", "3000", "--epochs", "2",
+                 "--verbose", "0", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "(2700 samples)" in out  # 3000 less the 10% held out for validation
+    acc = out.strip().splitlines()[-1].split("test accuracy ")[1]
+    assert float(acc.rstrip("%")) > 60.0
+    assert main(["evaluate", str(tmp_path / "checkpoint.npz"), "--no-download"]) == 0
+    assert capsys.readouterr().out.strip().endswith(f"accuracy {acc}")
