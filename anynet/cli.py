@@ -1,29 +1,132 @@
-"""The ``anynet`` command."""
+"""The ``anynet`` command: ``anynet train`` and ``anynet evaluate CHECKPOINT``."""
 
 from __future__ import annotations
 
 import argparse
+import csv
+import json
+import os
 import sys
+from typing import Any
 
 from . import backend
-from .data import spiral
+from .data import DataNotFoundError, IDXError, as_dataset, fashion_mnist, mnist, spiral, train_val_split
 from .losses import SoftmaxWithLoss
-from .models import MLP
-from .optimizers import SGD
-from .training import Trainer
+from .training import Checkpoint, CheckpointError, Trainer, checkpoint, plot_history
+
+# command-line name -> class name in anynet.models / anynet.optimizers, looked up
+# when used so that a build without some of them still runs the others
+MODELS = {"mlp": "MLP", "simple-convnet": "SimpleConvNet", "lenet5": "LeNet5",
+          "deep-convnet": "DeepConvNet", "alexnet": "AlexNet", "vgg": "VGG"}
+OPTIMIZERS = {"gd": "GD", "sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov",
+              "adagrad": "AdaGrad", "rmsprop": "RMSProp", "adadelta": "AdaDelta", "adam": "Adam",
+              "nadam": "Nadam", "adamw": "AdamW"}
+DATA = ("spiral", "fashion-mnist", "mnist")
+# per data set: epochs, batch size, learning rate, validation fraction
+DEFAULTS = {"spiral": (300, 30, 1.0, 0.0), "fashion-mnist": (5, 100, 0.1, 0.1), "mnist": (5, 100, 0.1, 0.1)}
+
+
+class UsageError(ValueError):
+    """A request the command cannot carry out; printed without a traceback."""
+
+
+def _lookup(module: str, table: dict[str, str], name: str, what: str) -> Any:
+    import importlib
+
+    if name not in table:
+        raise UsageError(f"unknown {what} {name!r}: choose one of {', '.join(table)}")
+    cls = getattr(importlib.import_module(f"anynet.{module}"), table[name], None)
+    if cls is None:
+        raise UsageError(f"{what} {name!r} is not available in this build (anynet.{module}.{table[name]} is missing)")
+    return cls
+
+
+def build_model(name: str, data: str, hidden: int = 100, layers: int = 2) -> Any:
+    """The network ``name`` for data set ``data`` (2-D points or 1x28x28 images)."""
+    cls = _lookup("models", MODELS, name, "model")
+    if name == "mlp":
+        inputs, classes = (2, 3) if data == "spiral" else (784, 10)
+        return cls(inputs, [hidden] * layers, classes)
+    if data == "spiral":
+        raise UsageError(f"model {name!r} needs image data: use --data fashion-mnist or --data mnist")
+    return cls(input_shape=(1, 28, 28), num_classes=10)
+
+
+def load_data(name: str, flatten: bool, data_dir: str | None = None, download: bool = True):
+    """(train, test) host data sets of ``name``."""
+    if name == "spiral":
+        return spiral(), spiral(seed=2024)  # a test set drawn with other noise
+    loader = fashion_mnist if name == "fashion-mnist" else mnist
+    return loader(data_dir, flatten=flatten, download=download)
+
+
+def _write_history(history: dict[str, list[float]], out: str) -> None:
+    with open(os.path.join(out, "history.json"), "w") as f:
+        json.dump(history, f, indent=1)
+    keys = list(history)
+    with open(os.path.join(out, "history.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["epoch", *keys])
+        for i in range(len(history[keys[0]]) if keys else 0):
+            w.writerow([i + 1, *(history[k][i] for k in keys)])
 
 
 def _train(args: argparse.Namespace) -> int:
+    epochs, batch, lr, val_fraction = DEFAULTS[args.data]
+    epochs = args.epochs if args.epochs is not None else epochs
+    batch = args.batch_size if args.batch_size is not None else batch
+    batch = None if batch == 0 else batch
+    lr = args.lr if args.lr is not None else lr
+    val_fraction = args.val_fraction if args.val_fraction is not None else val_fraction
+    opt_cls = _lookup("optimizers", OPTIMIZERS, args.optimizer, "optimizer")
+    _lookup("models", MODELS, args.model, "model")
     backend.seed(args.seed)
-    x, t = spiral()
+    flatten = args.model == "mlp"
+    train, test = (as_dataset(d) for d in load_data(args.data, flatten, args.data_dir, not args.no_download))
+    if args.limit:
+        train = train.subset(slice(0, args.limit))
+    val = None
+    if val_fraction:
+        train, val = train_val_split(train, val_fraction)
+    config = {"model": args.model, "data": args.data, "hidden": args.hidden, "layers": args.layers,
+              "optimizer": args.optimizer, "lr": lr, "batch_size": batch, "seed": args.seed}
+    os.makedirs(args.out, exist_ok=True)
+    ckpt = os.path.join(args.out, "checkpoint.npz")
     with backend.device(args.device) as dev:
-        model = MLP(2, [args.hidden] * args.layers, 3)
-        trainer = Trainer(model, SoftmaxWithLoss(), SGD(lr=args.lr), verbose=args.verbose,
-                          report=lambda line: print(line, flush=True))
-        print(f"training an MLP 2-{'-'.join([str(args.hidden)] * args.layers)}-3 on the spiral set on {dev.name}")
-        trainer.fit(x, t, epochs=args.epochs, batch_size=args.batch_size, report_every=max(1, args.epochs // 10))
-        loss, acc = trainer.evaluate(x, t)
-    print(f"final training loss {loss:.4f}, accuracy {acc:.2%}")
+        model = build_model(args.model, args.data, args.hidden, args.layers)
+        trainer = Trainer(model, SoftmaxWithLoss(), opt_cls(lr=lr), verbose=args.verbose,
+                          callbacks=[Checkpoint(ckpt, every=args.checkpoint_every or max(1, epochs // 10), metadata=config)])
+        print(f"training {args.model} on {args.data} ({len(train)} samples) on {dev.name}: "
+              f"{epochs} epochs, batch {batch or 'full'}, {args.optimizer} lr {lr}", flush=True)
+        trainer.fit(train, val, epochs=epochs, batch_size=batch, resume=args.resume)
+        test_loss, test_acc = trainer.evaluate(test)
+    _write_history(trainer.history, args.out)
+    written = [ckpt, os.path.join(args.out, "history.csv"), os.path.join(args.out, "history.json")]
+    try:
+        written.append(plot_history(trainer.history, os.path.join(args.out, "learning_curve.png"),
+                                    f"{args.model} on {args.data}"))
+    except ImportError as err:
+        print(f"note: no learning-curve plot ({err})")
+    print(f"wrote {', '.join(written)}")
+    if trainer.stop_reason:
+        print(f"stopped early: {trainer.stop_reason}")
+    print(f"test loss {test_loss:.4f}, test accuracy {test_acc:.2%}")
+    return 1 if trainer.diverged else 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    meta, _ = checkpoint.read(args.checkpoint)
+    config = meta.get("metadata", {})
+    if "model" not in config:
+        raise UsageError(f"{args.checkpoint}: no model description; it was not written by 'anynet train'")
+    data = args.data or config["data"]
+    with backend.device(args.device):
+        model = build_model(config["model"], data, config.get("hidden", 100), config.get("layers", 2))
+        checkpoint.load(args.checkpoint, model, restore_rng=False)
+        trainer = Trainer(model, SoftmaxWithLoss(), None, verbose=0)
+        _, test = load_data(data, config["model"] == "mlp", args.data_dir, not args.no_download)
+        loss, acc = trainer.evaluate(test)
+    print(f"{config['model']} from {args.checkpoint} on the {data} test set: loss {loss:.4f}, accuracy {acc:.2%}")
     return 0
 
 
@@ -31,23 +134,45 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="anynet", description="Deep learning from scratch, on any array library.")
     sub = parser.add_subparsers(dest="command")
     train = sub.add_parser("train", help="train a network (default: an MLP on the spiral set, on the CPU)")
+    train.add_argument("--model", default="mlp", choices=list(MODELS))
+    train.add_argument("--data", default="spiral", choices=DATA)
     train.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, torch:cpu, jax:cpu, ...")
-    train.add_argument("--epochs", type=int, default=300)
-    train.add_argument("--batch-size", type=int, default=30)
-    train.add_argument("--lr", type=float, default=1.0)
-    train.add_argument("--hidden", type=int, default=30)
-    train.add_argument("--layers", type=int, default=1)
+    train.add_argument("--epochs", type=int, help="default: 300 on spiral, 5 on (fashion-)mnist")
+    train.add_argument("--batch-size", type=int, help="0 for full-batch; default: 30 on spiral, else 100")
+    train.add_argument("--optimizer", default="sgd", help=", ".join(OPTIMIZERS))
+    train.add_argument("--lr", type=float, help="default: 1.0 on spiral, else 0.1")
+    train.add_argument("--hidden", type=int, default=None, help="MLP hidden width (30 on spiral, else 100)")
+    train.add_argument("--layers", type=int, default=None, help="MLP hidden layers (1 on spiral, else 2)")
+    train.add_argument("--val-fraction", type=float, help="held out for validation (default 0.1; 0 on spiral)")
+    train.add_argument("--limit", type=int, help="train on the first N samples only")
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--out", default=None, help="output folder (default: runs/DATA-MODEL)")
+    train.add_argument("--checkpoint-every", type=int, help="epochs between checkpoints (default: a tenth of them)")
+    train.add_argument("--resume", help="continue from this checkpoint")
+    train.add_argument("--data-dir", help="folder holding the IDX files")
+    train.add_argument("--no-download", action="store_true", help="never download missing data")
     train.add_argument("--verbose", type=int, default=1)
+    ev = sub.add_parser("evaluate", help="test accuracy of a checkpoint written by 'anynet train'")
+    ev.add_argument("checkpoint")
+    ev.add_argument("--data", choices=DATA, help="default: the data set it was trained on")
+    ev.add_argument("--device", default="cpu")
+    ev.add_argument("--data-dir")
+    ev.add_argument("--no-download", action="store_true")
     args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
     if args.command == "train":
-        try:
-            return _train(args)
-        except backend.DeviceError as err:
-            print(f"anynet: {err}", file=sys.stderr)
-            return 2
-    parser.print_help()
-    return 0
+        spiral_net = args.data == "spiral"
+        args.hidden = args.hidden or (30 if spiral_net else 100)
+        args.layers = args.layers or (1 if spiral_net else 2)
+        args.out = args.out or os.path.join("runs", f"{args.data}-{args.model}")
+        args.optimizer = args.optimizer.lower()
+    try:
+        return _train(args) if args.command == "train" else _evaluate(args)
+    except (UsageError, backend.DeviceError, DataNotFoundError, IDXError, CheckpointError, FileNotFoundError) as err:
+        print(f"anynet: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -4,5 +4,11 @@
 # The summary ends with one line per backend. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The real-data test needs Fashion-MNIST; the Debian/Ubuntu package provides it
+# where we may install (never fails the run when we cannot).
+if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && [ ! -d /usr/share/datasets/fashion-mnist ]; then
+    (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist) >/dev/null 2>&1 \
+        || echo "note: could not install dataset-fashion-mnist; the Fashion-MNIST test will be skipped"
+fi
 python3 -m pip install --quiet --disable-pip-version-check -e ".[test,progress,plot]" -r ci/backends.txt
 python3 -m pytest "$@"

@@ -1,9 +1,6 @@
-"""SGD, the container and the spiral job on every backend."""
+"""SGD, the container and the spiral job on every backend (the command line: test_cli.py)."""
 
 from __future__ import annotations
-
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -41,24 +38,7 @@ def test_spiral_reaches_95_percent(cpu_backend):
     x, t = anynet.data.spiral()
     net = anynet.MLP(2, [50], 3)
     trainer = anynet.Trainer(net, anynet.SoftmaxWithLoss(), anynet.Adam(lr=0.03), verbose=0)
-    history = trainer.fit(x, t, epochs=60, batch_size=60)
+    history = trainer.fit((x, t), epochs=60, batch_size=60)
     assert history["loss"][-1] < history["loss"][0]
     assert trainer.evaluate(x, t)[1] >= 0.95
     assert anynet.device_of(net.params[0].data) == cpu_backend
-
-
-def test_the_command_trains_the_spiral():
-    out = subprocess.run(
-        [sys.executable, "-m", "anynet.cli", "train", "--epochs", "100"],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert out.returncode == 0, out.stderr
-    assert "on the spiral set on cpu" in out.stdout
-    accuracy = float(out.stdout.strip().splitlines()[-1].split("accuracy ")[1].rstrip("%"))
-    assert accuracy > 80.0
-
-
-def test_the_command_refuses_an_unknown_device():
-    out = subprocess.run([sys.executable, "-m", "anynet.cli", "train", "--device", "tpu"],
-                         capture_output=True, text=True, timeout=60)
-    assert out.returncode == 2 and "unknown device 'tpu'" in out.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["spiral"]
+__all__ = ["linear_regression", "spiral"]
 
 
 def spiral(points_per_class: int = 100, classes: int = 3, seed: int = 1984, one_hot: bool = False):
@@ -27,3 +27,17 @@ def spiral(points_per_class: int = 100, classes: int = 3, seed: int = 1984, one_
     if one_hot:
         return x, np.eye(classes, dtype=np.float32)[t]
     return x, t
+
+
+def linear_regression(n: int = 200, weights=(2.0, -30.0), bias: float = 0.0, noise: float = 0.1,
+                      seed: int = 0):
+    """Toy regression data y = x @ weights + bias + noise, with x uniform in [-1, 1).
+
+    The default is the problem y = 2*x0 - 30*x1. Returns host float32 arrays
+    x (n, len(weights)) and t (n, 1).
+    """
+    rng = np.random.default_rng(seed)
+    w = np.asarray(weights, dtype=np.float64)
+    x = rng.uniform(-1.0, 1.0, size=(n, w.shape[0]))
+    t = x @ w + bias + noise * rng.standard_normal(n)
+    return x.astype(np.float32), t.astype(np.float32)[:, None]

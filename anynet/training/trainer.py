@@ -1,78 +1,164 @@
-"""Training loop: shuffled mini-batches from host data, on the model's device."""
+"""Training loop: full-batch, stochastic or mini-batch gradient descent on host data sets."""
 
 from __future__ import annotations
 
-import sys
+import math
 import time
-from typing import Any, Callable
-
-import numpy as np
+import warnings
+from typing import Any, Callable, Iterable
 
 from .. import backend
-from ..checks import check_finite
+from ..data.dataset import DataLoader, DataSet, as_dataset
+from ..checks import inside_network
 from ..metrics import accuracy
+from . import checkpoint
+from .callbacks import Callback
+from .progress import Progress
 
-__all__ = ["Trainer"]
+__all__ = ["Trainer", "TrainingDiverged"]
+
+
+class TrainingDiverged(RuntimeWarning):
+    """The training loss became NaN or Inf; the trainer stopped."""
 
 
 class Trainer:
-    """Trains ``model`` with ``loss`` and ``optimizer`` on host arrays.
+    """Trains ``model`` with ``loss`` and ``optimizer``; batches go to the model's device.
 
-    Batches are gathered on the host and moved to the model's device; losses
-    and accuracies stay on the device within an epoch and become Python floats
-    once per epoch.
+    The book's modes: ``fit(..., batch_size=None)`` is full-batch gradient
+    descent, ``batch_size=1`` stochastic, anything else mini-batch; the order is
+    reshuffled every epoch with the seeded host generator (``anynet.seed``) and
+    the last partial batch is kept. Losses and hits stay 0-d device arrays
+    within an epoch and become Python floats once per epoch, in ``history``
+    (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``, ``time``).
+    ``accuracy=False`` for regression. A NaN/Inf guard stops training at the
+    end of a diverged epoch, before any callback (so no checkpoint of it is written).
     """
 
-    def __init__(self, model: Any, loss: Any, optimizer: Any, verbose: int = 1,
-                 report: Callable[[str], None] | None = None):
-        self.model = model
-        self.loss = loss
-        self.optimizer = optimizer
-        self.verbose = verbose
-        self.report = report or (lambda line: print(line, file=sys.stderr))
-        self.history: dict[str, list[float]] = {"loss": [], "accuracy": []}
+    def __init__(self, model: Any, loss: Any, optimizer: Any, callbacks: Iterable[Callback] = (),
+                 verbose: int = 1, accuracy: bool = True, report: Callable[[str], None] | None = None):
+        self.model, self.loss, self.optimizer = model, loss, optimizer
+        self.callbacks = list(callbacks)
+        self.verbose, self.with_accuracy, self.report = verbose, accuracy, report
+        self.history: dict[str, list[float]] = {}
+        self.epoch = 0
+        self.stop_reason: str | None = None
+        self.diverged = False
 
-    def _batches(self, n: int, batch_size: int | None, shuffle: bool):
-        order = backend.host_rng().permutation(n) if shuffle else np.arange(n)
-        size = n if batch_size is None else batch_size
-        for start in range(0, n, size):
-            yield order[start:start + size]
+    def state(self) -> dict[str, Any]:
+        """The JSON-able state a checkpoint keeps: epochs done and the history."""
+        return {"epoch": self.epoch, "history": self.history}
 
-    def fit(self, x: np.ndarray, t: np.ndarray, epochs: int = 1, batch_size: int | None = 100,
-            report_every: int = 1) -> dict[str, list[float]]:
-        """Train for ``epochs`` passes over (x, t); ``batch_size=None`` is full-batch descent."""
-        x, t = np.asarray(x), np.asarray(t)
-        if x.shape[0] != t.shape[0] or x.shape[0] == 0:
-            raise ValueError(f"Trainer: x and t must hold the same, non-zero number of samples, got {x.shape} and {t.shape}")
-        check_finite("Trainer", x, backend.namespace(x), "x")
-        dev = self.model.device
-        self.model.train()
-        for epoch in range(1, epochs + 1):
-            start = time.perf_counter()
-            total_loss, total_hits = 0.0, 0.0
-            for idx in self._batches(x.shape[0], batch_size, shuffle=True):
-                xb, tb = backend.to_device(x[idx], dev), backend.to_device(t[idx], dev)
-                y = self.model.forward(xb, train=True)
-                value = self.loss.forward(y, tb)
-                self.model.backward(self.loss.backward())
-                self.optimizer.update(self.model.params)
-                total_loss = total_loss + value * len(idx)
-                total_hits = total_hits + accuracy(y, tb) * len(idx)
-            self.history["loss"].append(float(total_loss) / x.shape[0])
-            self.history["accuracy"].append(float(total_hits) / x.shape[0])
-            if self.verbose and (epoch % report_every == 0 or epoch == epochs):
-                rate = x.shape[0] / (time.perf_counter() - start)
-                self.report(f"epoch {epoch}/{epochs}  loss {self.history['loss'][-1]:.4f}  "
-                            f"accuracy {self.history['accuracy'][-1]:.4f}  {rate:,.0f} samples/s")
+    def load(self, path: Any) -> dict[str, Any]:
+        """Restore model, optimizer, RNG, epoch count and history from a checkpoint; returns its metadata."""
+        meta = checkpoint.load(path, self.model, self.optimizer)
+        self.epoch = int(meta["trainer"].get("epoch", 0))
+        self.history = {k: list(v) for k, v in meta["trainer"].get("history", {}).items()}
+        return meta
+
+    def _metrics(self, y: Any, t: Any, value: Any, n: int) -> tuple[Any, Any]:
+        return value * n, (accuracy(y, t) * n if self.with_accuracy else None)
+
+    def fit(self, train: Any, val: Any = None, epochs: int = 1, batch_size: int | None = 100,
+            shuffle: bool = True, resume: Any = None) -> dict[str, list[float]]:
+        """Train until ``epochs`` epochs are done in total; returns ``history``.
+
+        ``train`` and ``val`` are DataSets or ``(x, t)`` pairs of host arrays
+        (``fit(x, t)`` is read as ``fit((x, t))``). ``resume``: a checkpoint path
+        to continue from exactly (model, optimizer, RNG, epoch, history).
+        """
+        if val is not None and not isinstance(val, (DataSet, tuple, list)) and not isinstance(train, (DataSet, tuple, list)):
+            train, val = (train, val), None
+        train = as_dataset(train, "train")
+        val = None if val is None else as_dataset(val, "val")
+        if resume is not None:
+            self.load(resume)
+        loader = DataLoader(train, batch_size, shuffle=shuffle, device=self.model.device)
+        self._labels = _label_range(train, val)
+        progress = Progress(self.verbose, self.report)
+        self.stop_reason, self.diverged = None, False
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
+        try:
+            while self.epoch < epochs and self.stop_reason is None:
+                self._epoch(loader, val, epochs, progress)
+        finally:
+            for cb in self.callbacks:
+                cb.on_train_end(self)
+        if self.stop_reason and not self.diverged:
+            progress.message(self.stop_reason)
         return self.history
 
-    def evaluate(self, x: np.ndarray, t: np.ndarray, batch_size: int = 1000) -> tuple[float, float]:
-        """Mean loss and accuracy over (x, t) in inference mode."""
-        dev = self.model.device
+    def _epoch(self, loader: DataLoader, val: DataSet | None, epochs: int, progress: Progress) -> None:
+        epoch = self.epoch + 1
+        n = len(loader.data)
+        start = time.perf_counter()
+        progress.epoch_begin(epoch, epochs, n)
+        self.model.train()
+        total_loss, total_hits, seen = 0.0, 0.0, 0
+        for xb, tb in loader:
+            y = self.model.forward(xb, train=True)
+            if self._labels is not None:
+                self._check_labels(y)
+            # the data was checked on the host where it entered (DataSet); inside the loop only
+            # the once-per-epoch guard reads values, so a diverging run stops cleanly below
+            with inside_network():
+                value = self.loss.forward(y, tb)
+            self.model.backward(self.loss.backward())
+            self.optimizer.update(self.model.params)
+            loss_sum, hits = self._metrics(y, tb, value, xb.shape[0])
+            total_loss = total_loss + loss_sum
+            total_hits = total_hits + hits if hits is not None else total_hits
+            seen += xb.shape[0]
+            progress.step(xb.shape[0], lambda: float(total_loss) / seen)
+        logs = {"loss": float(total_loss) / n}
+        if self.with_accuracy:
+            logs["accuracy"] = float(total_hits) / n
+        elapsed = time.perf_counter() - start
+        if not math.isfinite(logs["loss"]):
+            self.diverged = True
+            self.stop_reason = (f"training diverged: the loss became {logs['loss']} in epoch {epoch}; "
+                                "stopped (lower the learning rate); checkpoints keep the last good epoch")
+            progress.epoch_end(self.stop_reason)
+            warnings.warn(self.stop_reason, TrainingDiverged, stacklevel=3)
+            return
+        if val is not None:
+            logs["val_loss"], val_acc = self.evaluate(val)
+            if self.with_accuracy:
+                logs["val_accuracy"] = val_acc
+        logs["time"] = elapsed
+        self.epoch = epoch
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(value)
+        text = "  ".join(f"{k} {v:.4f}" for k, v in logs.items() if k != "time")
+        progress.epoch_end(f"epoch {epoch}/{epochs}  {text}  {n / elapsed:,.0f} samples/s", epoch, epochs)
+        for cb in self.callbacks:
+            cb.on_epoch_end(self, epoch, logs)
+
+    def _check_labels(self, y: Any) -> None:
+        lo, hi = self._labels
+        self._labels = None
+        if y.ndim == 2 and (lo < 0 or hi >= y.shape[1]):
+            raise ValueError(f"Trainer: labels must lie in [0, {y.shape[1]}) for a model with {y.shape[1]} "
+                             f"outputs, the data holds values in [{lo}, {hi}]")
+
+    def evaluate(self, data: Any, t: Any = None, batch_size: int = 1000) -> tuple[float, float]:
+        """Mean loss and accuracy (NaN with ``accuracy=False``) over ``data`` in inference mode."""
+        data = as_dataset((data, t) if t is not None else data, "evaluate")
+        loader = DataLoader(data, batch_size, shuffle=False, device=self.model.device)
         total_loss, total_hits = 0.0, 0.0
-        for idx in self._batches(x.shape[0], batch_size, shuffle=False):
-            xb, tb = backend.to_device(x[idx], dev), backend.to_device(t[idx], dev)
+        for xb, tb in loader:
             y = self.model.predict(xb)
-            total_loss = total_loss + self.loss.forward(y, tb) * len(idx)
-            total_hits = total_hits + accuracy(y, tb) * len(idx)
-        return float(total_loss) / x.shape[0], float(total_hits) / x.shape[0]
+            loss_sum, hits = self._metrics(y, tb, self.loss.forward(y, tb), xb.shape[0])
+            total_loss = total_loss + loss_sum
+            total_hits = total_hits + hits if hits is not None else total_hits
+        n = len(data)
+        return float(total_loss) / n, (float(total_hits) / n if self.with_accuracy else math.nan)
+
+
+def _label_range(*sets: DataSet | None) -> tuple[int, int] | None:
+    """(min, max) of integer class labels over the host data sets, read once before training."""
+    labels = [d.t for d in sets if d is not None and d.t.ndim == 1 and d.t.dtype.kind in "iu"]
+    if not labels:
+        return None
+    return min(int(t.min()) for t in labels), max(int(t.max()) for t in labels)

@@ -1,0 +1,100 @@
+"""Host data sets and the loader that hands out batches on the current device."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import numpy as np
+
+from .. import backend
+
+__all__ = ["DataLoader", "DataSet", "as_dataset", "train_val_split"]
+
+
+class DataSet:
+    """Inputs ``x`` (N, ...) and targets ``t`` (N,) or (N, ...) as host NumPy arrays.
+
+    Checked where the data enters: the same number of samples, finite values.
+    Unpacks like the book's tuples: ``x, t = data``.
+    """
+
+    def __init__(self, x: Any, t: Any, name: str = "data"):
+        x, t = backend.to_numpy(x), backend.to_numpy(t)
+        if x.ndim == 0 or t.ndim == 0 or x.shape[0] != t.shape[0]:
+            raise ValueError(f"DataSet {name!r}: x and t must hold the same number of samples, "
+                             f"got x {x.shape} and t {t.shape}")
+        for what, a in (("x", x), ("t", t)):
+            if a.dtype.kind == "f" and not np.isfinite(a).all():
+                raise ValueError(f"DataSet {name!r}: {what} holds NaN or Inf values")
+        self.x, self.t, self.name = x, t, name
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return iter((self.x, self.t))
+
+    def subset(self, idx: Any, name: str | None = None) -> "DataSet":
+        """The samples at ``idx`` (indices, a slice or a mask) as a new DataSet."""
+        return DataSet(self.x[idx], self.t[idx], name or self.name)
+
+    def __repr__(self) -> str:
+        return f"DataSet({self.name!r}, x={self.x.shape} {self.x.dtype}, t={self.t.shape} {self.t.dtype})"
+
+
+def as_dataset(data: Any, name: str = "data") -> DataSet:
+    """A DataSet from a DataSet or an ``(x, t)`` pair."""
+    if isinstance(data, DataSet):
+        return data
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        return DataSet(data[0], data[1], name)
+    raise TypeError(f"expected a DataSet or an (x, t) pair for {name}, got {type(data).__name__}")
+
+
+def train_val_split(data: Any, val: float | int = 0.1, shuffle: bool = True) -> tuple[DataSet, DataSet]:
+    """Split off a validation set: ``val`` is a fraction (0 < val < 1) or a number of samples.
+
+    Shuffled with the seeded host generator (``anynet.seed``) unless ``shuffle=False``,
+    which keeps the last samples for validation.
+    """
+    data = as_dataset(data)
+    n = len(data)
+    n_val = int(round(val * n)) if isinstance(val, float) else int(val)
+    if not 0 < n_val < n:
+        raise ValueError(f"train_val_split: val={val} leaves {n_val} of {n} samples for validation; "
+                         "need at least one on each side")
+    order = backend.host_rng().permutation(n) if shuffle else np.arange(n)
+    return (data.subset(np.sort(order[:n - n_val]), "train"), data.subset(np.sort(order[n - n_val:]), "val"))
+
+
+class DataLoader:
+    """Batches of a DataSet moved to ``device`` (default: the current device at iteration).
+
+    ``batch_size=None`` gives the whole set as one batch (full-batch gradient
+    descent); ``shuffle`` draws a new order every pass from the seeded host
+    generator; the last partial batch is kept unless ``drop_last``.
+    Yields ``(x, t)`` arrays of the device's library.
+    """
+
+    def __init__(self, data: Any, batch_size: int | None = 100, shuffle: bool = True,
+                 drop_last: bool = False, device: Any = None):
+        self.data = as_dataset(data)
+        n = len(self.data)
+        if batch_size is not None and (int(batch_size) != batch_size or batch_size < 1):
+            raise ValueError(f"DataLoader: batch_size must be a positive integer or None, got {batch_size!r}")
+        self.batch_size = n if batch_size is None else min(int(batch_size), n)
+        self.shuffle, self.drop_last, self.device = shuffle, drop_last, device
+
+    def __len__(self) -> int:
+        n, b = len(self.data), self.batch_size
+        return n // b if self.drop_last else -(-n // b)
+
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        dev = backend.as_device(self.device)
+        n = len(self.data)
+        # host_rng() is looked up every pass: restoring a checkpoint replaces the generator
+        order = backend.host_rng().permutation(n) if self.shuffle else None
+        for k in range(len(self)):
+            lo, hi = k * self.batch_size, min((k + 1) * self.batch_size, n)
+            idx = slice(lo, hi) if order is None else order[lo:hi]
+            yield backend.to_device(self.data.x[idx], dev), backend.to_device(self.data.t[idx], dev)

@@ -1,0 +1,97 @@
+"""Trainer callbacks: early stopping, periodic checkpoints.
+
+A callback gets ``on_train_begin(trainer)``, ``on_epoch_end(trainer, epoch, logs)``
+(``logs``: that epoch's Python-float metrics) and ``on_train_end(trainer)``. It
+stops training by setting ``trainer.stop_reason``. Epochs whose loss is not
+finite never reach ``on_epoch_end``: the trainer's guard stops first, so a
+checkpoint on disk always holds the last good weights.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+from .. import backend
+from . import checkpoint
+
+__all__ = ["Callback", "Checkpoint", "EarlyStopping"]
+
+
+class Callback:
+    """Base: every hook does nothing."""
+
+    def on_train_begin(self, trainer: Any) -> None:
+        pass
+
+    def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, float]) -> None:
+        pass
+
+    def on_train_end(self, trainer: Any) -> None:
+        pass
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` (default ``"val_loss"``) has not improved by ``min_delta`` for ``patience``
+    epochs; with ``restore_best``, put back the weights of the best epoch at the end."""
+
+    def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
+                 mode: str = "min", restore_best: bool = True):
+        if mode not in ("min", "max"):
+            raise ValueError(f"EarlyStopping: mode must be 'min' or 'max', got {mode!r}")
+        self.monitor, self.patience, self.min_delta = monitor, patience, min_delta
+        self.mode, self.restore_best = mode, restore_best
+
+    def on_train_begin(self, trainer):
+        self.best, self.best_epoch, self.wait, self.best_state = math.inf, 0, 0, None
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        if self.monitor not in logs:
+            raise KeyError(f"EarlyStopping: no metric {self.monitor!r} (have {sorted(logs)}); "
+                           "pass val= to fit() to monitor validation metrics")
+        value = logs[self.monitor] if self.mode == "min" else -logs[self.monitor]
+        if value < self.best - self.min_delta:
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best:
+                # a host copy: the model's own arrays are replaced, never mutated, but may live on a GPU
+                self.best_state = {k: backend.to_numpy(v).copy() for k, v in trainer.model.state_dict().items()}
+        else:
+            self.wait += 1
+            if self.wait >= self.patience:
+                trainer.stop_reason = (f"early stopping: {self.monitor} did not improve for {self.patience} "
+                                       f"epochs (best at epoch {self.best_epoch})")
+
+    def on_train_end(self, trainer):
+        if self.restore_best and self.best_state is not None:
+            trainer.model.load_state_dict(self.best_state)
+
+
+class Checkpoint(Callback):
+    """Save model, optimizer, trainer and RNG state to ``path`` every ``every`` epochs and at the end.
+
+    ``path`` may hold ``{epoch}`` to keep one file per save. ``metadata`` (JSON-able)
+    is stored alongside, e.g. how to rebuild the model.
+    """
+
+    def __init__(self, path: str | os.PathLike, every: int = 1, metadata: dict | None = None):
+        if every < 1:
+            raise ValueError(f"Checkpoint: every must be at least 1, got {every}")
+        self.path, self.every, self.metadata = os.fspath(path), every, metadata
+        self.last_saved: str | None = None
+
+    def _save(self, trainer, epoch):
+        target = self.path.format(epoch=epoch)
+        checkpoint.save(target, trainer.model, trainer.optimizer, trainer.state(), self.metadata)
+        self.last_saved, self._saved_epoch = target, epoch
+
+    def on_train_begin(self, trainer):
+        self._saved_epoch = None
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        if epoch % self.every == 0:
+            self._save(trainer, epoch)
+
+    def on_train_end(self, trainer):
+        if trainer.epoch and self._saved_epoch != trainer.epoch and not trainer.diverged:
+            self._save(trainer, trainer.epoch)

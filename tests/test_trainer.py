@@ -1,0 +1,123 @@
+"""The trainer: the book's three modes, history, early stopping, the NaN guard, exact resume, progress."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import anynet
+from anynet.training import Callback, Checkpoint, EarlyStopping, TrainingDiverged, checkpoint
+from conftest import host
+
+
+def _regression(lr=0.05):
+    net = anynet.Sequential(anynet.Affine(2, 1, weight_init=0.01))
+    trainer = anynet.Trainer(net, anynet.MeanSquaredError(), anynet.SGD(lr=lr), verbose=0, accuracy=False)
+    return net, trainer
+
+
+@pytest.mark.parametrize("batch_size, steps_per_epoch", [(None, 1), (1, 40), (16, 3)])
+def test_full_batch_stochastic_and_mini_batch(cpu_backend, batch_size, steps_per_epoch):
+    x, t = anynet.data.linear_regression(n=40, noise=0.0)
+    net, trainer = _regression(lr={None: 0.3, 1: 0.1, 16: 0.3}[batch_size])
+    epochs = {None: 60, 1: 5, 16: 20}[batch_size]
+    history = trainer.fit((x, t), epochs=epochs, batch_size=batch_size)
+    assert trainer.optimizer.iterations == epochs * steps_per_epoch  # the partial batch of 8 is kept
+    assert len(history["loss"]) == epochs and history["loss"][-1] < 0.05 * history["loss"][0]
+    assert "accuracy" not in history and anynet.device_of(net.params[0].data) == cpu_backend
+    w = host(net.params[0].data)[:, 0]
+    np.testing.assert_allclose(w, [2.0, -30.0], rtol=0.2)
+
+
+def test_history_has_train_and_validation_metrics():
+    x, t = anynet.data.spiral()
+    train, val = anynet.data.train_val_split((x, t), 0.2)
+    trainer = anynet.Trainer(anynet.MLP(2, [20], 3), anynet.SoftmaxWithLoss(), anynet.SGD(lr=0.5), verbose=0)
+    history = trainer.fit(train, val, epochs=3, batch_size=30)
+    assert set(history) == {"loss", "accuracy", "val_loss", "val_accuracy", "time"}
+    assert all(len(v) == 3 and all(isinstance(f, float) for f in v) for v in history.values())
+    assert trainer.evaluate(val) == (history["val_loss"][-1], history["val_accuracy"][-1])
+
+
+class _Snapshots(Callback):
+    def on_train_begin(self, trainer):
+        self.states = {}
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        self.states[epoch] = [host(p.data).copy() for p in trainer.model.params]
+
+
+def test_early_stopping_stops_and_restores_the_best_weights():
+    x, t = anynet.data.spiral()
+    rng = np.random.default_rng(0)
+    noise = (x, rng.permutation(t))  # labels unrelated to x: the validation loss soon rises
+    snaps = _Snapshots()
+    stop = EarlyStopping(patience=3)
+    trainer = anynet.Trainer(anynet.MLP(2, [50], 3), anynet.SoftmaxWithLoss(), anynet.SGD(lr=1.0),
+                             callbacks=[snaps, stop], verbose=0)
+    history = trainer.fit((x, t), noise, epochs=200, batch_size=30)
+    ran = len(history["val_loss"])
+    best = int(np.argmin(history["val_loss"])) + 1
+    assert ran < 200 and ran == best + 3 and "early stopping" in trainer.stop_reason
+    for saved, now in zip(snaps.states[best], trainer.model.params):
+        np.testing.assert_array_equal(saved, host(now.data))
+
+
+def test_nan_guard_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    x, t = anynet.data.linear_regression(n=40)
+    net, trainer = _regression()
+    trainer.callbacks.append(Checkpoint(tmp_path / "ck.npz"))
+    trainer.fit((x, t), epochs=2, batch_size=10)
+    good = [host(p.data).copy() for p in net.params]
+    trainer.optimizer.lr = 1e20  # diverges within the epoch
+    with pytest.warns(TrainingDiverged, match="the loss became (nan|inf) in epoch 3"), np.errstate(all="ignore"):
+        trainer.fit((x, t), epochs=10, batch_size=10)
+    assert trainer.diverged and trainer.epoch == 2 and len(trainer.history["loss"]) == 2
+    fresh, _ = _regression()
+    meta = checkpoint.load(tmp_path / "ck.npz", fresh)
+    assert meta["trainer"]["epoch"] == 2
+    for a, p in zip(good, fresh.params):
+        np.testing.assert_array_equal(a, host(p.data))
+
+
+def _spiral_run(tmp_path=None, epochs=4, resume=None, seed=0):
+    anynet.seed(seed)
+    net = anynet.MLP(2, [20], 3, dropout=0.1)  # dropout: the device generator must be restored too
+    callbacks = [Checkpoint(tmp_path / "ck.npz")] if tmp_path is not None else []
+    trainer = anynet.Trainer(net, anynet.SoftmaxWithLoss(), anynet.SGD(lr=0.5), callbacks=callbacks, verbose=0)
+    trainer.fit(anynet.data.spiral(), epochs=epochs, batch_size=32, resume=resume)
+    return net, trainer
+
+
+def test_resume_is_bit_identical_to_a_straight_run(tmp_path):
+    straight, s_trainer = _spiral_run(epochs=4)
+    _spiral_run(tmp_path, epochs=2)
+    resumed, r_trainer = _spiral_run(epochs=4, resume=tmp_path / "ck.npz", seed=99)
+    assert r_trainer.epoch == 4
+    for a, b in zip(straight.params, resumed.params):
+        np.testing.assert_array_equal(host(a.data), host(b.data))
+    assert r_trainer.history["loss"] == s_trainer.history["loss"]
+
+
+def test_progress_is_silent_at_verbose_0_and_plain_lines_off_a_terminal(capsys):
+    x, t = anynet.data.spiral(points_per_class=10)
+    net = anynet.MLP(2, [5], 3)
+    anynet.Trainer(net, anynet.SoftmaxWithLoss(), anynet.SGD(lr=0.1), verbose=0).fit((x, t), epochs=2)
+    assert capsys.readouterr().out == ""
+    lines = []
+    anynet.Trainer(net, anynet.SoftmaxWithLoss(), anynet.SGD(lr=0.1), report=lines.append).fit((x, t), epochs=3)
+    assert [line.split()[1] for line in lines] == ["1/3", "2/3", "3/3"]
+    assert "samples/s" in lines[0] and "loss" in lines[0]
+
+
+def test_fashion_mnist_mlp_reaches_80_percent():
+    try:
+        train, test = anynet.data.fashion_mnist(download=False)
+    except anynet.data.DataNotFoundError as err:
+        pytest.skip(f"Fashion-MNIST is not installed ({str(err).splitlines()[-1]})")
+    anynet.seed(0)
+    net = anynet.MLP(784, [100], 10)
+    trainer = anynet.Trainer(net, anynet.SoftmaxWithLoss(), anynet.SGD(lr=0.1), verbose=0)
+    trainer.fit(train.subset(slice(0, 20000)), epochs=3, batch_size=100)
+    loss, acc = trainer.evaluate(test)
+    assert acc >= 0.80, f"test accuracy {acc:.2%} after 3 epochs on 20000 samples"
