@@ -31,8 +31,10 @@ from .layers import (
     Softmax,
     Tanh,
 )
+from .layers import GRU, LSTM, RNN, Embedding, TimeAffine, TimeEmbedding, TimeGRU, TimeLSTM, TimeRNN
 from .losses import MeanSquaredError, SigmoidWithLoss, SoftmaxWithLoss
 from .metrics import accuracy
+from .time_losses import TimeSoftmaxWithLoss
 from .models import MLP, TwoLayerNet
 from .optimizers import SGD
 from .parameter import Parameter
@@ -47,4 +49,6 @@ __all__ = [
     "TwoLayerNet", "accuracy", "as_device", "current_device", "data", "debug", "device", "device_of",
     "functional", "layers", "losses", "models", "numerical_gradient", "optimizers", "seed",
     "to_device", "to_numpy",
+    "Embedding", "GRU", "LSTM", "RNN", "TimeAffine", "TimeEmbedding", "TimeGRU", "TimeLSTM", "TimeRNN",
+    "TimeSoftmaxWithLoss",
 ]
