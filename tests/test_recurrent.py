@@ -9,6 +9,7 @@ import pytest
 
 import anynet
 from anynet.gradcheck import check_layer, check_loss
+from anynet.hooks import ClipByNorm
 from conftest import arr, host
 
 F64 = "float64"
@@ -43,9 +44,13 @@ class FromState(anynet.Layer):
 # -- gradient checks ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", list(TIME))
-@pytest.mark.parametrize("return_sequences", [True, False])
-@pytest.mark.parametrize("stateful", [False, True])
+# TimeRNN in all four modes; LSTM and GRU share that code path, so two modes each
+TIME_MODES = [("rnn", rs, sf) for rs in (True, False) for sf in (False, True)] + [
+    (kind, rs, not rs) for kind in ("lstm", "gru") for rs in (True, False)
+]
+
+
+@pytest.mark.parametrize("kind,return_sequences,stateful", TIME_MODES)
 def test_time_layer_gradient(backend, kind, return_sequences, stateful):
     layer = TIME[kind](D, H, stateful=stateful, return_sequences=return_sequences, dtype=F64)
     x = arr(backend, randn((N, T, D)))
@@ -56,9 +61,9 @@ def test_time_layer_gradient(backend, kind, return_sequences, stateful):
 
 
 def test_stacked_time_layers_gradient(backend):
-    net = anynet.Sequential(anynet.TimeLSTM(D, H, dtype=F64), anynet.TimeGRU(H, H, dtype=F64),
-                            anynet.TimeRNN(H, H, dtype=F64), anynet.TimeAffine(H, 2, dtype=F64))
-    check_layer(net, arr(backend, randn((N, T, D))))
+    net = anynet.Sequential(anynet.TimeLSTM(2, 2, dtype=F64), anynet.Dropout(0.5),
+                            anynet.TimeRNN(2, 2, return_sequences=False, dtype=F64), anynet.Affine(2, 2, dtype=F64))
+    check_layer(net, arr(backend, randn((2, 2, 2))), train=True, reseed=3)
 
 
 def test_time_affine_gradient(backend):
@@ -343,12 +348,12 @@ def test_model_to_moves_carried_state():
 # -- training ------------------------------------------------------------------------
 
 
-def _rows_task(n=96, rows=6, cols=5, seed=0):
-    """Images read row by row; the class is the row (of the first three) with the brightest mean."""
+def _rows_task(n=64, rows=6, cols=5, seed=0):
+    """Images read row by row; the class is which of the last three rows is bright."""
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, rows, cols)).astype(np.float32) * 0.5
     t = rng.integers(0, 3, n)
-    x[np.arange(n), t, :] += 1.0
+    x[np.arange(n), rows - 3 + t, :] += 1.0
     return x, t
 
 
@@ -357,20 +362,20 @@ def test_row_classifier_loss_falls(cpu_backend, kind):
     anynet.seed(0)
     x, t = _rows_task()
     net = anynet.models.SequenceClassifier(5, 16, 3, cell=kind)
-    opt = anynet.SGD(lr=0.5, hooks=[anynet.hooks.ClipByNorm(5.0)])
+    opt = anynet.SGD(lr=1.0, hooks=[ClipByNorm(5.0)])
     trainer = anynet.Trainer(net, anynet.SoftmaxWithLoss(), opt, verbose=0)
-    history = trainer.fit(x, t, epochs=12, batch_size=16)
-    assert history["loss"][-1] < 0.7 * history["loss"][0]
+    history = trainer.fit(x, t, epochs=10, batch_size=16)
+    assert history["loss"][-1] < 0.5 * history["loss"][0]
     assert anynet.device_of(net.params[0].data) == cpu_backend
 
 
 def test_language_model_learns_a_repeated_text():
     anynet.seed(0)
-    text = "abcabdabcabd" * 8
+    text = "abcabdabcabd" * 8 + "a"
     ids = np.array(["abcd".index(ch) for ch in text])
     xs, ts = ids[:-1].reshape(4, -1), ids[1:].reshape(4, -1)
     model = anynet.models.LanguageModel(4, 8, 16, cell="gru")
-    loss, opt = anynet.TimeSoftmaxWithLoss(), anynet.SGD(lr=1.0, hooks=[anynet.hooks.ClipByNorm(5.0)])
+    loss, opt = anynet.TimeSoftmaxWithLoss(), anynet.SGD(lr=1.0, hooks=[ClipByNorm(5.0)])
     first = None
     for _ in range(30):
         model.reset_state()
