@@ -1,6 +1,6 @@
 """A character-level language model (many-to-many) on a short text this file carries.
 
-    PYTHONPATH=. python3 examples/char_lm.py --cell lstm --epochs 40
+    PYTHONPATH=. python3 examples/char_lm.py --cell lstm --epochs 30
     PYTHONPATH=. python3 examples/char_lm.py --device torch:cpu --cell gru
 
 LanguageModel = TimeEmbedding - stateful Time{RNN,LSTM,GRU} - TimeAffine, trained with
@@ -78,11 +78,11 @@ def main() -> None:
     parser.add_argument("--embed", type=int, default=32)
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--layers", type=int, default=1)
-    parser.add_argument("--dropout", type=float, default=0.0)
-    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--dropout", type=float, default=0.3)
+    parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--time-size", type=int, default=25)
-    parser.add_argument("--lr", type=float, default=None, help="default: 0.005 with Adam, else 1.0 (SGD)")
+    parser.add_argument("--lr", type=float, default=None, help="default: 0.005 with Adam, else 2.0 (SGD)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -98,7 +98,7 @@ def main() -> None:
                                             layers=args.layers, dropout=args.dropout)
         loss = anynet.TimeSoftmaxWithLoss()
         clip = [ClipByNorm(5.0)]
-        opt = adam(lr=args.lr or 5e-3, hooks=clip) if adam else anynet.SGD(lr=args.lr or 1.0, hooks=clip)
+        opt = adam(lr=args.lr or 5e-3, hooks=clip) if adam else anynet.SGD(lr=args.lr or 2.0, hooks=clip)
         print(f"{args.cell.upper()} {args.layers}x{args.hidden} language model, {len(chars)} characters, "
               f"{len(train)} to train on, {len(held_out)} held out, {type(opt).__name__}, on {dev.name}")
         before = perplexity(model, loss, held_out, dev, args.time_size)

@@ -6,6 +6,8 @@
 Many-to-one: SequenceClassifier = Time{RNN,LSTM,GRU} (return_sequences=False) - Affine.
 Reads the IDX files from /usr/share/datasets/fashion-mnist (or --data) with
 anynet.data.fashion_mnist when that loader exists, else with the small reader below.
+On a busy shared CPU, OPENBLAS_NUM_THREADS=1 can make the small matrix products here
+many times faster (threads fighting over cores).
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def main() -> None:
     parser.add_argument("--dropout", type=float, default=0.0)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--lr", type=float, default=None, help="default: 0.001 with Adam, else 0.1 (SGD)")
+    parser.add_argument("--lr", type=float, default=None, help="default: 0.001 with Adam; with SGD 0.1 for rnn, 0.5 for lstm and gru")
     parser.add_argument("--train-size", type=int, default=60000)
     parser.add_argument("--test-size", type=int, default=10000)
     parser.add_argument("--device", default="cpu")
@@ -78,7 +80,7 @@ def main() -> None:
         model = anynet.models.SequenceClassifier(28, args.hidden, 10, cell=args.cell,
                                                  layers=args.layers, dropout=args.dropout)
         clip = [ClipByNorm(5.0)]
-        opt = adam(lr=args.lr or 1e-3, hooks=clip) if adam else anynet.SGD(lr=args.lr or 0.1, hooks=clip)
+        opt = adam(lr=args.lr or 1e-3, hooks=clip) if adam else anynet.SGD(lr=args.lr or (0.1 if args.cell == "rnn" else 0.5), hooks=clip)
         trainer = anynet.Trainer(model, anynet.SoftmaxWithLoss(), opt, verbose=0)
         print(f"{args.cell.upper()} {args.layers}x{args.hidden} on rows of Fashion-MNIST, "
               f"{len(x_train)} train / {len(x_test)} test images, {type(opt).__name__}, on {dev.name}")
