@@ -225,6 +225,38 @@ def test_truncated_bptt_carries_state_not_gradient(backend, kind):
     np.testing.assert_allclose(host(split.forward(x1)), host(h1), rtol=1e-12)
 
 
+@pytest.mark.parametrize("kind", ["rnn", "lstm"])
+def test_gradient_of_the_initial_state(backend, kind):
+    xp = backend.xp
+    layer = TIME[kind](D, H, stateful=True, dtype=F64)
+    x = arr(backend, randn((N, T, D)))
+    dout = arr(backend, randn((N, T, H), seed=6))
+    state = [arr(backend, randn((N, H), seed=7 + s)) for s in range(2 if kind == "lstm" else 1)]
+    layer.set_state(*state)
+    layer.forward(x)
+    layer.backward(dout)
+    for i, analytic in enumerate(layer.dstate):
+        def objective(v, i=i):
+            layer.set_state(*[v if j == i else s for j, s in enumerate(state)])
+            return xp.sum(layer.forward(x) * dout)
+
+        numeric = anynet.numerical_gradient(objective, state[i])
+        np.testing.assert_allclose(host(analytic), host(numeric), rtol=1e-6, atol=1e-8)
+    np.testing.assert_array_equal(host(layer.dh), host(layer.dstate[0]))
+
+
+@pytest.mark.parametrize("make", [lambda: anynet.TimeLSTM(D, H, dtype=F64), lambda: anynet.TimeGRU(D, H, dtype=F64),
+                                  lambda: anynet.TimeRNN(D, H, dtype=F64), lambda: anynet.TimeAffine(D, H, dtype=F64)])
+def test_time_layers_leave_inputs_unchanged(backend, make):
+    layer = make()
+    x0, d0 = randn((N, T, D)), randn((N, T, H), seed=1)
+    x, dout = arr(backend, x0), arr(backend, d0)
+    layer.forward(x)
+    layer.backward(dout)
+    np.testing.assert_array_equal(host(x), x0)
+    np.testing.assert_array_equal(host(dout), d0)
+
+
 def test_stateful_batch_size_change_is_refused():
     layer = anynet.TimeRNN(D, H, stateful=True)
     layer.forward(np.zeros((2, T, D), np.float32))
