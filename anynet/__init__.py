@@ -31,6 +31,7 @@ from .layers import (
     Softmax,
     Tanh,
 )
+from .layers import GRU, LSTM, RNN, Embedding, TimeAffine, TimeEmbedding, TimeGRU, TimeLSTM, TimeRNN
 from .losses import (
     BinaryCrossEntropy,
     CategoricalCrossEntropy,
@@ -49,6 +50,7 @@ from .losses import (
     SquaredHinge,
 )
 from .metrics import accuracy
+from .time_losses import TimeSoftmaxWithLoss
 from .models import MLP, TwoLayerNet
 from .hooks import ClipByNorm, ClipByValue, WeightDecay
 from .optimizers import GD, SGD, AdaDelta, AdaGrad, Adam, AdamW, Momentum, Nadam, Nesterov, RMSProp
@@ -70,4 +72,6 @@ __all__ = [
     "TwoLayerNet", "accuracy", "as_device", "current_device", "data", "debug", "device", "device_of",
     "functional", "layers", "losses", "models", "numerical_gradient", "optimizers", "seed",
     "to_device", "to_numpy",
+    "Embedding", "GRU", "LSTM", "RNN", "TimeAffine", "TimeEmbedding", "TimeGRU", "TimeLSTM", "TimeRNN",
+    "TimeSoftmaxWithLoss",
 ]

@@ -1,5 +1,6 @@
 """Ready-made networks."""
 
 from .mlp import MLP, TwoLayerNet
+from .rnn import LanguageModel, SequenceClassifier, recurrent_stack
 
-__all__ = ["MLP", "TwoLayerNet"]
+__all__ = ["LanguageModel", "MLP", "SequenceClassifier", "TwoLayerNet", "recurrent_stack"]

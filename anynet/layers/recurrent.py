@@ -1,0 +1,212 @@
+"""Recurrent cells, one time step each: RNN, LSTM, GRU (the book's volume 2, ``common/time_layers.py``).
+
+The maths of one step lives in pure step functions (``*_step`` / ``*_step_back``)
+that take the weights as arrays and return the weight gradients, so the cells
+here and the ``Time*`` layers (``time_recurrent.py``) share one implementation
+and the ``Time*`` layers can sum gradients over steps without a parameter per step.
+
+A cell's signature differs from the uniform ``forward(x, train=None)``: it takes
+the previous state and returns the next one (see each class).
+Every cell holds Wx (D, G*H), Wh (H, G*H), b (G*H,) with G gates side by side.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..backend import namespace
+from ..checks import check_array
+from ..functional import sigmoid
+from .base import Layer, new_parameter
+from .core import init_scale
+
+__all__ = ["GRU", "LSTM", "RNN"]
+
+
+# -- one step of each cell, on arrays ----------------------------------------
+# state: a tuple, (h,) for RNN and GRU, (h, c) for LSTM.
+# step(xp, x, state, Wx, Wh, b) -> (next state, cache)
+# step_back(xp, dstate, cache, Wx, Wh) -> (dx, dstate_prev, (dWx, dWh, db))
+
+
+def rnn_step(xp, x, state, Wx, Wh, b):
+    (h_prev,) = state
+    h_next = xp.tanh(xp.matmul(x, Wx) + xp.matmul(h_prev, Wh) + b)
+    return (h_next,), (x, h_prev, h_next)
+
+
+def rnn_step_back(xp, dstate, cache, Wx, Wh):
+    (dh_next,) = dstate
+    x, h_prev, h_next = cache
+    dt = dh_next * (1.0 - h_next * h_next)
+    grads = (xp.matmul(x.T, dt), xp.matmul(h_prev.T, dt), xp.sum(dt, axis=0))
+    return xp.matmul(dt, Wx.T), (xp.matmul(dt, Wh.T),), grads
+
+
+def lstm_step(xp, x, state, Wx, Wh, b):
+    h_prev, c_prev = state
+    H = h_prev.shape[1]
+    A = xp.matmul(x, Wx) + xp.matmul(h_prev, Wh) + b
+    i = sigmoid(A[:, :H])
+    f = sigmoid(A[:, H:2 * H])
+    g = xp.tanh(A[:, 2 * H:3 * H])
+    o = sigmoid(A[:, 3 * H:])
+    c_next = f * c_prev + i * g
+    tc = xp.tanh(c_next)
+    h_next = o * tc
+    return (h_next, c_next), (x, h_prev, c_prev, i, f, g, o, tc)
+
+
+def lstm_step_back(xp, dstate, cache, Wx, Wh):
+    dh_next, dc_next = dstate
+    x, h_prev, c_prev, i, f, g, o, tc = cache
+    ds = dc_next + dh_next * o * (1.0 - tc * tc)
+    di = ds * g * i * (1.0 - i)
+    df = ds * c_prev * f * (1.0 - f)
+    dg = ds * i * (1.0 - g * g)
+    do = dh_next * tc * o * (1.0 - o)
+    dA = xp.concat([di, df, dg, do], axis=1)
+    grads = (xp.matmul(x.T, dA), xp.matmul(h_prev.T, dA), xp.sum(dA, axis=0))
+    return xp.matmul(dA, Wx.T), (xp.matmul(dA, Wh.T), ds * f), grads
+
+
+def gru_step(xp, x, state, Wx, Wh, b):
+    (h_prev,) = state
+    H = h_prev.shape[1]
+    ax = xp.matmul(x, Wx) + b
+    ah = xp.matmul(h_prev, Wh[:, :2 * H])
+    z = sigmoid(ax[:, :H] + ah[:, :H])
+    r = sigmoid(ax[:, H:2 * H] + ah[:, H:])
+    rh = r * h_prev
+    hh = xp.tanh(ax[:, 2 * H:] + xp.matmul(rh, Wh[:, 2 * H:]))
+    h_next = (1.0 - z) * h_prev + z * hh
+    return (h_next,), (x, h_prev, z, r, rh, hh)
+
+
+def gru_step_back(xp, dstate, cache, Wx, Wh):
+    (dh_next,) = dstate
+    x, h_prev, z, r, rh, hh = cache
+    H = h_prev.shape[1]
+    dt = dh_next * z * (1.0 - hh * hh)
+    dz = dh_next * (hh - h_prev) * z * (1.0 - z)
+    drh = xp.matmul(dt, Wh[:, 2 * H:].T)
+    dr = drh * h_prev * r * (1.0 - r)
+    dzr = xp.concat([dz, dr], axis=1)
+    dh_prev = dh_next * (1.0 - z) + drh * r + xp.matmul(dzr, Wh[:, :2 * H].T)
+    dA = xp.concat([dz, dr, dt], axis=1)
+    dWh = xp.concat([xp.matmul(h_prev.T, dzr), xp.matmul(rh.T, dt)], axis=1)
+    grads = (xp.matmul(x.T, dA), dWh, xp.sum(dA, axis=0))
+    return xp.matmul(dA, Wx.T), (dh_prev,), grads
+
+
+STEPS = {"RNN": (1, rnn_step, rnn_step_back), "LSTM": (4, lstm_step, lstm_step_back),
+         "GRU": (3, gru_step, gru_step_back)}
+
+
+class RecurrentWeights(Layer):
+    """Wx (D, G*H), Wh (H, G*H), b (G*H,) for a cell of G gates; shared by cells and Time layers."""
+
+    kind = "RNN"
+
+    def __init__(self, input_size: int, hidden_size: int, weight_init: str | float = "xavier",
+                 dtype: Any = None):
+        super().__init__()
+        G = STEPS[self.kind][0]
+        D, H = input_size, hidden_size
+        self.input_size, self.hidden_size = D, H
+        self.Wx = new_parameter("Wx", (D, G * H), init_scale(weight_init, D, self.name), dtype)
+        self.Wh = new_parameter("Wh", (H, G * H), init_scale(weight_init, H, self.name), dtype)
+        self.b = new_parameter("b", (G * H,), None, dtype)
+
+    @property
+    def params(self):
+        return [self.Wx, self.Wh, self.b]
+
+    def _weights(self):
+        return self.Wx.data, self.Wh.data, self.b.data
+
+    def _assign_grads(self, grads) -> None:
+        self.Wx.grad, self.Wh.grad, self.b.grad = grads
+
+
+class _Cell(RecurrentWeights):
+    """One time step; ``forward(x, *state)`` returns the next state, ``backward(*dstate)``
+    returns (dx, *dstate_prev) and assigns the weight gradients."""
+
+    def __init__(self, input_size, hidden_size, weight_init="xavier", dtype=None):
+        super().__init__(input_size, hidden_size, weight_init, dtype)
+        self.cache = None
+
+    def _forward(self, x, state):
+        Wx, Wh, b = self._weights()
+        xp = namespace(x, *state, Wx, where=self.name)
+        N, H = x.shape[0], self.hidden_size
+        check_array(self.name, x, xp, ("N", self.input_size), Wx.dtype)
+        names = ("h_prev", "c_prev")
+        for name, s in zip(names, state):
+            check_array(self.name, s, xp, (N, H), Wx.dtype, name=name)
+        new_state, self.cache = STEPS[self.kind][1](xp, x, state, Wx, Wh, b)
+        return new_state
+
+    def _backward(self, dstate):
+        cache = self._need("cache")
+        Wx, Wh, _ = self._weights()
+        xp = namespace(*dstate, Wx, where=self.name)
+        shape = (cache[0].shape[0], self.hidden_size)
+        for d in dstate:
+            self._check_dout(d, shape)
+        dx, dprev, grads = STEPS[self.kind][2](xp, dstate, cache, Wx, Wh)
+        self._assign_grads(grads)
+        return (dx, *dprev)
+
+
+class RNN(_Cell):
+    """One step of a simple RNN, h_next = tanh(x Wx + h_prev Wh + b).
+
+    ``forward(x, h_prev)``: x (N, D), h_prev (N, H) -> h_next (N, H);
+    ``backward(dh_next)`` -> (dx, dh_prev). Parameters: Wx (D, H), Wh (H, H), b (H,).
+    """
+
+    kind = "RNN"
+
+    def forward(self, x, h_prev):
+        return self._forward(x, (h_prev,))[0]
+
+    def backward(self, dh_next):
+        return self._backward((dh_next,))
+
+
+class LSTM(_Cell):
+    """One step of a long short-term memory cell (gates i, f, g, o side by side, PyTorch's order).
+
+    ``forward(x, h_prev, c_prev)``: x (N, D), h_prev and c_prev (N, H) -> (h_next, c_next);
+    ``backward(dh_next, dc_next)`` -> (dx, dh_prev, dc_prev).
+    Parameters: Wx (D, 4H), Wh (H, 4H), b (4H,).
+    Hochreiter and Schmidhuber, https://doi.org/10.1162/neco.1997.9.8.1735
+    """
+
+    kind = "LSTM"
+
+    def forward(self, x, h_prev, c_prev):
+        return self._forward(x, (h_prev, c_prev))
+
+    def backward(self, dh_next, dc_next):
+        return self._backward((dh_next, dc_next))
+
+
+class GRU(_Cell):
+    """One step of a gated recurrent unit, in the book's (and Cho et al.'s) form:
+    z, r = sigmoid(...), h~ = tanh(x Wxh + (r * h_prev) Whh + bh), h_next = (1 - z) h_prev + z h~.
+
+    ``forward(x, h_prev)``: x (N, D), h_prev (N, H) -> h_next (N, H);
+    ``backward(dh_next)`` -> (dx, dh_prev). Parameters: Wx (D, 3H), Wh (H, 3H), b (3H,),
+    gates z, r, h~ side by side. Cho et al., https://arxiv.org/abs/1406.1078
+    """
+
+    kind = "GRU"
+
+    def forward(self, x, h_prev):
+        return self._forward(x, (h_prev,))[0]
+
+    def backward(self, dh_next):
+        return self._backward((dh_next,))

@@ -1,0 +1,73 @@
+"""Recurrent nets: a many-to-one sequence classifier and a character-level language model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..containers import Sequential
+from ..layers import Affine, Dropout, TimeAffine, TimeEmbedding, TimeGRU, TimeLSTM, TimeRNN
+
+__all__ = ["LanguageModel", "SequenceClassifier", "recurrent_stack"]
+
+_CELLS = {"rnn": TimeRNN, "lstm": TimeLSTM, "gru": TimeGRU}
+
+
+def recurrent_stack(input_size: int, hidden_size: int, cell: str = "lstm", layers: int = 1,
+                    dropout: float = 0.0, stateful: bool = False, return_sequences: bool = True,
+                    dtype: Any = None) -> list:
+    """``layers`` Time layers of ``cell`` ("rnn", "lstm", "gru"), with ``Dropout(dropout)`` between
+    them; only the last honours ``return_sequences``. A list, to splice into a ``Sequential``."""
+    if cell not in _CELLS:
+        raise ValueError(f"recurrent_stack: cell must be one of {sorted(_CELLS)}, got {cell!r}")
+    if layers < 1:
+        raise ValueError(f"recurrent_stack: layers must be at least 1, got {layers}")
+    stack: list = []
+    for i in range(layers):
+        last = i == layers - 1
+        stack.append(_CELLS[cell](input_size if i == 0 else hidden_size, hidden_size, stateful=stateful,
+                                  return_sequences=return_sequences if last else True, dtype=dtype))
+        if dropout and not last:
+            stack.append(Dropout(dropout))
+    return stack
+
+
+class _Recurrent(Sequential):
+    def reset_state(self) -> None:
+        """Forget the hidden state carried by every stateful layer."""
+        for layer in self.layers:
+            if hasattr(layer, "reset_state"):
+                layer.reset_state()
+
+
+class SequenceClassifier(_Recurrent):
+    """Many-to-one: a stack of Time layers read the sequence, an Affine scores its last state.
+
+    x (N, T, D) -> scores (N, n_classes). For images read row by row, T = rows and
+    D = columns (28 and 28 for MNIST and Fashion-MNIST).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, n_classes: int, cell: str = "lstm",
+                 layers: int = 1, dropout: float = 0.0, dtype: Any = None):
+        stack = recurrent_stack(input_size, hidden_size, cell, layers, dropout,
+                                return_sequences=False, dtype=dtype)
+        super().__init__(*stack, Affine(hidden_size, n_classes, "xavier", dtype))
+
+
+class LanguageModel(_Recurrent):
+    """Many-to-many: TimeEmbedding - [Dropout] - stacked stateful Time layers - [Dropout] - TimeAffine.
+
+    ids (N, T) integers in [0, vocab_size) -> scores (N, T, vocab_size) for the next token;
+    train with ``TimeSoftmaxWithLoss`` on the ids shifted by one, calling ``reset_state()``
+    between passes over the text (truncated BPTT in between).
+    """
+
+    def __init__(self, vocab_size: int, wordvec_size: int, hidden_size: int, cell: str = "lstm",
+                 layers: int = 1, dropout: float = 0.0, dtype: Any = None):
+        stack = recurrent_stack(wordvec_size, hidden_size, cell, layers, dropout,
+                                stateful=True, return_sequences=True, dtype=dtype)
+        head = [TimeEmbedding(vocab_size, wordvec_size, dtype=dtype)]
+        tail = [TimeAffine(hidden_size, vocab_size, "xavier", dtype)]
+        if dropout:
+            head.append(Dropout(dropout))
+            tail.insert(0, Dropout(dropout))
+        super().__init__(*head, *stack, *tail)
