@@ -82,7 +82,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--time-size", type=int, default=25)
-    parser.add_argument("--lr", type=float, default=None, help="default: 0.005 with Adam, else 2.0 (SGD)")
+    parser.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
+    parser.add_argument("--lr", type=float, default=None, help="default: 0.005 with Adam, 2.0 with SGD")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -92,13 +93,15 @@ def main() -> None:
     ids = np.array([chars.index(c) for c in TEXT], dtype=np.int64)
     split = int(len(ids) * 0.9)
     train, held_out = ids[:split], ids[split:]
-    adam = getattr(anynet.optimizers, "Adam", None)
     with anynet.device(args.device) as dev:
         model = anynet.models.LanguageModel(len(chars), args.embed, args.hidden, cell=args.cell,
                                             layers=args.layers, dropout=args.dropout)
         loss = anynet.TimeSoftmaxWithLoss()
         clip = [ClipByNorm(5.0)]
-        opt = adam(lr=args.lr or 5e-3, hooks=clip) if adam else anynet.SGD(lr=args.lr or 2.0, hooks=clip)
+        if args.optimizer == "adam":
+            opt = anynet.Adam(lr=args.lr or 5e-3, hooks=clip)
+        else:
+            opt = anynet.SGD(lr=args.lr or 2.0, hooks=clip)
         print(f"{args.cell.upper()} {args.layers}x{args.hidden} language model, {len(chars)} characters, "
               f"{len(train)} to train on, {len(held_out)} held out, {type(opt).__name__}, on {dev.name}")
         before = perplexity(model, loss, held_out, dev, args.time_size)

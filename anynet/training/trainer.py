@@ -73,6 +73,9 @@ class Trainer:
         val = None if val is None else as_dataset(val, "val")
         if resume is not None:
             self.load(resume)
+        if self.epoch >= epochs:
+            warnings.warn(f"Trainer.fit: {self.epoch} epochs are done already and epochs={epochs} counts "
+                          "the total, so there is nothing to train; pass a larger epochs", stacklevel=2)
         loader = DataLoader(train, batch_size, shuffle=shuffle, device=self.model.device)
         self._labels = _label_range(train, val)
         progress = Progress(self.verbose, self.report)
