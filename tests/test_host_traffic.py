@@ -1,0 +1,62 @@
+"""No hidden host traffic in a training step.
+
+On a GPU every ``float()``, ``bool()`` or copy to the host is a device sync.
+array-api-strict on ``Device("device1")`` lets us count them on the CPU: each
+conversion of one of its arrays to a Python number or to the host is counted
+while the Trainer runs. An epoch may read its metrics once; the count must not
+grow with the number of steps (the batch upload is host-to-device and is not
+counted).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import anynet
+from anynet.hooks import ClipByNorm
+from conftest import _resolve
+
+strict_array = pytest.importorskip("array_api_strict._array_object").Array
+READS = ("__float__", "__bool__", "__int__", "__index__", "__complex__", "__array__", "__dlpack__", "to_device")
+
+
+@pytest.fixture
+def host_reads(monkeypatch):
+    """A counter of device-to-host conversions of array-api-strict arrays."""
+    count = {"n": 0}
+    for name in READS:
+        original = getattr(strict_array, name)
+
+        def counted(self, *args, _original=original, **kwargs):
+            count["n"] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(strict_array, name, counted)
+    return count
+
+
+MODELS = {
+    "mlp": (lambda: anynet.MLP(12, [16, 16], 3, dropout=0.2, batchnorm=True), (12,)),
+    "lstm": (lambda: anynet.models.SequenceClassifier(4, 8, 3, cell="lstm"), (3, 4)),
+}
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_reads_per_epoch_do_not_grow_with_steps(host_reads, name):
+    make, shape = MODELS[name]
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((80, *shape)).astype(np.float32)
+    t = rng.integers(0, 3, 80)
+    reads = {}
+    for batch_size in (40, 10):  # 2 and 8 steps per epoch
+        with anynet.device(_resolve("strict")):
+            model = make()
+            opt = anynet.Adam(lr=1e-3, hooks=[ClipByNorm(1.0)])
+            trainer = anynet.Trainer(model, anynet.SoftmaxWithLoss(), opt, verbose=0)
+            with anynet.debug(False):  # as on a GPU: value checks off
+                host_reads["n"] = 0
+                trainer.fit((x, t), epochs=1, batch_size=batch_size)
+                reads[batch_size] = host_reads["n"]
+    assert reads[10] == reads[40], f"host reads grow with the steps: {reads}"
+    assert reads[40] <= 4, f"more host reads per epoch than the metrics need: {reads}"
