@@ -18,14 +18,18 @@ from .containers import Sequential
 from .gradcheck import numerical_gradient
 from .layers import (
     ELU,
+    LRN,
     Affine,
+    AvgPool,
     BatchNorm,
+    Conv,
     Dropout,
     Flatten,
     Layer,
     LeakyReLU,
     LogSoftmax,
     MatMul,
+    MaxPool,
     ReLU,
     Sigmoid,
     Softmax,
@@ -41,7 +45,7 @@ from .training import Trainer
 __version__ = "0.1.0"
 
 __all__ = [
-    "Affine", "BatchNorm", "Device", "DeviceError", "Dropout", "ELU", "Flatten", "Layer",
+    "Affine", "AvgPool", "BatchNorm", "Conv", "LRN", "MaxPool", "Device", "DeviceError", "Dropout", "ELU", "Flatten", "Layer",
     "LeakyReLU", "LogSoftmax", "MLP", "MatMul", "MeanSquaredError", "Parameter", "ReLU", "SGD",
     "Sequential", "Sigmoid", "SigmoidWithLoss", "Softmax", "SoftmaxWithLoss", "Tanh", "Trainer",
     "TwoLayerNet", "accuracy", "as_device", "current_device", "data", "debug", "device", "device_of",

@@ -1,0 +1,79 @@
+"""2-D convolution (NCHW) as one batched matrix product over im2col columns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..backend import namespace
+from ..checks import check_array
+from ..im2col import col2im, im2col, output_size, pair
+from .base import Layer, new_parameter
+from .core import init_scale
+
+__all__ = ["Conv"]
+
+
+class Conv(Layer):
+    """2-D cross-correlation with zero padding and stride, as in the book:
+    x (N, C, H, W) -> (N, FN, OH, OW), OH = (H + 2*pad - FH) // stride + 1.
+
+    Parameters: W (FN, C, FH, FW), b (FN,). ``kernel_size``, ``stride`` and ``pad``
+    are an int or an (height, width) pair. ``input_grad=False`` skips the gradient
+    of x (backward returns None), for a first layer whose input is data.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, pad: Any = 0,
+                 weight_init: str | float = "he", input_grad: bool = True, dtype: Any = None):
+        super().__init__()
+        self.kernel = pair(kernel_size, "kernel_size", "Conv", 1)
+        self.stride = pair(stride, "stride", "Conv", 1)
+        self.pad = pair(pad, "pad", "Conv", 0)
+        if in_channels < 1 or out_channels < 1:
+            raise ValueError(f"Conv: channels must be positive, got in={in_channels}, out={out_channels}")
+        fan_in = in_channels * self.kernel[0] * self.kernel[1]
+        scale = init_scale(weight_init, fan_in, "Conv")
+        self.W = new_parameter("W", (out_channels, in_channels, *self.kernel), scale, dtype)
+        self.b = new_parameter("b", (out_channels,), None, dtype)
+        self.input_grad = input_grad
+        self.x_shape = self.out_shape = None
+        self.col = None
+
+    @property
+    def params(self):
+        return [self.W, self.b]
+
+    def output_shape(self, in_shape: tuple[int, int, int]) -> tuple[int, int, int]:
+        """(C, H, W) of one input -> (FN, OH, OW) of its output."""
+        return (self.W.shape[0], *output_size(self.name, in_shape[1:], self.kernel, self.stride, self.pad))
+
+    def forward(self, x, train=None):
+        W, b = self.W.data, self.b.data
+        xp = namespace(x, W, b, where=self.name)
+        FN, C, FH, FW = W.shape
+        check_array(self.name, x, xp, ("N", C, "H", "W"), W.dtype)
+        N, _, H, Wd = x.shape
+        OH, OW = output_size(self.name, (H, Wd), self.kernel, self.stride, self.pad)
+        col = im2col(x, self.kernel, self.stride, self.pad)  # (N, C*FH*FW, OH*OW)
+        out = xp.matmul(xp.reshape(W, (FN, C * FH * FW)), col) + xp.reshape(b, (FN, 1))
+        self.x_shape, self.out_shape, self.col = tuple(x.shape), (N, FN, OH, OW), col
+        return xp.reshape(out, (N, FN, OH, OW))
+
+    def backward(self, dout):
+        col = self._need("col")
+        W = self.W.data
+        xp = namespace(dout, W, where=self.name)
+        FN, C, FH, FW = W.shape
+        N, P = self.x_shape[0], col.shape[2]
+        self._check_dout(dout, self.out_shape)
+        dout = xp.reshape(dout, (N, FN, P))
+        self.b.grad = xp.sum(dout, axis=(0, 2))
+        dW = xp.tensordot(dout, col, axes=([0, 2], [0, 2]))  # (FN, C*FH*FW)
+        self.W.grad = xp.reshape(dW, (FN, C, FH, FW))
+        if not self.input_grad:
+            return None
+        dcol = xp.matmul(xp.reshape(W, (FN, C * FH * FW)).T, dout)  # (N, C*FH*FW, OH*OW)
+        return col2im(dcol, self.x_shape, self.kernel, self.stride, self.pad)
+
+    def __repr__(self) -> str:
+        FN, C, FH, FW = self.W.shape
+        return f"Conv({C}, {FN}, kernel_size=({FH}, {FW}), stride={self.stride}, pad={self.pad})"
