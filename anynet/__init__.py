@@ -37,7 +37,7 @@ from .layers import (
 )
 from .losses import MeanSquaredError, SigmoidWithLoss, SoftmaxWithLoss
 from .metrics import accuracy
-from .models import MLP, TwoLayerNet
+from .models import MLP, VGG, AlexNet, DeepConvNet, LeNet5, SimpleConvNet, TwoLayerNet
 from .optimizers import SGD
 from .parameter import Parameter
 from .training import Trainer
@@ -45,6 +45,7 @@ from .training import Trainer
 __version__ = "0.1.0"
 
 __all__ = [
+    "AlexNet", "DeepConvNet", "LeNet5", "SimpleConvNet", "VGG",
     "Affine", "AvgPool", "BatchNorm", "Conv", "LRN", "MaxPool", "Device", "DeviceError", "Dropout", "ELU", "Flatten", "Layer",
     "LeakyReLU", "LogSoftmax", "MLP", "MatMul", "MeanSquaredError", "Parameter", "ReLU", "SGD",
     "Sequential", "Sigmoid", "SigmoidWithLoss", "Softmax", "SoftmaxWithLoss", "Tanh", "Trainer",

@@ -93,26 +93,29 @@ def window_scatter(parts: Sequence[Any], in_shape: Sequence[int], kernel: tuple[
 
 
 def im2col(x: Any, kernel: tuple[int, int], stride: tuple[int, int], pad: tuple[int, int]) -> Any:
-    """x (N, C, H, W) -> col (N, C*FH*FW, OH*OW), rows ordered (c, i, j) like W (FN, C, FH, FW).
+    """x (N, C, H, W) -> col (C*FH*FW, N*OH*OW), rows ordered (c, i, j) like W (FN, C, FH, FW).
 
-    The layout (a batch of (C*FH*FW, OH*OW) matrices, unlike the book's
-    (N*OH*OW, C*FH*FW)) lets ``W @ col`` give (N, FN, OH*OW), i.e. NCHW output with no transpose.
+    The transpose of the book's (N*OH*OW, C*FH*FW): ``W @ col`` is then one large
+    matrix product (FN, N*OH*OW) whose (FN, N, OH, OW) reshape is the NCHW output
+    with its first two axes swapped, a free view, where a batch of N small
+    products runs far slower on a shared CPU.
     """
     xp = namespace(x)
     N, C, H, W = x.shape
     OH, OW = output_size("im2col", (H, W), kernel, stride, pad)
-    views = window_views(x, kernel, stride, pad, (OH, OW))
-    col = xp.stack(views, axis=2)  # (N, C, FH*FW, OH, OW)
-    return xp.reshape(col, (N, C * kernel[0] * kernel[1], OH * OW))
+    views = window_views(xp.permute_dims(x, (1, 0, 2, 3)), kernel, stride, pad, (OH, OW))
+    col = xp.stack(views, axis=1)  # (C, FH*FW, N, OH, OW)
+    return xp.reshape(col, (C * kernel[0] * kernel[1], N * OH * OW))
 
 
 def col2im(col: Any, in_shape: Sequence[int], kernel: tuple[int, int], stride: tuple[int, int],
            pad: tuple[int, int]) -> Any:
-    """The adjoint of ``im2col``: col (N, C*FH*FW, OH*OW) -> (N, C, H, W), overlapping windows summed."""
+    """The adjoint of ``im2col``: col (C*FH*FW, N*OH*OW) -> (N, C, H, W), overlapping windows summed."""
     xp = namespace(col)
     N, C, H, W = in_shape
     FH, FW = kernel
     OH, OW = output_size("col2im", (H, W), kernel, stride, pad)
-    col = xp.reshape(col, (N, C, FH * FW, OH, OW))
-    parts = [col[:, :, k, :, :] for k in range(FH * FW)]
-    return window_scatter(parts, in_shape, kernel, stride, pad)
+    col = xp.reshape(col, (C, FH * FW, N, OH, OW))
+    parts = [col[:, k, ...] for k in range(FH * FW)]
+    dx = window_scatter(parts, (C, N, H, W), kernel, stride, pad)
+    return xp.permute_dims(dx, (1, 0, 2, 3))

@@ -25,9 +25,9 @@ def tie_free(shape, rng):
 
 # name -> (layer factory (float64), input shape, train flag)
 LAYERS = {
-    "Conv": (lambda: anynet.Conv(2, 3, 3, dtype=F64), (2, 2, 5, 5), None),
-    "Conv-pad-stride": (lambda: anynet.Conv(2, 3, 3, stride=2, pad=1, dtype=F64), (2, 2, 5, 6), None),
-    "Conv-nonsquare": (lambda: anynet.Conv(1, 2, (2, 3), stride=(1, 2), pad=(1, 0), dtype=F64), (2, 1, 4, 7), None),
+    "Conv": (lambda: anynet.Conv(2, 2, 3, dtype=F64), (2, 2, 4, 4), None),
+    "Conv-pad-stride": (lambda: anynet.Conv(2, 2, 3, stride=2, pad=1, dtype=F64), (1, 2, 5, 4), None),
+    "Conv-nonsquare": (lambda: anynet.Conv(1, 2, (2, 3), stride=(1, 2), pad=(1, 0), dtype=F64), (1, 1, 4, 5), None),
     "MaxPool": (lambda: anynet.MaxPool(2), (2, 2, 4, 4), None),
     "MaxPool-overlap-pad": (lambda: anynet.MaxPool(3, stride=2, pad=1), (2, 2, 5, 5), None),
     "MaxPool-remainder": (lambda: anynet.MaxPool((2, 3)), (1, 2, 5, 7), None),

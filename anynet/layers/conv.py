@@ -53,25 +53,25 @@ class Conv(Layer):
         check_array(self.name, x, xp, ("N", C, "H", "W"), W.dtype)
         N, _, H, Wd = x.shape
         OH, OW = output_size(self.name, (H, Wd), self.kernel, self.stride, self.pad)
-        col = im2col(x, self.kernel, self.stride, self.pad)  # (N, C*FH*FW, OH*OW)
+        col = im2col(x, self.kernel, self.stride, self.pad)  # (C*FH*FW, N*OH*OW)
         out = xp.matmul(xp.reshape(W, (FN, C * FH * FW)), col) + xp.reshape(b, (FN, 1))
         self.x_shape, self.out_shape, self.col = tuple(x.shape), (N, FN, OH, OW), col
-        return xp.reshape(out, (N, FN, OH, OW))
+        # (FN, N, OH, OW) seen as (N, FN, OH, OW): a view; the next conv's im2col
+        # swaps the axes back for free.
+        return xp.permute_dims(xp.reshape(out, (FN, N, OH, OW)), (1, 0, 2, 3))
 
     def backward(self, dout):
         col = self._need("col")
         W = self.W.data
         xp = namespace(dout, W, where=self.name)
         FN, C, FH, FW = W.shape
-        N, P = self.x_shape[0], col.shape[2]
         self._check_dout(dout, self.out_shape)
-        dout = xp.reshape(dout, (N, FN, P))
-        self.b.grad = xp.sum(dout, axis=(0, 2))
-        dW = xp.tensordot(dout, col, axes=([0, 2], [0, 2]))  # (FN, C*FH*FW)
-        self.W.grad = xp.reshape(dW, (FN, C, FH, FW))
+        dout = xp.reshape(xp.permute_dims(dout, (1, 0, 2, 3)), (FN, -1))  # (FN, N*OH*OW)
+        self.b.grad = xp.sum(dout, axis=1)
+        self.W.grad = xp.reshape(xp.matmul(dout, col.T), (FN, C, FH, FW))
         if not self.input_grad:
             return None
-        dcol = xp.matmul(xp.reshape(W, (FN, C * FH * FW)).T, dout)  # (N, C*FH*FW, OH*OW)
+        dcol = xp.matmul(xp.reshape(W, (FN, C * FH * FW)).T, dout)  # (C*FH*FW, N*OH*OW)
         return col2im(dcol, self.x_shape, self.kernel, self.stride, self.pad)
 
     def __repr__(self) -> str:
