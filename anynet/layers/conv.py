@@ -22,6 +22,10 @@ class Conv(Layer):
     of x (backward returns None), for a first layer whose input is data.
     """
 
+    # im2col columns are built for at most this many elements at a time (a batch
+    # chunk), which bounds the memory a wide layer needs.
+    max_col_elements = 1 << 22
+
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, pad: Any = 0,
                  weight_init: str | float = "he", input_grad: bool = True, dtype: Any = None):
         super().__init__()
@@ -35,8 +39,7 @@ class Conv(Layer):
         self.W = new_parameter("W", (out_channels, in_channels, *self.kernel), scale, dtype)
         self.b = new_parameter("b", (out_channels,), None, dtype)
         self.input_grad = input_grad
-        self.x_shape = self.out_shape = None
-        self.col = None
+        self.x = self.out_shape = None
 
     @property
     def params(self):
@@ -46,6 +49,11 @@ class Conv(Layer):
         """(C, H, W) of one input -> (FN, OH, OW) of its output."""
         return (self.W.shape[0], *output_size(self.name, in_shape[1:], self.kernel, self.stride, self.pad))
 
+    def _chunks(self, N: int, rows: int, P: int) -> list[tuple[int, int]]:
+        """Batch ranges whose im2col columns stay under ``max_col_elements``."""
+        per = max(1, self.max_col_elements // max(1, rows * P))
+        return [(n, min(N, n + per)) for n in range(0, N, per)]
+
     def forward(self, x, train=None):
         W, b = self.W.data, self.b.data
         xp = namespace(x, W, b, where=self.name)
@@ -53,26 +61,41 @@ class Conv(Layer):
         check_array(self.name, x, xp, ("N", C, "H", "W"), W.dtype)
         N, _, H, Wd = x.shape
         OH, OW = output_size(self.name, (H, Wd), self.kernel, self.stride, self.pad)
-        col = im2col(x, self.kernel, self.stride, self.pad)  # (C*FH*FW, N*OH*OW)
-        out = xp.matmul(xp.reshape(W, (FN, C * FH * FW)), col) + xp.reshape(b, (FN, 1))
-        self.x_shape, self.out_shape, self.col = tuple(x.shape), (N, FN, OH, OW), col
+        W2 = xp.reshape(W, (FN, C * FH * FW))
+        outs = [xp.matmul(W2, im2col(x[n0:n1, ...], self.kernel, self.stride, self.pad))
+                for n0, n1 in self._chunks(N, C * FH * FW, OH * OW)]
+        out = (outs[0] if len(outs) == 1 else xp.concat(outs, axis=1)) + xp.reshape(b, (FN, 1))
+        self.x, self.out_shape = x, (N, FN, OH, OW)
         # (FN, N, OH, OW) seen as (N, FN, OH, OW): a view; the next conv's im2col
         # swaps the axes back for free.
         return xp.permute_dims(xp.reshape(out, (FN, N, OH, OW)), (1, 0, 2, 3))
 
     def backward(self, dout):
-        col = self._need("col")
+        x = self._need("x")
         W = self.W.data
         xp = namespace(dout, W, where=self.name)
         FN, C, FH, FW = W.shape
         self._check_dout(dout, self.out_shape)
-        dout = xp.reshape(xp.permute_dims(dout, (1, 0, 2, 3)), (FN, -1))  # (FN, N*OH*OW)
-        self.b.grad = xp.sum(dout, axis=1)
-        self.W.grad = xp.reshape(xp.matmul(dout, col.T), (FN, C, FH, FW))
+        N, _, OH, OW = self.out_shape
+        W2 = xp.reshape(W, (FN, C * FH * FW))
+        dout_t = xp.permute_dims(dout, (1, 0, 2, 3))  # (FN, N, OH, OW), a view
+        self.b.grad = xp.sum(dout_t, axis=(1, 2, 3))
+        # The columns are rebuilt here, chunk by chunk, rather than kept from
+        # forward: they are FH*FW times the input, the largest array of a conv net.
+        dW, dxs = None, []
+        for n0, n1 in self._chunks(N, C * FH * FW, OH * OW):
+            col = im2col(x[n0:n1, ...], self.kernel, self.stride, self.pad)
+            d = xp.reshape(dout_t[:, n0:n1, ...], (FN, (n1 - n0) * OH * OW))
+            part = xp.matmul(col, d.T).T  # (FN, C*FH*FW); this orientation runs ~2x faster in BLAS
+            dW = part if dW is None else dW + part
+            del col
+            if self.input_grad:
+                dcol = xp.matmul(W2.T, d)  # (C*FH*FW, n*OH*OW)
+                dxs.append(col2im(dcol, (n1 - n0, *x.shape[1:]), self.kernel, self.stride, self.pad))
+        self.W.grad = xp.reshape(dW, (FN, C, FH, FW))
         if not self.input_grad:
             return None
-        dcol = xp.matmul(xp.reshape(W, (FN, C * FH * FW)).T, dout)  # (C*FH*FW, N*OH*OW)
-        return col2im(dcol, self.x_shape, self.kernel, self.stride, self.pad)
+        return dxs[0] if len(dxs) == 1 else xp.concat(dxs, axis=0)
 
     def __repr__(self) -> str:
         FN, C, FH, FW = self.W.shape

@@ -72,7 +72,8 @@ class MaxPool(_Pool):
                 hit = hit & free
             if k < len(views) - 1:
                 free = ~hit if free is None else free & ~hit
-            parts.append(xp.where(hit, dout, 0.0))
+            # A product with the 0/1 mask: branch-free, several times faster than where().
+            parts.append(dout * xp.astype(hit, dout.dtype))
         return window_scatter(parts, self.x_shape, self.kernel, self.stride, self.pad)
 
 
