@@ -182,3 +182,16 @@ def test_batchnorm_4d_normalises_per_channel(backend):
     y = host(anynet.BatchNorm(3, dtype=F64).forward(arr(backend, x0), train=True))
     np.testing.assert_allclose(y.mean(axis=(0, 2, 3)), 0.0, atol=1e-12)
     np.testing.assert_allclose(y.var(axis=(0, 2, 3)), 1.0, atol=1e-3)
+
+
+def test_conv_in_batch_chunks_matches_one_piece(backend):
+    rng = np.random.default_rng(8)
+    whole, chunked = anynet.Conv(2, 3, 3, pad=1, dtype=F64), anynet.Conv(2, 3, 3, pad=1, dtype=F64)
+    chunked.load_state_dict(whole.state_dict())
+    chunked.max_col_elements = 2 * 18 * 16  # two images of 4x4 outputs per chunk: chunks 2, 2, 1
+    x = arr(backend, rng.standard_normal((5, 2, 4, 4)))
+    dout = arr(backend, rng.standard_normal((5, 3, 4, 4)))
+    np.testing.assert_allclose(host(chunked.forward(x)), host(whole.forward(x)), rtol=1e-12)
+    np.testing.assert_allclose(host(chunked.backward(dout)), host(whole.backward(dout)), rtol=1e-12)
+    np.testing.assert_allclose(host(chunked.W.grad), host(whole.W.grad), rtol=1e-12)
+    assert len(chunked._chunks(5, 18, 16)) == 3

@@ -74,7 +74,8 @@ class SimpleConvNet(Sequential):
 
 class LeNet5(Sequential):
     """LeNet-5: Conv 6x5x5 - act - pool 2 - Conv 16x5x5 - act - pool 2 - Affine 120 - act -
-    Affine 84 - act - Affine num_classes. 28x28 inputs are padded by 2 to the original 32x32.
+    Affine 84 - act - Affine num_classes. Inputs smaller than 32x32 are padded by 2 (28x28 to the
+    original 32x32).
     LeCun et al., http://yann.lecun.com/exdb/publis/pdf/lecun-98.pdf
     """
 
@@ -88,7 +89,7 @@ class LeNet5(Sequential):
             weight_init = "he" if activation == "relu" else "xavier"
         act, Pool = _ACTIVATIONS[activation], MaxPool if pool == "max" else AvgPool
         b = _Builder("LeNet5", input_shape, weight_init, input_grad, dtype)
-        b.conv(6, 5, pad=max(0, (32 - b.shape[1]) // 2))
+        b.conv(6, 5, pad=2 if min(b.shape[1:]) < 32 else 0)
         b.add(act())
         b.add(Pool(2))
         b.conv(16, 5)
