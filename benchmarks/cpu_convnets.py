@@ -10,13 +10,14 @@ in a fresh subprocess per system and model.
 
     python3 benchmarks/cpu_convnets.py            # all models, writes benchmarks/results-cpu.md
     python3 benchmarks/cpu_convnets.py --quick    # SimpleConvNet and DeepConvNet, fewer repeats
+    ANYNET_BENCH_THREADS=1 python3 benchmarks/cpu_convnets.py --quick --out /tmp/r.md   # other thread count
 """
 
 from __future__ import annotations
 
 import os
 
-THREADS = "2"
+THREADS = os.environ.get("ANYNET_BENCH_THREADS", "2")  # 2 unless told otherwise
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = THREADS  # before NumPy loads its BLAS
 
@@ -117,7 +118,8 @@ def torch_stepper(name: str):
 
 
 def throughput(name: str, repeats: int, block_s: float) -> dict[str, float]:
-    """Median samples/s of each system over ``repeats`` alternating blocks of steps."""
+    """Median samples/s of each system over ``repeats`` alternating blocks of steps, and the
+    median of the per-pair ratios (a pair: two adjacent blocks, which saw the same load)."""
     steps = {"anynet": anynet_stepper(name), "torch": torch_stepper(name)}
     sizes = {}
     for system, step in steps.items():  # warm-up, and how many steps fill a block
@@ -126,13 +128,16 @@ def throughput(name: str, repeats: int, block_s: float) -> dict[str, float]:
         step()
         sizes[system] = max(1, round(block_s / max(time.perf_counter() - t0, 1e-6)))
     rates: dict[str, list[float]] = {s: [] for s in steps}
-    for _ in range(repeats):
-        for system, step in steps.items():
+    for i in range(repeats):
+        order = list(steps) if i % 2 == 0 else list(steps)[::-1]  # neither system always goes first
+        for system in order:
             t0 = time.perf_counter()
             for _ in range(sizes[system]):
-                step()
+                steps[system]()
             rates[system].append(sizes[system] * BATCH / (time.perf_counter() - t0))
-    return {s: statistics.median(r) for s, r in rates.items()}
+    result = {s: statistics.median(r) for s, r in rates.items()}
+    result["ratio"] = statistics.median(a / t for a, t in zip(rates["anynet"], rates["torch"]))
+    return result
 
 
 def peak_memory(name: str, system: str) -> float:
@@ -164,21 +169,21 @@ def _measure_rss(name: str, system: str) -> float:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="SimpleConvNet and DeepConvNet only, 3 repeats")
+    parser.add_argument("--quick", action="store_true", help="SimpleConvNet and DeepConvNet only, fewer repeats")
     parser.add_argument("--models", nargs="+", choices=list(MODELS), help="models to run")
-    parser.add_argument("--repeats", type=int, help="measured blocks per system (default 7, quick 3)")
+    parser.add_argument("--repeats", type=int, help="measured blocks per system (default 15, quick 7)")
     parser.add_argument("--out", default=str(Path(__file__).with_name("results-cpu.md")), help="markdown table")
     args = parser.parse_args(argv)
     import torch
 
     names = args.models or (QUICK if args.quick else list(MODELS))
-    repeats = args.repeats or (3 if args.quick else 7)
-    block_s = 0.5 if args.quick else 1.0
+    repeats = args.repeats or (7 if args.quick else 15)
+    block_s = 0.3 if args.quick else 0.5
     rows = []
     for name in names:
         rate = throughput(name, repeats, block_s)
         mem = {s: peak_memory(name, s) for s in ("anynet", "torch")}
-        row = (name, rate["anynet"], rate["torch"], rate["anynet"] / rate["torch"], mem["anynet"], mem["torch"])
+        row = (name, rate["anynet"], rate["torch"], rate["ratio"], mem["anynet"], mem["torch"])
         rows.append(row)
         print(f"{name:14s} anynet {row[1]:8,.0f}/s  torch {row[2]:8,.0f}/s  ratio {row[3]:.2f}  "
               f"peak MiB anynet {row[4]:.0f} torch {row[5]:.0f}", flush=True)
@@ -188,7 +193,8 @@ def main(argv=None) -> None:
         f"`python3 benchmarks/cpu_convnets.py{' --quick' if args.quick else ''}` on {platform.machine()}, "
         f"{os.cpu_count()} CPUs (shared), NumPy {np.__version__}, PyTorch {torch.__version__}, "
         f"{THREADS} threads each, batch {BATCH}, float32, SGD, 1x28x28 random inputs, 10 classes. "
-        f"Median of {repeats} alternating blocks of about {block_s:g} s after a warm-up. "
+        f"Median of {repeats} alternating blocks of about {block_s:g} s after a warm-up; the ratio is the "
+        "median over pairs of adjacent blocks, which saw the same load on this shared machine. "
         "Peak memory: growth of the resident set over three steps in a fresh process.",
         "",
         "| model | anynet samples/s | PyTorch samples/s | anynet / PyTorch | anynet peak MiB | PyTorch peak MiB |",
