@@ -61,13 +61,10 @@ class Conv(Layer):
         check_array(self.name, x, xp, ("N", C, "H", "W"), W.dtype)
         N, _, H, Wd = x.shape
         OH, OW = output_size(self.name, (H, Wd), self.kernel, self.stride, self.pad)
-        W2t = xp.reshape(W, (FN, C * FH * FW)).T
-        # col.T @ W.T, (N*OH*OW, FN), runs ~25% faster in BLAS than W @ col for these
-        # skinny shapes, even with the transposing copy below.
-        outs = [xp.matmul(im2col(x[n0:n1, ...], self.kernel, self.stride, self.pad).T, W2t)
+        W2 = xp.reshape(W, (FN, C * FH * FW))
+        outs = [xp.matmul(W2, im2col(x[n0:n1, ...], self.kernel, self.stride, self.pad))
                 for n0, n1 in self._chunks(N, C * FH * FW, OH * OW)]
-        out = (outs[0] if len(outs) == 1 else xp.concat(outs, axis=0)) + b  # (N*OH*OW, FN)
-        out = xp.reshape(out.T, (FN * N * OH * OW,))  # one copy into (FN, N, OH, OW) order
+        out = (outs[0] if len(outs) == 1 else xp.concat(outs, axis=1)) + xp.reshape(b, (FN, 1))
         self.x, self.out_shape = x, (N, FN, OH, OW)
         # (FN, N, OH, OW) seen as (N, FN, OH, OW): a view; the next conv's im2col
         # swaps the axes back for free.
