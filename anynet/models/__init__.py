@@ -1,6 +1,10 @@
 """Ready-made networks."""
 
+from .convnets import VGG, AlexNet, DeepConvNet, LeNet5, SimpleConvNet
 from .mlp import MLP, TwoLayerNet
 from .rnn import LanguageModel, SequenceClassifier, recurrent_stack
 
-__all__ = ["LanguageModel", "MLP", "SequenceClassifier", "TwoLayerNet", "recurrent_stack"]
+__all__ = [
+    "AlexNet", "DeepConvNet", "LanguageModel", "LeNet5", "MLP", "SequenceClassifier",
+    "SimpleConvNet", "TwoLayerNet", "VGG", "recurrent_stack",
+]
