@@ -78,6 +78,17 @@ def host(x) -> np.ndarray:
     return np.asarray(anynet.to_numpy(x))
 
 
+def check_inputs_unchanged(dev: anynet.Device, layer, x0: np.ndarray, train=None) -> None:
+    """Forward and backward leave ``x`` and ``dout`` exactly as they were."""
+    x = arr(dev, x0)
+    out = layer.forward(x, train)
+    d0 = np.random.default_rng(1).standard_normal(tuple(out.shape))
+    dout = arr(dev, d0)
+    layer.backward(dout)
+    np.testing.assert_array_equal(host(x), x0)
+    np.testing.assert_array_equal(host(dout), d0)
+
+
 # -- a summary line per backend ----------------------------------------------
 
 _COUNTS: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)

@@ -7,7 +7,7 @@ import pytest
 
 import anynet
 from anynet.gradcheck import check_layer
-from conftest import arr, host
+from conftest import arr, check_inputs_unchanged, host
 
 F64 = "float64"
 
@@ -55,16 +55,7 @@ def test_gradient(backend, name):
 @pytest.mark.parametrize("name", list(LAYERS))
 def test_inputs_left_unchanged(backend, name):
     make, shape, train, reseed = LAYERS[name]
-    layer = make()
-    rng = np.random.default_rng(1)
-    x0 = away_from_zero(shape, rng)
-    x = arr(backend, x0)
-    out = layer.forward(x, train)
-    d0 = rng.standard_normal(tuple(out.shape))
-    dout = arr(backend, d0)
-    layer.backward(dout)
-    np.testing.assert_array_equal(host(x), x0)
-    np.testing.assert_array_equal(host(dout), d0)
+    check_inputs_unchanged(backend, make(), away_from_zero(shape, np.random.default_rng(1)), train)
 
 
 def test_affine_forward_closed_form(backend):

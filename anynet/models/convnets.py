@@ -53,6 +53,16 @@ class _Builder:
         self.add(Affine(self.shape[0], out_size, self.weight_init, self.dtype))
         self.shape = (out_size,)
 
+    def head(self, hidden_sizes: Sequence[int], num_classes: int, act: type = ReLU, dropout: float = 0.0) -> None:
+        """Flatten, then Affine - act - [Dropout] per hidden size, then Affine num_classes."""
+        self.flatten()
+        for size in hidden_sizes:
+            self.affine(size)
+            self.add(act())
+            if dropout:
+                self.add(Dropout(dropout))
+        self.affine(num_classes)
+
 
 class SimpleConvNet(Sequential):
     """The book's SimpleConvNet: Conv (filter_num x filter_size^2) - ReLU - MaxPool 2 -
@@ -65,10 +75,7 @@ class SimpleConvNet(Sequential):
         b.conv(filter_num, filter_size, stride, pad)
         b.add(ReLU())
         b.add(MaxPool(2))
-        b.flatten()
-        b.affine(hidden_size)
-        b.add(ReLU())
-        b.affine(num_classes)
+        b.head([hidden_size], num_classes)
         super().__init__(*b.layers)
 
 
@@ -95,11 +102,7 @@ class LeNet5(Sequential):
         b.conv(16, 5)
         b.add(act())
         b.add(Pool(2))
-        b.flatten()
-        for size in (120, 84):
-            b.affine(size)
-            b.add(act())
-        b.affine(num_classes)
+        b.head([120, 84], num_classes, act)
         super().__init__(*b.layers)
 
 
@@ -126,12 +129,7 @@ class DeepConvNet(Sequential):
             b.add(ReLU())
             if i % 2 == 1:
                 b.add(MaxPool(2))
-        b.flatten()
-        b.affine(hidden_size)
-        b.add(ReLU())
-        if dropout:
-            b.add(Dropout(dropout))
-        b.affine(num_classes)
+        b.head([hidden_size], num_classes, dropout=dropout)
         super().__init__(*b.layers)
 
 
@@ -157,13 +155,7 @@ class AlexNet(Sequential):
             b.conv(ch, 3, pad=1)
             b.add(ReLU())
         b.add(MaxPool(3, stride=2, pad=1))
-        b.flatten()
-        for _ in range(2):
-            b.affine(hidden_size)
-            b.add(ReLU())
-            if dropout:
-                b.add(Dropout(dropout))
-        b.affine(num_classes)
+        b.head([hidden_size, hidden_size], num_classes, dropout=dropout)
         super().__init__(*b.layers)
 
 
@@ -185,10 +177,5 @@ class VGG(Sequential):
                     b.batchnorm()
                 b.add(ReLU())
             b.add(MaxPool(2))
-        b.flatten()
-        b.affine(hidden_size)
-        b.add(ReLU())
-        if dropout:
-            b.add(Dropout(dropout))
-        b.affine(num_classes)
+        b.head([hidden_size], num_classes, dropout=dropout)
         super().__init__(*b.layers)
