@@ -39,6 +39,7 @@ def host_reads(monkeypatch):
 MODELS = {
     "mlp": (lambda: anynet.MLP(12, [16, 16], 3, dropout=0.2, batchnorm=True), (12,)),
     "lstm": (lambda: anynet.models.SequenceClassifier(4, 8, 3, cell="lstm"), (3, 4)),
+    "convnet": (lambda: anynet.SimpleConvNet((1, 8, 8), 3, filter_num=4, filter_size=3, hidden_size=8), (1, 8, 8)),
 }
 
 
