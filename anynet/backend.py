@@ -98,6 +98,19 @@ class Device:
             return jax.device_put(a, self.device)
         return self.xp.asarray(a, device=self.device)
 
+    def synchronize(self) -> None:
+        """Wait until queued work on this device is done (timing asynchronous GPUs)."""
+        if self.kind == "cupy":
+            self.device.synchronize()
+        elif self.kind == "torch" and self.device.type == "cuda":
+            import torch
+
+            torch.cuda.synchronize(self.device)
+        elif self.kind == "jax":
+            import jax
+
+            jax.effects_barrier()
+
     def zeros(self, shape: tuple[int, ...], dtype: Any = None) -> Any:
         dtype = self.xp.float32 if dtype is None else dtype
         with self._cuda_scope():

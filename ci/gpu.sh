@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU leg, on a machine with an NVIDIA GPU and CuPy: the whole suite with the
 # CuPy and PyTorch-CUDA backends beside NumPy, then the GPU benchmarks.
-# Pure-Python wheels the machine lacks may be put in .whl/ (see CONTRIBUTING in README).
+# Pure-Python wheels the machine lacks (array-api-compat, array-api-extra, array-api-strict)
+# may be put in .whl/; they are installed from there without a network.
 # Results go to ${OUT:-benchmarks/results}.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +18,5 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out
 python3 -c "import cupy; print('cupy', cupy.__version__, cupy.cuda.runtime.getDeviceCount(), 'device(s)')" || exit 1
 status=0
 python3 -m pytest -q -p no:cacheprovider 2>&1 | tee "$out/gpu-tests.log" || status=1
-if [ -f benchmarks/gpu.py ]; then
-  python3 benchmarks/gpu.py --out "$out" 2>&1 | tee "$out/gpu-bench.log" || status=1
-fi
+python3 benchmarks/gpu.py --out "$out" 2>&1 | tee "$out/gpu-bench.log" || status=1
 exit $status

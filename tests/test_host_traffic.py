@@ -61,3 +61,25 @@ def test_reads_per_epoch_do_not_grow_with_steps(host_reads, name):
                 reads[batch_size] = host_reads["n"]
     assert reads[10] == reads[40], f"host reads grow with the steps: {reads}"
     assert reads[40] <= 4, f"more host reads per epoch than the metrics need: {reads}"
+
+
+def test_no_synchronisation_in_cupy_training_steps():
+    """On a real GPU: forward, loss, backward and update never wait for the device.
+    ``cupyx.allow_synchronize(False)`` makes any device synchronisation (every device-to-host
+    read) raise; the batches are uploaded before it, as a loader would."""
+    dev = _resolve("cupy")
+    cupyx = pytest.importorskip("cupyx")
+    rng = np.random.default_rng(0)
+    for make, shape in MODELS.values():
+        with anynet.device(dev):
+            model = make()
+        loss = anynet.SoftmaxWithLoss()
+        opt = anynet.Adam(lr=1e-3, hooks=[ClipByNorm(1.0)])
+        batches = [(anynet.to_device(rng.standard_normal((16, *shape)).astype(np.float32), dev),
+                    anynet.to_device(rng.integers(0, 3, 16), dev)) for _ in range(3)]
+        with anynet.debug(False), cupyx.allow_synchronize(False):
+            for x, t in batches:
+                y = model.forward(x, train=True)
+                loss.forward(y, t)
+                model.backward(loss.backward())
+                opt.update(model.params)
