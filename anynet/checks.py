@@ -60,7 +60,6 @@ def check_array(
     shape: Sequence[Any] | None = None,
     dtype: Any = None,
     name: str = "x",
-    batch: bool = True,
 ) -> None:
     """Check ``x``'s shape against ``shape`` (ints must match, names like "N" are free),
     that it is floating (and of ``dtype`` when given), and that its batch is not empty."""
@@ -71,7 +70,7 @@ def check_array(
         )
         if not fits:
             raise ValueError(f"{where}: expected {name} of shape {_fmt(shape)}, got {_fmt(got)}")
-    if batch and len(got) > 0 and got[0] == 0:
+    if len(got) > 0 and got[0] == 0:
         raise ValueError(f"{where}: empty batch: {name} has shape {_fmt(got)}")
     if not xp.isdtype(x.dtype, "real floating"):
         raise TypeError(

@@ -39,5 +39,6 @@ def softplus(x: Any) -> Any:
 def one_hot(t: Any, n_classes: int, dtype: Any) -> Any:
     """(N,) integer labels -> (N, n_classes) one-hot of ``dtype``."""
     xp = namespace(t)
-    classes = xp.arange(n_classes, dtype=t.dtype, device=t.device)
-    return xp.astype(xp.expand_dims(t, axis=-1) == classes, dtype)
+    # arange in the default integer dtype: a uint8 range of 300 classes would wrap around
+    classes = xp.arange(n_classes, device=t.device)
+    return xp.astype(xp.expand_dims(xp.astype(t, classes.dtype), axis=-1) == classes, dtype)

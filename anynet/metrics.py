@@ -16,5 +16,6 @@ def accuracy(y: Any, t: Any) -> Any:
         t = xp.argmax(t, axis=1)
     if tuple(t.shape) != (y.shape[0],) or y.ndim != 2:
         raise ValueError(f"accuracy: expected y (N, C) and t (N,) or (N, C), got {tuple(y.shape)} and {tuple(t.shape)}")
-    hits = xp.argmax(y, axis=1) == xp.astype(t, xp.int64)
+    predicted = xp.argmax(y, axis=1)
+    hits = predicted == xp.astype(t, predicted.dtype)
     return xp.mean(xp.astype(hits, y.dtype))

@@ -13,7 +13,8 @@ steps in updates: ``step=k * updates_per_epoch``.
 from __future__ import annotations
 
 import math
-from typing import Callable, Union
+
+from .optimizers import LR
 
 __all__ = ["Constant", "CosineDecay", "Schedule", "StepDecay", "Warmup"]
 
@@ -27,9 +28,6 @@ class Schedule:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
         return f"{type(self).__name__}({args})"
-
-
-LR = Union[float, Callable[[int], float]]
 
 
 def _positive(where: str, name: str, value: float) -> None:

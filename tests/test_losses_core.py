@@ -68,3 +68,19 @@ def test_reductions(backend, reduction):
     np.testing.assert_allclose(value, per_sample.sum() if reduction == "sum" else per_sample)
     dout = arr(backend, np.ones(4)) if reduction == "none" else 1.0
     np.testing.assert_allclose(host(loss.backward(dout)), (y0 - t0))  # 2 * diff / 2 features
+
+
+@pytest.mark.parametrize("label_dtype", ["int32", "uint8"])
+def test_narrow_integer_labels(backend, label_dtype):
+    x0, t0 = _logits((3, 4), 8), np.array([3, 0, 2])
+    a = float(anynet.SoftmaxWithLoss().forward(arr(backend, x0), arr(backend, t0)))
+    b = float(anynet.SoftmaxWithLoss().forward(arr(backend, x0), arr(backend, t0, label_dtype)))
+    assert a == b
+
+
+def test_one_hot_of_narrow_labels_does_not_wrap_around(backend):
+    from anynet.functional import one_hot
+
+    t = arr(backend, [1, 200, 5], "uint8")
+    h = host(one_hot(t, 300, backend.xp.float64))
+    np.testing.assert_array_equal(h, np.eye(300)[[1, 200, 5]])
