@@ -10,12 +10,14 @@ __all__ = ["accuracy"]
 
 
 def accuracy(y: Any, t: Any) -> Any:
-    """Fraction of rows of scores ``y`` (N, C) whose argmax equals ``t`` ((N,) labels or (N, C) one-hot)."""
+    """Fraction of score rows y (..., C) whose argmax equals the label t (...) ; t may also be
+    one-hot (or probability) rows of y's shape. (N, C) with (N,), or (N, T, C) with (N, T)."""
     xp = namespace(y, t, where="accuracy")
-    if t.ndim == 2:
-        t = xp.argmax(t, axis=1)
-    if tuple(t.shape) != (y.shape[0],) or y.ndim != 2:
-        raise ValueError(f"accuracy: expected y (N, C) and t (N,) or (N, C), got {tuple(y.shape)} and {tuple(t.shape)}")
-    predicted = xp.argmax(y, axis=1)
+    if t.ndim == y.ndim and tuple(t.shape) == tuple(y.shape):
+        t = xp.argmax(t, axis=-1)
+    if y.ndim < 2 or tuple(t.shape) != tuple(y.shape[:-1]):
+        raise ValueError(f"accuracy: expected scores y (..., C) and labels t (...) or one-hot t like y, "
+                         f"got {tuple(y.shape)} and {tuple(t.shape)}")
+    predicted = xp.argmax(y, axis=-1)
     hits = predicted == xp.astype(t, predicted.dtype)
     return xp.mean(xp.astype(hits, y.dtype))

@@ -121,3 +121,21 @@ def test_fashion_mnist_mlp_reaches_80_percent():
     trainer.fit(train.subset(slice(0, 20000)), epochs=3, batch_size=100)
     loss, acc = trainer.evaluate(test)
     assert acc >= 0.80, f"test accuracy {acc:.2%} after 3 epochs on 20000 samples"
+
+
+def test_stateful_language_model_trains_and_evaluates():
+    """A stateful model starts every epoch and evaluation from a fresh state, whatever the
+    size of the last batch."""
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 7, (50, 5))
+    model = anynet.LanguageModel(7, 4, 8, cell="rnn")
+    trainer = anynet.Trainer(model, anynet.TimeSoftmaxWithLoss(), anynet.Adam(lr=0.01), verbose=0)
+    history = trainer.fit((ids[:, :-1], ids[:, 1:]), epochs=2, batch_size=16)  # last batch: 2
+    assert len(history["loss"]) == 2
+    loss, _ = trainer.evaluate((ids[:, :-1], ids[:, 1:]), batch_size=32)  # 32 + 18
+    assert np.isfinite(loss)
+
+
+def test_trainer_needs_a_mean_loss():
+    with pytest.raises(ValueError, match="reduction='mean'"):
+        anynet.Trainer(anynet.MLP(2, [4], 3), anynet.SoftmaxWithLoss(reduction="sum"), anynet.SGD(0.1))

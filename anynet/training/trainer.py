@@ -37,6 +37,9 @@ class Trainer:
 
     def __init__(self, model: Any, loss: Any, optimizer: Any, callbacks: Iterable[Callback] = (),
                  verbose: int = 1, accuracy: bool = True, report: Callable[[str], None] | None = None):
+        if getattr(loss, "reduction", "mean") != "mean":
+            raise ValueError(f"Trainer: the loss must average over the batch (reduction='mean'), "
+                             f"got reduction={loss.reduction!r}")
         self.model, self.loss, self.optimizer = model, loss, optimizer
         self.callbacks = list(callbacks)
         self.verbose, self.with_accuracy, self.report = verbose, accuracy, report
@@ -83,8 +86,10 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_train_begin(self)
         try:
-            while self.epoch < epochs and self.stop_reason is None:
-                self._epoch(loader, val, epochs, progress)
+            # the model's device is current, so arrays the maths creates are born beside it
+            with backend.device(self.model.device):
+                while self.epoch < epochs and self.stop_reason is None:
+                    self._epoch(loader, val, epochs, progress)
         finally:
             for cb in self.callbacks:
                 cb.on_train_end(self)
@@ -99,13 +104,13 @@ class Trainer:
         progress.epoch_begin(epoch, epochs, n)
         self.model.train()
         total_loss, total_hits, seen = 0.0, 0.0, 0
-        for xb, tb in loader:
-            y = self.model.forward(xb, train=True)
-            if self._labels is not None:
-                self._check_labels(y)
+        for xb, tb in self._batches(loader):
             # the data was checked on the host where it entered (DataSet); inside the loop only
             # the once-per-epoch guard reads values, so a diverging run stops cleanly below
             with inside_network():
+                y = self.model.forward(xb, train=True)
+                if self._labels is not None:
+                    self._check_labels(y)
                 value = self.loss.forward(y, tb)
             self.model.backward(self.loss.backward())
             self.optimizer.update(self.model.params)
@@ -145,16 +150,35 @@ class Trainer:
             raise ValueError(f"Trainer: labels must lie in [0, {y.shape[1]}) for a model with {y.shape[1]} "
                              f"outputs, the data holds values in [{lo}, {hi}]")
 
+    def _batches(self, loader: DataLoader):
+        """The loader's batches; a stateful model restarts its state at the first batch and
+        whenever the batch size changes (a carried state cannot continue into it)."""
+        size = None
+        for xb, tb in loader:
+            if xb.shape[0] != size:
+                self._reset_state()
+                size = xb.shape[0]
+            yield xb, tb
+
+    def _reset_state(self) -> None:
+        # A stateful recurrent model carries its hidden state between calls (train it with
+        # shuffle=False); an epoch or an evaluation starts from a fresh state and leaves none behind.
+        reset = getattr(self.model, "reset_state", None)
+        if reset is not None:
+            reset()
+
     def evaluate(self, data: Any, t: Any = None, batch_size: int = 1000) -> tuple[float, float]:
         """Mean loss and accuracy (NaN with ``accuracy=False``) over ``data`` in inference mode."""
         data = as_dataset((data, t) if t is not None else data, "evaluate")
         loader = DataLoader(data, batch_size, shuffle=False, device=self.model.device)
         total_loss, total_hits = 0.0, 0.0
-        for xb, tb in loader:
-            y = self.model.predict(xb)
-            loss_sum, hits = self._metrics(y, tb, self.loss.forward(y, tb), xb.shape[0])
-            total_loss = total_loss + loss_sum
-            total_hits = total_hits + hits if hits is not None else total_hits
+        with backend.device(self.model.device):
+            for xb, tb in self._batches(loader):
+                y = self.model.predict(xb)
+                loss_sum, hits = self._metrics(y, tb, self.loss.forward(y, tb), xb.shape[0])
+                total_loss = total_loss + loss_sum
+                total_hits = total_hits + hits if hits is not None else total_hits
+        self._reset_state()
         n = len(data)
         return float(total_loss) / n, (float(total_hits) / n if self.with_accuracy else math.nan)
 
