@@ -105,16 +105,12 @@ class Optimizer:
                 state[f"state.{i}.{key}"] = value
         return state
 
-    def load_state_dict(self, state: dict[str, Any], params: Sequence[Parameter]) -> None:
-        """Restore what ``state_dict`` returned; arrays go to each parameter's device."""
+    def check_state(self, state: dict[str, Any], params: Sequence[Parameter]) -> list[dict[str, Any]]:
+        """Check a ``state_dict`` against ``params`` without changing anything (ValueError if it
+        does not fit); returns each parameter's state arrays."""
         missing = [k for k in ("iterations", *self.scalars) if k not in state]
         if missing:
             raise ValueError(f"{self.name}: the state lacks {missing}; was it saved by another optimizer?")
-        self.iterations = int(state["iterations"])
-        if "lr" in state and not callable(self.lr):
-            self.lr = float(state["lr"])
-        for name in self.scalars:
-            setattr(self, name, float(state[name]))
         per_param: list[dict[str, Any]] = [{} for _ in params]
         for name, value in state.items():
             if name.startswith("state."):
@@ -127,6 +123,16 @@ class Optimizer:
                         f"the parameter {params[int(index)].shape}"
                     )
                 per_param[int(index)][key] = value
+        return per_param
+
+    def load_state_dict(self, state: dict[str, Any], params: Sequence[Parameter]) -> None:
+        """Restore what ``state_dict`` returned (all checked first); arrays go to each parameter's device."""
+        per_param = self.check_state(state, params)
+        self.iterations = int(state["iterations"])
+        if "lr" in state and not callable(self.lr):
+            self.lr = float(state["lr"])
+        for name in self.scalars:
+            setattr(self, name, float(state[name]))
         for p, values in zip(params, per_param):
             dev = device_of(p.data)
             p.state = {k: to_device(v, dev) for k, v in values.items()}

@@ -122,3 +122,27 @@ def test_not_a_checkpoint(tmp_path):
     np.savez(tmp_path / "plain.npz", a=np.zeros(3))
     with pytest.raises(CheckpointError, match="not an anynet checkpoint"):
         checkpoint.read(tmp_path / "plain.npz")
+
+
+def test_optimizer_state_that_does_not_fit_changes_nothing(tmp_path):
+    """The optimizer state is checked before the model is touched: a model whose parameter
+    order differs from the saved one (same names and shapes) is refused whole."""
+
+    class Reversed(anynet.Sequential):
+        @property
+        def params(self):
+            return list(reversed(super().params))
+
+    anynet.seed(1)
+    saved, opt = anynet.Sequential(anynet.Affine(2, 3), anynet.Affine(3, 4)), anynet.Adam(lr=0.01)
+    for p in saved.params:
+        p.grad = p.data * 0 + 1
+    opt.update(saved.params)
+    path = checkpoint.save(tmp_path / "ck.npz", saved, opt)
+    victim, victim_opt = Reversed(anynet.Affine(2, 3), anynet.Affine(3, 4)), anynet.Adam(lr=0.01)
+    before = _params(victim)
+    with pytest.raises(CheckpointError, match="has shape"):
+        checkpoint.load(path, victim, victim_opt)
+    for a, b in zip(before, _params(victim)):
+        np.testing.assert_array_equal(a, b)
+    assert victim_opt.iterations == 0

@@ -147,6 +147,11 @@ def load(path: str | os.PathLike, model: Any = None, optimizer: Any = None,
             index = key.split(".")[1] if key.startswith("state.") else None
             if index is not None and (not index.isdigit() or int(index) >= n_params):
                 raise CheckpointError(f"{path}: optimizer state {key!r} names no parameter of {n_params}")
+        if model is not None:
+            try:
+                optimizer.check_state({**saved["scalars"], **opt_arrays}, model.params)
+            except ValueError as err:
+                raise CheckpointError(f"{path}: {err}") from None
     # every check passed: assign
     if model is not None:
         model.load_state_dict(model_state)
