@@ -8,6 +8,7 @@ between devices and to the host, and random numbers.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import contextvars
 import importlib
@@ -495,12 +496,20 @@ def numpy_dtype(dtype: Any) -> np.dtype:
 
 
 def rng_state() -> dict[str, Any]:
-    """The host generator's state and NumPy device generators' states (JSON-able)."""
-    state = {"seed": _SEED, "host": _HOST.bit_generator.state, "devices": {}}
+    """The state of the host generator and of every device generator drawn from so far
+    (JSON-able), so that a resumed run draws the same numbers. CuPy's generators are
+    not included: after a restore they start again from the seed."""
+    devices: dict[str, Any] = {}
     for name, rng in _DEVICE_RNGS.items():
         if isinstance(rng, np.random.Generator):
-            state["devices"][name] = rng.bit_generator.state
-    return state
+            devices[name] = {"numpy": rng.bit_generator.state}
+        elif isinstance(rng, _JaxKey):
+            import jax
+
+            devices[name] = {"jax": np.asarray(jax.random.key_data(rng.key)).tolist()}
+        elif type(rng).__module__.startswith("torch"):
+            devices[name] = {"torch": base64.b64encode(rng.get_state().numpy().tobytes()).decode()}
+    return {"seed": _SEED, "host": _HOST.bit_generator.state, "devices": devices}
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
@@ -510,7 +519,22 @@ def set_rng_state(state: dict[str, Any]) -> None:
     _HOST = np.random.default_rng()
     _HOST.bit_generator.state = state["host"]
     _DEVICE_RNGS.clear()
-    for name, s in state["devices"].items():
-        rng = np.random.default_rng()
-        rng.bit_generator.state = s
+    for name, saved in state["devices"].items():
+        if "numpy" in saved:
+            rng = np.random.default_rng()
+            rng.bit_generator.state = saved["numpy"]
+        elif "jax" in saved:
+            import jax
+
+            rng = _JaxKey(0, as_device(name).device)
+            key = jax.random.wrap_key_data(np.asarray(saved["jax"], dtype=np.uint32))
+            rng.key = jax.device_put(key, as_device(name).device)
+        elif "torch" in saved:
+            import torch
+
+            rng = _device_rng(as_device(name))
+            raw = np.frombuffer(base64.b64decode(saved["torch"]), dtype=np.uint8).copy()
+            rng.set_state(torch.from_numpy(raw))
+        else:
+            continue
         _DEVICE_RNGS[name] = rng

@@ -6,7 +6,7 @@ from typing import Any
 
 from .backend import namespace
 
-__all__ = ["log_softmax", "one_hot", "sigmoid", "softmax"]
+__all__ = ["as_indices", "log_softmax", "one_hot", "sigmoid", "softmax"]
 
 
 def softmax(x: Any, axis: int = -1) -> Any:
@@ -34,6 +34,12 @@ def softplus(x: Any) -> Any:
     """log(1 + exp(x)) without overflow."""
     xp = namespace(x)
     return xp.maximum(x, 0.0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+
+def as_indices(t: Any) -> Any:
+    """Integer labels in the namespace's own index dtype (PyTorch's take_along_axis wants int64)."""
+    xp = namespace(t)
+    return xp.astype(t, xp.__array_namespace_info__().default_dtypes(device=t.device)["indexing"])
 
 
 def one_hot(t: Any, n_classes: int, dtype: Any) -> Any:

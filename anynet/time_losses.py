@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .backend import namespace
 from .checks import check_array, values_checked
-from .functional import log_softmax, one_hot
+from .functional import as_indices, log_softmax, one_hot
 from .losses import Loss
 
 __all__ = ["TimeSoftmaxWithLoss"]
@@ -45,7 +45,7 @@ class TimeSoftmaxWithLoss(Loss):
         flat_mask = xp.reshape(mask, (N * T,))
         safe_t = xp.where(flat_mask, xp.reshape(t, (N * T,)), xp.zeros_like(xp.reshape(t, (N * T,))))
         m = xp.astype(flat_mask, x.dtype)
-        per_pos = -xp.take_along_axis(logp, xp.expand_dims(xp.astype(safe_t, xp.int64), axis=1), axis=1)[:, 0] * m
+        per_pos = -xp.take_along_axis(logp, xp.expand_dims(as_indices(safe_t), axis=1), axis=1)[:, 0] * m
         count = xp.maximum(xp.sum(m), xp.asarray(1.0, dtype=x.dtype, device=x.device))
         self.cache = (xp.exp(logp), one_hot(safe_t, V, x.dtype), m, count, (N, T, V))
         if self.reduction == "mean":

@@ -146,3 +146,23 @@ def test_optimizer_state_that_does_not_fit_changes_nothing(tmp_path):
     for a, b in zip(before, _params(victim)):
         np.testing.assert_array_equal(a, b)
     assert victim_opt.iterations == 0
+
+
+def test_resume_is_exact_with_dropout_on_every_cpu_backend(cpu_backend, tmp_path):
+    """The device generators (dropout masks) are saved too: NumPy, PyTorch and JAX resume exactly."""
+    from anynet.training import Checkpoint
+
+    x, t = anynet.data.spiral(points_per_class=20)
+
+    def run(epochs, resume=None, callbacks=()):
+        anynet.seed(0)
+        net = anynet.MLP(2, [8], 3, dropout=0.3)
+        trainer = anynet.Trainer(net, anynet.SoftmaxWithLoss(), anynet.Adam(lr=0.01), verbose=0,
+                                 callbacks=list(callbacks))
+        trainer.fit((x, t), epochs=epochs, batch_size=15, resume=resume)
+        return _params(net)
+
+    straight = run(3)
+    run(1, callbacks=[Checkpoint(tmp_path / "ck.npz", every=1)])
+    for a, b in zip(straight, run(3, resume=tmp_path / "ck.npz")):
+        np.testing.assert_array_equal(a, b)

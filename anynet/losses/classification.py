@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from ..backend import namespace
-from ..functional import log_softmax, sigmoid, softmax, softplus
+from ..functional import as_indices, log_softmax, sigmoid, softmax, softplus
 from .base import Loss, _mean_over_features
 
 __all__ = [
@@ -38,7 +38,7 @@ class SoftmaxWithLoss(Loss):
         xp, target = self._class_target(x, t, name="x")
         logp = log_softmax(x, axis=1)
         if t.ndim == 1:
-            per_sample = -xp.take_along_axis(logp, xp.expand_dims(xp.astype(t, xp.int64), axis=1), axis=1)[:, 0]
+            per_sample = -xp.take_along_axis(logp, xp.expand_dims(as_indices(t), axis=1), axis=1)[:, 0]
         else:
             per_sample = -xp.sum(target * logp, axis=1)
         self.cache = (xp.exp(logp), target)
