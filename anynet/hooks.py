@@ -21,13 +21,18 @@ def global_norm(grads: Sequence[Any]) -> Any:
 
 
 class WeightDecay:
-    """L2 regularisation: g <- g + rate * W (the book's weight_decay_lambda)."""
+    """L2 regularisation: g <- g + rate * W, as the book's weight_decay_lambda, for the weight
+    matrices and kernels only (parameters of two or more axes; biases, BatchNorm's gamma and
+    beta are left alone). ``only_weights=False`` decays every parameter, as PyTorch's
+    ``weight_decay`` does."""
 
-    def __init__(self, rate: float):
+    def __init__(self, rate: float, only_weights: bool = True):
         self.rate = rate
+        self.only_weights = only_weights
 
     def __call__(self, params: Sequence[Parameter], grads: list[Any]) -> list[Any]:
-        return [g + self.rate * p.data for p, g in zip(params, grads)]
+        return [g + self.rate * p.data if p.data.ndim > 1 or not self.only_weights else g
+                for p, g in zip(params, grads)]
 
 
 class ClipByNorm:

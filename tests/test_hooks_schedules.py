@@ -30,9 +30,15 @@ def _sgd_with(backend, hooks, lr=0.1):
 
 
 def test_weight_decay_adds_rate_times_w(backend):
-    w, b = _sgd_with(backend, [anynet.WeightDecay(0.5)])
+    w, b = _sgd_with(backend, [anynet.WeightDecay(0.5, only_weights=False)])
     np.testing.assert_allclose(w, W0 - 0.1 * (G0 + 0.5 * W0))
     np.testing.assert_allclose(b, B0 - 0.1 * (GB0 + 0.5 * B0))
+
+
+def test_weight_decay_spares_biases_by_default_like_the_book(backend):
+    w, b = _sgd_with(backend, [anynet.WeightDecay(0.5)])
+    np.testing.assert_allclose(w, W0 - 0.1 * (G0 + 0.5 * W0))
+    np.testing.assert_allclose(b, B0 - 0.1 * GB0)
 
 
 def test_clip_by_norm_scales_all_gradients_together(backend):
