@@ -16,6 +16,7 @@ from .losses import (
     BinaryCrossEntropy, CategoricalCrossEntropy, CosineProximity, CrossEntropy, Hinge, KLDivergence,
     MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredError, MeanSquaredLogarithmicError,
     Poisson, SigmoidWithLoss, SoftmaxWithLoss, SparseCategoricalCrossEntropy, SquaredHinge,
+    TimeSoftmaxWithLoss,
 )
 from .metrics import accuracy
 from .models import (
@@ -24,7 +25,6 @@ from .models import (
 from .optimizers import GD, SGD, AdaDelta, AdaGrad, Adam, AdamW, Momentum, Nadam, Nesterov, RMSProp
 from .parameter import Parameter
 from .schedules import CosineDecay, StepDecay, Warmup
-from .time_losses import TimeSoftmaxWithLoss
 from .training import Trainer
 
 __version__ = "0.1.0"

@@ -24,8 +24,10 @@ from .regression import (
     MeanSquaredLogarithmicError,
     Poisson,
 )
+from .time import TimeSoftmaxWithLoss
 
 __all__ = [
+    "TimeSoftmaxWithLoss",
     "BinaryCrossEntropy",
     "CategoricalCrossEntropy",
     "CosineProximity",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from .backend import namespace
-from .checks import check_array, values_checked
-from .functional import as_indices, log_softmax, one_hot
-from .losses import Loss
+from ..backend import namespace
+from ..checks import check_array, values_checked
+from ..functional import as_indices, log_softmax, one_hot
+from .base import Loss
 
 __all__ = ["TimeSoftmaxWithLoss"]
 
