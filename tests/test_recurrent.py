@@ -417,3 +417,9 @@ def test_language_model_learns_a_repeated_text():
             model.backward(loss.backward())
             opt.update(model.params)
     assert math.exp(value) < 0.6 * math.exp(first)  # perplexity falls
+
+
+def test_a_cell_in_a_sequential_says_to_use_the_time_layer():
+    net = anynet.Sequential(anynet.LSTM(3, 4))
+    with pytest.raises(TypeError, match="LSTM: a cell takes its state.*use TimeLSTM"):
+        net.forward(np.ones((2, 3), dtype=np.float32))

@@ -138,6 +138,9 @@ class _Cell(RecurrentWeights):
         self.cache = None
 
     def _forward(self, x, state):
+        if any(s is None or isinstance(s, bool) for s in state):
+            raise TypeError(f"{self.name}: a cell takes its state, forward(x, h_prev[, c_prev]); "
+                            f"in a Sequential over (N, T, D) use Time{self.name}")
         Wx, Wh, b = self._weights()
         xp = namespace(x, *state, Wx, where=self.name)
         N, H = x.shape[0], self.hidden_size
@@ -187,7 +190,7 @@ class LSTM(_Cell):
 
     kind = "LSTM"
 
-    def forward(self, x, h_prev, c_prev):
+    def forward(self, x, h_prev, c_prev=None):
         return self._forward(x, (h_prev, c_prev))
 
     def backward(self, dh_next, dc_next):
