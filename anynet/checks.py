@@ -93,15 +93,24 @@ def check_finite(where: str, x: Any, xp: Any, name: str = "x") -> None:
         raise ValueError(f"{where}: {name} of shape {_fmt(tuple(x.shape))} holds {bad} NaN or Inf values")
 
 
-def check_labels(where: str, t: Any, xp: Any, n_classes: int, n: int) -> None:
-    """Check class-index labels: shape (N,), integer dtype, and (values) 0 <= t < n_classes."""
-    if tuple(t.shape) != (n,):
-        raise ValueError(f"{where}: expected labels t of shape ({n},) or ({n}, {n_classes}), got {_fmt(tuple(t.shape))}")
+def check_labels(
+    where: str, t: Any, xp: Any, n_classes: int, shape: Sequence[Any], name: str = "labels t",
+    also: str = "",
+) -> None:
+    """Check class indices (labels, embedding ids): ``shape`` (ints must match, names like "N"
+    are free; ``also`` names another accepted form), an integer dtype, a non-empty batch, and
+    (reading values) 0 <= t < n_classes."""
+    got = tuple(t.shape)
+    if len(got) != len(shape) or any(isinstance(w, int) and w != g for w, g in zip(shape, got)):
+        raise ValueError(f"{where}: expected {name} of shape {_fmt(shape)}{also}, got {_fmt(got)}")
     if not xp.isdtype(t.dtype, "integral"):
-        raise TypeError(f"{where}: expected integer class labels, got {t.dtype} of shape {_fmt(tuple(t.shape))}")
-    if values_checked(xp) and n > 0:
+        raise TypeError(f"{where}: expected integer {name.split()[0]}, got {t.dtype} of shape {_fmt(got)}")
+    if got and got[0] == 0:
+        raise ValueError(f"{where}: empty batch: {name} have shape {_fmt(got)}")
+    if values_checked(xp):
         lo, hi = int(xp.min(t)), int(xp.max(t))
         if lo < 0 or hi >= n_classes:
             raise ValueError(
-                f"{where}: labels must lie in [0, {n_classes}) for {n_classes} classes, got values in [{lo}, {hi}]"
+                f"{where}: {name.split()[0]} must lie in [0, {n_classes}) for {n_classes} classes, "
+                f"got values in [{lo}, {hi}]"
             )

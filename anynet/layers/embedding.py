@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import namespace
-from ..checks import values_checked
+from ..checks import check_labels
 from ..functional import one_hot
 from .base import Layer, new_parameter
 
@@ -31,25 +31,11 @@ class Embedding(Layer):
     def params(self):
         return [self.W]
 
-    def _check_ids(self, xp, ids, V):
-        want = self.axes
-        if ids.ndim != len(want):
-            shape = "(" + ", ".join(want) + ("," if len(want) == 1 else "") + ")"
-            raise ValueError(f"{self.name}: expected ids of shape {shape}, got {tuple(ids.shape)}")
-        if not xp.isdtype(ids.dtype, "integral"):
-            raise TypeError(f"{self.name}: expected integer ids, got {ids.dtype} of shape {tuple(ids.shape)}")
-        if ids.shape[0] == 0:
-            raise ValueError(f"{self.name}: empty batch: ids have shape {tuple(ids.shape)}")
-        if values_checked(xp):
-            lo, hi = int(xp.min(ids)), int(xp.max(ids))
-            if lo < 0 or hi >= V:
-                raise ValueError(f"{self.name}: ids must lie in [0, {V}), got values in [{lo}, {hi}]")
-
     def forward(self, x, train=None):
         W = self.W.data
         xp = namespace(x, W, where=self.name)
         V, D = W.shape
-        self._check_ids(xp, x, V)
+        check_labels(self.name, x, xp, V, self.axes, name="ids")
         self.ids = x
         flat = xp.reshape(x, (-1,))
         return xp.reshape(xp.take(W, flat, axis=0), (*x.shape, D))

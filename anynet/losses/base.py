@@ -85,7 +85,7 @@ class Loss:
         check_array(self.name, y, xp, name=name)
         N, C = y.shape
         if indices and t.ndim == 1:
-            check_labels(self.name, t, xp, C, N)
+            check_labels(self.name, t, xp, C, (N,), also=f" or ({N}, {C})")
             return xp, one_hot(t, C, y.dtype)
         if rows and tuple(t.shape) == (N, C):
             check_array(self.name, t, xp, name="t", dtype=y.dtype)
