@@ -3,34 +3,78 @@ Python array API standard, running on NumPy, CuPy, PyTorch, JAX and array-api-st
 
 from . import data, functional, hooks, layers, losses, models, optimizers, schedules
 from .backend import Device, DeviceError, as_device, current_device, device, device_of, seed, to_device, to_numpy
-from .checks import debug
 from .containers import Sequential
 from .gradcheck import numerical_gradient
 from .hooks import ClipByNorm, ClipByValue, WeightDecay
 from .layers import (
-    ELU, GRU, LRN, LSTM, RNN, Affine, AvgPool, BatchNorm, Conv, Dropout, Embedding, Flatten, Layer,
-    LeakyReLU, LogSoftmax, MatMul, MaxPool, ReLU, Sigmoid, Softmax, Tanh, TimeAffine, TimeEmbedding,
-    TimeGRU, TimeLSTM, TimeRNN,
+    ELU,
+    GRU,
+    LRN,
+    LSTM,
+    RNN,
+    Affine,
+    AvgPool,
+    BatchNorm,
+    Conv,
+    Dropout,
+    Embedding,
+    Flatten,
+    Layer,
+    LeakyReLU,
+    LogSoftmax,
+    MatMul,
+    MaxPool,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+    TimeAffine,
+    TimeEmbedding,
+    TimeGRU,
+    TimeLSTM,
+    TimeRNN,
 )
 from .losses import (
-    BinaryCrossEntropy, CategoricalCrossEntropy, CosineProximity, CrossEntropy, Hinge, KLDivergence,
-    MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredError, MeanSquaredLogarithmicError,
-    Poisson, SigmoidWithLoss, SoftmaxWithLoss, SparseCategoricalCrossEntropy, SquaredHinge,
+    BinaryCrossEntropy,
+    CategoricalCrossEntropy,
+    CosineProximity,
+    CrossEntropy,
+    Hinge,
+    KLDivergence,
+    Loss,
+    MeanAbsoluteError,
+    MeanAbsolutePercentageError,
+    MeanSquaredError,
+    MeanSquaredLogarithmicError,
+    Poisson,
+    SigmoidWithLoss,
+    SoftmaxWithLoss,
+    SparseCategoricalCrossEntropy,
+    SquaredHinge,
     TimeSoftmaxWithLoss,
 )
 from .metrics import accuracy
 from .models import (
-    MLP, VGG, AlexNet, DeepConvNet, LanguageModel, LeNet5, SequenceClassifier, SimpleConvNet, TwoLayerNet,
+    MLP,
+    VGG,
+    AlexNet,
+    DeepConvNet,
+    LanguageModel,
+    LeNet5,
+    SequenceClassifier,
+    SimpleConvNet,
+    TwoLayerNet,
 )
-from .optimizers import GD, SGD, AdaDelta, AdaGrad, Adam, AdamW, Momentum, Nadam, Nesterov, RMSProp
+from .optimizers import GD, SGD, AdaDelta, AdaGrad, Adam, AdamW, Momentum, Nadam, Nesterov, Optimizer, RMSProp
 from .parameter import Parameter
 from .schedules import CosineDecay, StepDecay, Warmup
 from .training import Trainer
+from .validation import debug
 
 __version__ = "0.1.0"
 
 __all__ = [
-    # backend and checks
+    # backend and validation
     "Device", "DeviceError", "as_device", "current_device", "debug", "device", "device_of", "seed",
     "to_device", "to_numpy", "numerical_gradient",
     # layers and containers
@@ -39,12 +83,12 @@ __all__ = [
     "Sequential", "Sigmoid", "Softmax", "Tanh", "TimeAffine", "TimeEmbedding", "TimeGRU", "TimeLSTM",
     "TimeRNN",
     # losses and metrics
-    "BinaryCrossEntropy", "CategoricalCrossEntropy", "CosineProximity", "CrossEntropy", "Hinge",
+    "BinaryCrossEntropy", "CategoricalCrossEntropy", "Loss", "CosineProximity", "CrossEntropy", "Hinge",
     "KLDivergence", "MeanAbsoluteError", "MeanAbsolutePercentageError", "MeanSquaredError",
     "MeanSquaredLogarithmicError", "Poisson", "SigmoidWithLoss", "SoftmaxWithLoss",
     "SparseCategoricalCrossEntropy", "SquaredHinge", "TimeSoftmaxWithLoss", "accuracy",
     # optimizers, hooks, schedules
-    "AdaDelta", "AdaGrad", "Adam", "AdamW", "GD", "Momentum", "Nadam", "Nesterov", "RMSProp", "SGD",
+    "AdaDelta", "AdaGrad", "Adam", "AdamW", "GD", "Optimizer", "Momentum", "Nadam", "Nesterov", "RMSProp", "SGD",
     "ClipByNorm", "ClipByValue", "WeightDecay", "CosineDecay", "StepDecay", "Warmup",
     # models and training
     "AlexNet", "DeepConvNet", "LanguageModel", "LeNet5", "MLP", "SequenceClassifier", "SimpleConvNet",

@@ -94,8 +94,9 @@ def _train(args: argparse.Namespace) -> int:
     ckpt = os.path.join(args.out, "checkpoint.npz")
     with backend.device(args.device) as dev:
         model = build_model(args.model, args.data, args.hidden, args.layers)
+        every = args.checkpoint_every or max(1, epochs // 10)
         trainer = Trainer(model, SoftmaxWithLoss(), opt_cls(lr=lr), verbose=args.verbose,
-                          callbacks=[Checkpoint(ckpt, every=args.checkpoint_every or max(1, epochs // 10), metadata=config)])
+                          callbacks=[Checkpoint(ckpt, every=every, metadata=config)])
         print(f"training {args.model} on {args.data} ({len(train)} samples) on {dev.name}: "
               f"{epochs} epochs, batch {batch or 'full'}, {args.optimizer} lr {lr}", flush=True)
         trainer.fit(train, val, epochs=epochs, batch_size=batch, resume=args.resume)

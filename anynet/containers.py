@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from .backend import namespace
-from .checks import check_finite, inside_network, values_checked
 from .layers.base import Layer, check_keys
+from .validation import check_finite, inside_network, values_checked
 
 __all__ = ["Sequential"]
 

@@ -14,10 +14,11 @@ of updates done so far. Weight decay and gradient clipping are hooks
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable, Sequence, Union
+from typing import Any, Callable, Iterable, Sequence
 
 from .backend import device_of, namespace, to_device
 from .parameter import Parameter
+from .schedules import LR
 
 __all__ = [
     "AdaDelta", "AdaGrad", "Adam", "AdamW", "GD", "Momentum", "Nadam", "Nesterov", "Optimizer",
@@ -25,7 +26,6 @@ __all__ = [
 ]
 
 Hook = Callable[[Sequence[Parameter], list[Any]], list[Any]]
-LR = Union[float, Callable[[int], float]]
 
 
 def _check_rate(where: str, name: str, value: float, low: float = 0.0, high: float = 1.0) -> None:

@@ -13,10 +13,12 @@ steps in updates: ``step=k * updates_per_epoch``.
 from __future__ import annotations
 
 import math
+from typing import Callable, Union
 
-from .optimizers import LR
+__all__ = ["LR", "Constant", "CosineDecay", "Schedule", "StepDecay", "Warmup"]
 
-__all__ = ["Constant", "CosineDecay", "Schedule", "StepDecay", "Warmup"]
+# What an optimizer takes as its learning rate: a number or a schedule.
+LR = Union[float, Callable[[int], float]]
 
 
 class Schedule:

@@ -7,7 +7,7 @@ weights found; writes the loss curves to linear_modes.png when matplotlib is the
 """
 
 import anynet
-from anynet import Affine, MeanSquaredError, SGD, Sequential, Trainer
+from anynet import SGD, Affine, MeanSquaredError, Sequential, Trainer
 
 x, t = anynet.data.linear_regression(n=200, weights=(2.0, -30.0), noise=0.1)
 modes = {"gradient descent (batch = all 200)": (None, 0.3),

@@ -6,10 +6,10 @@ import os
 
 import numpy as np
 import pytest
+from conftest import host
 
 import anynet
 from anynet.training import CheckpointError, checkpoint
-from conftest import host
 
 
 def _net(hidden=5):

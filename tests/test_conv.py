@@ -6,11 +6,11 @@ import itertools
 
 import numpy as np
 import pytest
+from conftest import arr, check_inputs_unchanged, host
 
 import anynet
 from anynet.gradcheck import check_layer
-from anynet.im2col import col2im, im2col
-from conftest import arr, check_inputs_unchanged, host
+from anynet.layers._windows import col2im, im2col
 
 F64 = "float64"
 
@@ -66,7 +66,7 @@ def loop_conv(x, W, b, stride, pad):
     return out
 
 
-@pytest.mark.parametrize("kernel,stride,pad", [(3, 1, 0), ((2, 3), (2, 1), (1, 2)), (1, 3, 0), (4, 2, 1)])
+@pytest.mark.parametrize(("kernel", "stride", "pad"), [(3, 1, 0), ((2, 3), (2, 1), (1, 2)), (1, 3, 0), (4, 2, 1)])
 def test_conv_forward_matches_loop(backend, kernel, stride, pad):
     rng = np.random.default_rng(2)
     layer = anynet.Conv(3, 4, kernel, stride, pad, dtype=F64)
@@ -112,7 +112,7 @@ def test_im2col_col2im_are_adjoint(backend):
 GRID = list(itertools.product([1, 2, 3, 5], [1, 2, 3], [0, 1, 2]))
 
 
-@pytest.mark.parametrize("k,s,p", GRID)
+@pytest.mark.parametrize(("k", "s", "p"), GRID)
 def test_output_shapes(k, s, p):
     H, W = 9, 8
     x = np.zeros((2, 3, H, W), dtype=np.float32)

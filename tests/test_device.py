@@ -6,9 +6,9 @@ import threading
 
 import numpy as np
 import pytest
+from conftest import CPU_BACKENDS, _resolve, arr, host
 
 import anynet
-from conftest import CPU_BACKENDS, _resolve, arr, host
 
 
 def test_parameters_are_born_on_the_context_device(backend):

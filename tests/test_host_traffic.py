@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import _resolve
 
 import anynet
 from anynet.hooks import ClipByNorm
-from conftest import _resolve
 
 strict_array = pytest.importorskip("array_api_strict._array_object").Array
 READS = ("__float__", "__bool__", "__int__", "__index__", "__complex__", "__array__", "__dlpack__", "to_device")

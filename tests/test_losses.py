@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import arr, host
 
 import anynet
 from anynet import losses as L
 from anynet.gradcheck import check_loss
-from conftest import arr, host
 
 R = np.random.default_rng(7)
 N, C = 4, 3
@@ -285,7 +285,8 @@ def test_errors_name_the_loss_and_the_shapes(backend):
     y = arr(backend, PROBS)
     with pytest.raises(ValueError, match=r"CategoricalCrossEntropy: expected labels t of shape \(4, 3\), got \(4,\)"):
         L.CategoricalCrossEntropy().forward(y, arr(backend, LABELS))
-    with pytest.raises(ValueError, match=r"SparseCategoricalCrossEntropy: expected labels t of shape \(4,\), got \(4, 3\)"):
+    msg = r"SparseCategoricalCrossEntropy: expected labels t of shape \(4,\), got \(4, 3\)"
+    with pytest.raises(ValueError, match=msg):
         L.SparseCategoricalCrossEntropy().forward(y, arr(backend, ONE_HOT))
     with pytest.raises(ValueError, match=r"CrossEntropy: expected y of shape \(N, C\), got \(4, 3, 1\)"):
         L.CrossEntropy().forward(arr(backend, PROBS[..., None]), arr(backend, LABELS))

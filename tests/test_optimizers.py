@@ -9,11 +9,10 @@ import math
 
 import numpy as np
 import pytest
+from conftest import arr, host
 
 import anynet
 from anynet import optimizers as O
-from conftest import arr, host
-
 
 # -- the published rules, by hand in NumPy (float64), independent of anynet ------
 

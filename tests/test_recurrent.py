@@ -6,11 +6,11 @@ import math
 
 import numpy as np
 import pytest
+from conftest import arr, host
 
 import anynet
 from anynet.gradcheck import check_layer, check_loss
 from anynet.hooks import ClipByNorm
-from conftest import arr, host
 
 F64 = "float64"
 N, T, D, H = 2, 3, 3, 4
@@ -50,7 +50,7 @@ TIME_MODES = [("rnn", rs, sf) for rs in (True, False) for sf in (False, True)] +
 ]
 
 
-@pytest.mark.parametrize("kind,return_sequences,stateful", TIME_MODES)
+@pytest.mark.parametrize(("kind", "return_sequences", "stateful"), TIME_MODES)
 def test_time_layer_gradient(backend, kind, return_sequences, stateful):
     layer = TIME[kind](D, H, stateful=stateful, return_sequences=return_sequences, dtype=F64)
     x = arr(backend, randn((N, T, D)))

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
+from conftest import arr, host
 
 import anynet
-from conftest import arr, host
 
 
 def test_sgd_step_by_hand(backend):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import host
 
 import anynet
 from anynet.training import Callback, Checkpoint, EarlyStopping, TrainingDiverged, checkpoint
-from conftest import host
 
 
 def _regression(lr=0.05):
@@ -16,7 +16,7 @@ def _regression(lr=0.05):
     return net, trainer
 
 
-@pytest.mark.parametrize("batch_size, steps_per_epoch", [(None, 1), (1, 40), (16, 3)])
+@pytest.mark.parametrize(("batch_size", "steps_per_epoch"), [(None, 1), (1, 40), (16, 3)])
 def test_full_batch_stochastic_and_mini_batch(cpu_backend, batch_size, steps_per_epoch):
     x, t = anynet.data.linear_regression(n=40, noise=0.0)
     net, trainer = _regression(lr={None: 0.3, 1: 0.1, 16: 0.3}[batch_size])

@@ -1,5 +1,7 @@
 """Layers with explicit ``forward`` / ``backward``."""
 
+# Last: containers build on the layers above (anynet.containers imports anynet.layers.base).
+from ..containers import Sequential  # noqa: E402
 from .activations import ELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .base import Layer
 from .conv import Conv
@@ -15,5 +17,5 @@ from .time_recurrent import TimeGRU, TimeLSTM, TimeRNN
 __all__ = [
     "Affine", "AvgPool", "BatchNorm", "Conv", "Dropout", "ELU", "Embedding", "Flatten", "GRU",
     "LRN", "LSTM", "Layer", "LeakyReLU", "LogSoftmax", "MatMul", "MaxPool", "RNN", "ReLU",
-    "Sigmoid", "Softmax", "Tanh", "TimeAffine", "TimeEmbedding", "TimeGRU", "TimeLSTM", "TimeRNN",
+    "Sequential", "Sigmoid", "Softmax", "Tanh", "TimeAffine", "TimeEmbedding", "TimeGRU", "TimeLSTM", "TimeRNN",
 ]

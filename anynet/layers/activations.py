@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..backend import namespace
-from ..checks import check_array
 from ..functional import log_softmax, sigmoid, softmax
+from ..validation import check_array
 from .base import Layer
 
 __all__ = ["ELU", "LeakyReLU", "LogSoftmax", "ReLU", "Sigmoid", "Softmax", "Tanh"]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import namespace
-from ..checks import check_array
-from ..im2col import col2im, im2col, output_size, pair
+from ..validation import check_array
+from ._windows import col2im, im2col, output_size, pair
 from .base import Layer, new_parameter
-from .core import init_scale
+from .init import init_scale
 
 __all__ = ["Conv"]
 

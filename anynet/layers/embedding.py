@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import namespace
-from ..checks import check_labels
 from ..functional import one_hot
+from ..validation import check_labels
 from .base import Layer, new_parameter
 
 __all__ = ["Embedding", "TimeEmbedding"]

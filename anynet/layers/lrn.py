@@ -5,7 +5,7 @@ from __future__ import annotations
 import array_api_extra as xpx
 
 from ..backend import namespace
-from ..checks import check_array
+from ..validation import check_array
 from .base import Layer
 
 __all__ = ["LRN"]
@@ -13,7 +13,6 @@ __all__ = ["LRN"]
 
 def _channel_window_sum(a, before: int, after: int):
     """s[:, c] = sum of a[:, c - before : c + after + 1] over channels, zeros outside."""
-    xp = namespace(a)
     C = a.shape[1]
     padded = xpx.pad(a, ((0, 0), (before, after), (0, 0), (0, 0)))
     s = padded[:, 0:C, ...]
@@ -52,7 +51,7 @@ class LRN(Layer):
 
     def backward(self, dout):
         x, s, scale, y = self._need("cache")
-        xp = namespace(dout, x, where=self.name)
+        namespace(dout, x, where=self.name)  # same library and device, or a clear error
         self._check_dout(dout, tuple(x.shape))
         n = self.size
         # d s_c / d x_j = 2 alpha/n x_j for every c whose window holds j: the adjoint window.

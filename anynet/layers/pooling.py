@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import namespace
-from ..checks import check_array
-from ..im2col import output_size, pair, window_scatter, window_views
+from ..validation import check_array
+from ._windows import output_size, pair, window_scatter, window_views
 from .base import Layer
 
 __all__ = ["AvgPool", "MaxPool"]

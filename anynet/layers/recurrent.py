@@ -15,10 +15,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import namespace
-from ..checks import check_array
 from ..functional import sigmoid
+from ..validation import check_array
 from .base import Layer, new_parameter
-from .core import init_scale
+from .init import init_scale
 
 __all__ = ["GRU", "LSTM", "RNN"]
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from .. import backend
 from ..backend import namespace
-from ..checks import check_array
+from ..validation import check_array
 from .base import Layer, new_constant, new_parameter
 
 __all__ = ["BatchNorm", "Dropout"]

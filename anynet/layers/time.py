@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import namespace
-from ..checks import check_array
+from ..validation import check_array
 from .base import Layer, new_parameter
-from .core import init_scale
+from .init import init_scale
 
 __all__ = ["TimeAffine"]
 
@@ -42,9 +42,9 @@ class TimeAffine(Layer):
         W = self.W.data
         xp = namespace(dout, W, where=self.name)
         N, T, D = x.shape
-        O = W.shape[1]
-        self._check_dout(dout, (N, T, O))
-        d2 = xp.reshape(dout, (N * T, O))
+        M = W.shape[1]
+        self._check_dout(dout, (N, T, M))
+        d2 = xp.reshape(dout, (N * T, M))
         self.W.grad = xp.matmul(xp.reshape(x, (N * T, D)).T, d2)
         self.b.grad = xp.sum(d2, axis=0)
         return xp.reshape(xp.matmul(d2, W.T), (N, T, D))

@@ -13,7 +13,7 @@ from typing import Any
 
 from .. import backend
 from ..backend import namespace
-from ..checks import check_array
+from ..validation import check_array
 from .recurrent import STEPS, RecurrentWeights
 
 __all__ = ["TimeGRU", "TimeLSTM", "TimeRNN"]

@@ -11,8 +11,8 @@ import math
 from typing import Any
 
 from ..backend import namespace
-from ..checks import check_array, check_labels
 from ..functional import one_hot
+from ..validation import check_array, check_labels
 
 __all__ = ["Loss"]
 

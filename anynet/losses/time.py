@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..backend import namespace
-from ..checks import check_array, values_checked
 from ..functional import as_indices, log_softmax, one_hot
+from ..validation import check_array, values_checked
 from .base import Loss
 
 __all__ = ["TimeSoftmaxWithLoss"]

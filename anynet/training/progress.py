@@ -15,8 +15,8 @@ class Progress:
     """Shows one bar per epoch (samples/s and the running loss) and a line per finished epoch.
 
     ``verbose=0``: silent. ``verbose=1``: the bar when tqdm is installed and
-    ``stream`` is a terminal, plus a line for about every tenth epoch; ``verbose=2``: a line every epoch. ``report`` receives the
-    lines (default: print to ``stream``).
+    ``stream`` is a terminal, plus a line for about every tenth epoch; ``verbose=2``: a line every epoch.
+    ``report`` receives the lines (default: print to ``stream``).
     """
 
     def __init__(self, verbose: int = 1, report: Callable[[str], None] | None = None, stream: Any = None):

@@ -9,8 +9,8 @@ from typing import Any, Callable, Iterable
 
 from .. import backend
 from ..data.dataset import DataLoader, DataSet, as_dataset
-from ..checks import inside_network
 from ..metrics import accuracy
+from ..validation import inside_network
 from . import checkpoint
 from .callbacks import Callback
 from .progress import Progress

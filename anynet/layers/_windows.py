@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import array_api_extra as xpx
 
-from .backend import namespace
+from ..backend import namespace
 
 __all__ = ["col2im", "im2col", "output_size", "pair", "window_scatter", "window_views"]
 
