@@ -136,7 +136,7 @@ def agreement(name: str, dev: anynet.Device, steps: int, batch: int = 100) -> di
 
 
 def device_name(dev: anynet.Device) -> str:
-    if dev.kind == "cupy":
+    if dev.library == "cupy":
         import cupy
 
         props = cupy.cuda.runtime.getDeviceProperties(dev.device.id)

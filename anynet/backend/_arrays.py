@@ -1,0 +1,106 @@
+"""Arrays of any library: their namespace and device, and moving them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+from ._context import as_device, library_of
+from ._device import Device, DeviceError
+from ._numpy import cpu
+
+__all__ = ["describe", "device_of", "is_host", "namespace", "to_device", "to_numpy"]
+
+_NAMESPACES: dict[type, Any] = {}
+_DEVICES: dict[tuple[type, str], Device] = {}
+
+_HINT = "move the model with model.to(anynet.device_of(x)), or the data with anynet.to_device(x, device)"
+
+
+def describe(x: Any) -> str:
+    """A short text naming an array's library, dtype, shape and device."""
+    if not array_api_compat.is_array_api_obj(x):
+        return f"{type(x).__name__}"
+    lib = type(x).__module__.split(".")[0]
+    lib = {"jaxlib": "jax", "builtins": "?"}.get(lib, lib)
+    dtype = str(x.dtype).replace("torch.", "")
+    return f"{lib} {dtype} array of shape {tuple(x.shape)} on {array_api_compat.device(x)}"
+
+
+def namespace(*arrays: Any, where: str = "anynet") -> Any:
+    """The array namespace shared by ``arrays`` (None skipped), checking they share a device.
+
+    Raises DeviceError naming both arrays when libraries or devices differ.
+    """
+    arrays = tuple(a for a in arrays if a is not None)
+    first = type(arrays[0])
+    xp = _NAMESPACES.get(first)
+    if xp is None:
+        try:
+            xp = array_api_compat.array_namespace(arrays[0])
+        except TypeError as err:
+            raise TypeError(f"{where}: expected an array, got {describe(arrays[0])}") from err
+        _NAMESPACES[first] = xp
+    for a in arrays[1:]:
+        if type(a) is not first and _namespace_of_other(a, where) is not xp:
+            raise DeviceError(f"{where}: arrays from two libraries: {describe(arrays[0])} and {describe(a)}; {_HINT}")
+    if len(arrays) > 1 and first is not np.ndarray:
+        dev = array_api_compat.device(arrays[0])
+        for a in arrays[1:]:
+            if array_api_compat.device(a) != dev:
+                raise DeviceError(f"{where}: arrays on two devices: {describe(arrays[0])} and {describe(a)}; {_HINT}")
+    return xp
+
+
+def _namespace_of_other(a: Any, where: str) -> Any:
+    try:
+        return namespace(a, where=where)
+    except TypeError:
+        raise DeviceError(f"{where}: expected an array, got {describe(a)}") from None
+
+
+def is_host(xp: Any) -> bool:
+    """Whether arrays of namespace ``xp`` live on the host, where reading a value costs no transfer."""
+    return library_of(xp).is_host
+
+
+def device_of(x: Any) -> Device:
+    """The ``Device`` an array lives on."""
+    if isinstance(x, np.ndarray):
+        return cpu()
+    dev = array_api_compat.device(x)
+    key = (type(x), repr(dev))
+    found = _DEVICES.get(key)
+    if found is None:  # building a Device allocates; per-step callers (dropout) hit the cache
+        xp = namespace(x)
+        found = library_of(xp).of(xp, dev)
+        _DEVICES[key] = found
+    return found
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """``x`` on the host as a NumPy array: a copy, or a view where the memory is shared."""
+    if isinstance(x, np.ndarray):
+        return x
+    if isinstance(x, (int, float, bool, list, tuple)):
+        return np.asarray(x)
+    return device_of(x).to_numpy(x)
+
+
+def to_device(x: Any, device: Any = None) -> Any:
+    """``x`` on ``device`` (default: the current one); the same object if already there.
+
+    Lists and scalars are copied. Between two libraries that see the same memory (NumPy and
+    PyTorch on the CPU, CuPy and PyTorch on one GPU) the result shares memory with ``x`` (DLPack,
+    no copy) where the library allows it: copy it before writing into either.
+    """
+    target = as_device(device)
+    if not array_api_compat.is_array_api_obj(x):
+        return target.from_numpy(np.asarray(x))
+    source = device_of(x)
+    if source == target:
+        return x
+    return target.receive(x, source)
+

@@ -1,0 +1,85 @@
+"""The device context: where new arrays are born, and reading a ``Device`` from a description."""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from typing import Any, Iterator
+
+import array_api_compat
+
+from ._device import LIBRARIES, Device, DeviceError
+from ._generic import GenericDevice
+from ._numpy import cpu
+
+__all__ = ["as_device", "current_device", "device", "library_of"]
+
+_CURRENT: contextvars.ContextVar[Device | None] = contextvars.ContextVar("anynet_device", default=None)
+
+
+def current_device() -> Device:
+    """The device new arrays are born on: the innermost ``anynet.device``, else the CPU."""
+    dev = _CURRENT.get()
+    return cpu() if dev is None else dev
+
+
+def library_of(xp: Any) -> type[Device]:
+    """The ``Device`` class of the array-api-compat namespace ``xp``."""
+    for cls in LIBRARIES:
+        if cls.owns(xp):
+            return cls
+    return GenericDevice
+
+
+def _spec_help() -> str:
+    return (
+        "use 'cpu', 'cuda', 'cuda:N', 'torch:cpu', 'torch:cuda', 'jax:cpu', "
+        "'array_api_strict:device1', or a namespace and a device"
+    )
+
+
+def as_device(spec: Any = None, dev: Any = None) -> Device:
+    """Turn a device description into a ``Device``.
+
+    ``spec`` is a ``Device``; an array (its device); a string such as ``"cpu"``, ``"cuda"``,
+    ``"cuda:1"``, ``"torch:cpu"``, ``"torch:cuda"``, ``"jax:cpu"``, ``"array_api_strict:device1"``;
+    or an array namespace module (``torch``, ``jax.numpy``, ``array_api_strict``) with ``dev`` its
+    device. ``None`` is the current device.
+    """
+    if spec is None:
+        return current_device()
+    if isinstance(spec, Device):
+        return spec
+    if isinstance(spec, str):
+        prefix, _, rest = spec.strip().partition(":")
+        prefix = prefix.lower()
+        for cls in LIBRARIES:
+            if prefix in cls.prefixes:
+                if prefix == "cpu" and rest == "":
+                    return cpu()
+                return cls.parse(rest.strip(), spec)
+        raise DeviceError(f"unknown device {spec!r}: {_spec_help()}")
+    if hasattr(spec, "__array_namespace__") or array_api_compat.is_array_api_obj(spec):
+        from ._arrays import device_of
+
+        return device_of(spec)
+    if hasattr(spec, "__name__") and hasattr(spec, "asarray"):
+        xp = array_api_compat.array_namespace(spec.empty(0))  # raw module -> compat namespace
+        return library_of(xp).of(xp, dev)
+    raise DeviceError(f"cannot read a device from {spec!r}: {_spec_help()}")
+
+
+@contextlib.contextmanager
+def device(spec: Any = "cpu", dev: Any = None) -> Iterator[Device]:
+    """Within the block, new parameters, batches and random draws are born on ``spec``.
+
+    Computation always follows its inputs; the context only places new arrays.
+    Nests, and is safe across threads and async tasks.
+    """
+    target = as_device(spec, dev)
+    token = _CURRENT.set(target)
+    try:
+        with target.scope():
+            yield target
+    finally:
+        _CURRENT.reset(token)

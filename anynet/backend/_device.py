@@ -1,0 +1,178 @@
+"""The base ``Device``: an array namespace and a device inside it, and where its subclasses
+register.
+
+Each array library has a subclass in its own module (``_numpy``, ``_cupy``, ``_torch``,
+``_jax``, ``_strict``); a library none of them owns gets ``_generic.GenericDevice``, built on
+``__array_namespace__`` and DLPack. A subclass owns what the standard leaves out for its
+library: creation on its device, host transfer both ways, zero-copy moves, ``synchronize``,
+and its random generator (draw, state, restore).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, ClassVar, Iterator
+
+import numpy as np
+
+__all__ = ["Device", "DeviceError", "LIBRARIES", "register"]
+
+
+class DeviceError(ValueError):
+    """A device that is not there, or arrays from two libraries or two devices in one computation."""
+
+
+class Device:
+    """Where new arrays are born: an array namespace and a device inside it.
+
+    Build one with ``anynet.as_device``: ``"cpu"`` (NumPy), ``"cuda"``/``"cuda:N"`` (CuPy),
+    ``"torch:cpu"``, ``"torch:cuda:0"``, ``"jax:cpu"``, ``"array_api_strict:device1"``, or a
+    namespace module and its device object.
+    """
+
+    library: ClassVar[str] = "?"  # the array library's name, as in the device's name
+    prefixes: ClassVar[tuple[str, ...]] = ()  # the spec prefixes it parses ("torch" in "torch:cpu")
+    is_host: ClassVar[bool] = False  # arrays are NumPy's: reading values costs no transfer
+    writable: ClassVar[bool] = True  # arrays can be written in place (False on JAX)
+
+    __slots__ = ("xp", "device", "name")
+
+    def __init__(self, xp: Any, device: Any, name: str):
+        self.xp = xp  # the array-api-compat namespace
+        self.device = device  # the library's own device object ("cpu" for NumPy)
+        self.name = name  # canonical text, e.g. "cpu", "cuda:0", "torch:cpu"
+
+    def __repr__(self) -> str:
+        return f"Device({self.name!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Device) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    # -- what a subclass says about its library ---------------------------------
+
+    @classmethod
+    def owns(cls, xp: Any) -> bool:
+        """Whether the array-api-compat namespace ``xp`` is this library's."""
+        raise NotImplementedError
+
+    @classmethod
+    def parse(cls, rest: str, spec: str) -> Device:
+        """The device named by a spec string ``"<prefix>:<rest>"`` (``rest`` may be empty)."""
+        raise NotImplementedError
+
+    @classmethod
+    def of(cls, xp: Any, dev: Any) -> Device:
+        """The device ``dev`` (the library's device object, None for its default) of ``xp``."""
+        raise NotImplementedError
+
+    @property
+    def memory(self) -> tuple[str, int] | None:
+        """The memory its arrays live in, ("cpu", 0) or ("cuda", N): two devices with the same
+        memory can hand arrays to each other through DLPack without a copy. None: never."""
+        return None
+
+    @contextlib.contextmanager
+    def scope(self) -> Iterator[None]:
+        """Entered around creation and kernel launches on this device (CuPy's current GPU)."""
+        yield
+
+    # -- arrays ----------------------------------------------------------------------
+
+    def from_numpy(self, a: np.ndarray) -> Any:
+        """A copy of the host array ``a`` on this device."""
+        raise NotImplementedError
+
+    def to_numpy(self, x: Any) -> np.ndarray:
+        """``x`` (an array on this device) on the host: a copy, or a view where the memory is shared."""
+        return np.asarray(x)
+
+    def zeros(self, shape: tuple[int, ...], dtype: Any = None) -> Any:
+        dtype = self.xp.float32 if dtype is None else dtype
+        with self.scope():
+            return self.xp.zeros(shape, dtype=dtype, device=self.device)
+
+    def receive(self, x: Any, source: Device) -> Any:
+        """``x``, an array on ``source``, on this device: through DLPack without a copy when both
+        see the same memory, else through the host."""
+        if self.memory is not None and self.memory == source.memory and source.can_share(x):
+            try:
+                with self.scope():
+                    y = self.xp.from_dlpack(x)
+            except (BufferError, TypeError, RuntimeError, ValueError):
+                y = None  # e.g. a read-only NumPy array; copy instead
+            if y is not None and _device_of(y) == self:
+                return y
+        return self.from_numpy(source.to_numpy(x))
+
+    def can_share(self, x: Any) -> bool:
+        """Whether another library may see ``x``'s memory (not a read-only array)."""
+        return True
+
+    def synchronize(self) -> None:
+        """Wait until queued work on this device is done (timing asynchronous GPUs)."""
+
+    # -- random numbers --------------------------------------------------------------
+
+    def new_rng(self, seed: int | None) -> Any:
+        """A generator that draws on this device, seeded (None: from the OS)."""
+        return np.random.default_rng(seed)
+
+    def uniform(self, rng: Any, shape: tuple[int, ...], dtype: Any) -> Any:
+        """Uniform [0, 1) numbers of ``dtype`` drawn with ``rng`` (from ``new_rng``) on this device."""
+        u = rng.random(shape, dtype=np.float64 if "64" in str(dtype) else np.float32)
+        return self.from_numpy(u)
+
+    def rng_state(self, rng: Any) -> dict[str, Any] | None:
+        """The JSON-able state of ``rng``; None where the library cannot save it."""
+        return {"numpy": rng.bit_generator.state}
+
+    def restore_rng(self, saved: dict[str, Any]) -> Any | None:
+        """A generator in the state ``rng_state`` returned (None if ``saved`` is not this kind's)."""
+        if "numpy" not in saved:
+            return None
+        rng = np.random.default_rng()
+        rng.bit_generator.state = saved["numpy"]
+        return rng
+
+
+# The libraries in the order they are asked (the generic one is not here: it is the fallback).
+LIBRARIES: list[type[Device]] = []
+
+
+def register(cls: type[Device]) -> type[Device]:
+    """Class decorator: make a ``Device`` subclass known to ``as_device`` and ``device_of``."""
+    LIBRARIES.append(cls)
+    return cls
+
+
+def _device_of(x: Any) -> Device:
+    from ._arrays import device_of
+
+    return device_of(x)
+
+
+def import_library(module: str, spec: str, install: str) -> Any:
+    """Import the library a device spec needs, or say what to install."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise DeviceError(f"device {spec!r} needs the package {module!r}, which is not installed ({install})") from err
+
+
+def parse_index(rest: str, spec: str, count: int, what: str) -> int:
+    """The device number in a spec (0 when absent), checked against the ``count`` there are."""
+    if rest == "":
+        index = 0
+    elif rest.isdigit():
+        index = int(rest)
+    else:
+        raise DeviceError(f"device {spec!r}: the {what} number must be a non-negative integer, got {rest!r}")
+    if index >= count:
+        there = f"{count} {what} device" + ("" if count == 1 else "s")
+        raise DeviceError(f"device {spec!r}: no {what} device {index}; this machine has {there}")
+    return index

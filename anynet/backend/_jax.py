@@ -1,0 +1,99 @@
+"""JAX arrays: ``"jax:cpu"``, ``"jax:gpu:N"``. JAX arrays are immutable (``writable = False``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+from ._device import Device, DeviceError, import_library, parse_index, register
+
+__all__ = ["JaxDevice"]
+
+
+class _Key:
+    """A JAX key that splits itself on every draw, so it behaves like a stateful generator."""
+
+    def __init__(self, key: Any):
+        self.key = key
+
+    def uniform(self, shape: tuple[int, ...], dtype: Any) -> Any:
+        import jax
+
+        self.key, sub = jax.random.split(self.key)
+        return jax.random.uniform(sub, shape, dtype=dtype)
+
+
+@register
+class JaxDevice(Device):
+    library = "jax"
+    prefixes = ("jax",)
+    writable = False
+
+    @classmethod
+    def owns(cls, xp: Any) -> bool:
+        return array_api_compat.is_jax_namespace(xp)
+
+    @classmethod
+    def parse(cls, rest: str, spec: str) -> Device:
+        jax = import_library("jax", spec, "pip install 'jax[cpu]'")
+        platform, _, index = (rest or "cpu").partition(":")
+        platform = {"cuda": "gpu"}.get(platform, platform)
+        try:
+            devices = jax.devices(platform)
+        except RuntimeError as err:
+            there = sorted({d.platform for d in jax.devices()})
+            raise DeviceError(f"device {spec!r}: JAX has no {platform!r} devices here; available: {there}") from err
+        return cls.of(None, devices[parse_index(index, spec, len(devices), f"JAX {platform}")])
+
+    @classmethod
+    def of(cls, xp: Any, dev: Any) -> Device:
+        import jax
+
+        if dev is None:
+            dev = jax.devices()[0]
+        return cls(array_api_compat.array_namespace(jax.numpy.empty(0)), dev, f"jax:{dev.platform}:{dev.id}")
+
+    @property
+    def memory(self) -> tuple[str, int]:
+        return ("cpu", 0) if self.device.platform == "cpu" else ("cuda", self.device.id)
+
+    def from_numpy(self, a: np.ndarray) -> Any:
+        import jax
+
+        return jax.device_put(a, self.device)
+
+    def receive(self, x: Any, source: Device) -> Any:
+        if isinstance(source, JaxDevice):
+            import jax
+
+            return jax.device_put(x, self.device)
+        return super().receive(x, source)
+
+    def synchronize(self) -> None:
+        import jax
+
+        jax.effects_barrier()
+
+    def new_rng(self, seed: int | None) -> Any:
+        import jax
+
+        key = jax.random.key(np.random.SeedSequence(seed).generate_state(1)[0])
+        return _Key(jax.device_put(key, self.device))
+
+    def uniform(self, rng: Any, shape: tuple[int, ...], dtype: Any) -> Any:
+        return rng.uniform(shape, dtype)
+
+    def rng_state(self, rng: Any) -> dict[str, Any]:
+        import jax
+
+        return {"jax": np.asarray(jax.random.key_data(rng.key)).tolist()}
+
+    def restore_rng(self, saved: dict[str, Any]) -> Any | None:
+        if "jax" not in saved:
+            return None
+        import jax
+
+        key = jax.random.wrap_key_data(np.asarray(saved["jax"], dtype=np.uint32))
+        return _Key(jax.device_put(key, self.device))

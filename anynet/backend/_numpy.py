@@ -1,0 +1,54 @@
+"""NumPy: the host, and the default device ``"cpu"``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+from ._device import Device, DeviceError, register
+
+__all__ = ["NumPyDevice", "cpu"]
+
+
+@register
+class NumPyDevice(Device):
+    library = "numpy"
+    prefixes = ("cpu", "numpy")
+    is_host = True
+
+    @classmethod
+    def owns(cls, xp: Any) -> bool:
+        return array_api_compat.is_numpy_namespace(xp)
+
+    @classmethod
+    def parse(cls, rest: str, spec: str) -> Device:
+        if rest not in ("", "cpu", "0"):
+            raise DeviceError(f"device {spec!r}: NumPy has one device, 'cpu'")
+        return cpu()
+
+    @classmethod
+    def of(cls, xp: Any, dev: Any) -> Device:
+        return cpu()
+
+    @property
+    def memory(self) -> tuple[str, int]:
+        return ("cpu", 0)
+
+    def from_numpy(self, a: np.ndarray) -> Any:
+        return np.asarray(a)
+
+    def can_share(self, x: Any) -> bool:
+        return bool(x.flags.writeable)  # DLPack consumers may write where NumPy forbids it
+
+
+_CPU: NumPyDevice | None = None
+
+
+def cpu() -> NumPyDevice:
+    """The NumPy device (one object, built on first use)."""
+    global _CPU
+    if _CPU is None:
+        _CPU = NumPyDevice(array_api_compat.array_namespace(np.empty(0)), "cpu", "cpu")
+    return _CPU

@@ -1,0 +1,102 @@
+"""PyTorch tensors: ``"torch:cpu"``, ``"torch:cuda"``, ``"torch:cuda:N"``."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+from ._device import Device, DeviceError, import_library, parse_index, register
+
+__all__ = ["TorchDevice"]
+
+
+@register
+class TorchDevice(Device):
+    library = "torch"
+    prefixes = ("torch",)
+
+    @classmethod
+    def owns(cls, xp: Any) -> bool:
+        return array_api_compat.is_torch_namespace(xp)
+
+    @classmethod
+    def parse(cls, rest: str, spec: str) -> Device:
+        torch = import_library("torch", spec, "pip install torch")
+        kind, _, index = (rest or "cpu").partition(":")
+        if kind == "cpu" and index in ("", "0"):
+            return cls.of(None, torch.device("cpu"))
+        if kind != "cuda":
+            raise DeviceError(f"device {spec!r}: use 'torch:cpu', 'torch:cuda' or 'torch:cuda:N'")
+        if not torch.cuda.is_available():
+            raise DeviceError(
+                f"device {spec!r}: this PyTorch has no working CUDA (a CPU build, or no GPU or driver); "
+                "available here: 'torch:cpu'"
+            )
+        return cls.of(None, torch.device("cuda", parse_index(index, spec, torch.cuda.device_count(), "CUDA")))
+
+    @classmethod
+    def of(cls, xp: Any, dev: Any) -> Device:
+        import torch
+
+        dev = torch.device("cpu" if dev is None else dev)
+        if dev.type == "cuda":
+            if dev.index is None:
+                dev = torch.device("cuda", torch.cuda.current_device())
+            name = f"torch:cuda:{dev.index}"
+        else:
+            name = f"torch:{dev}"
+        return cls(array_api_compat.array_namespace(torch.empty(0)), dev, name)
+
+    @property
+    def memory(self) -> tuple[str, int]:
+        return ("cuda", self.device.index) if self.device.type == "cuda" else ("cpu", 0)
+
+    def from_numpy(self, a: np.ndarray) -> Any:
+        import torch
+
+        return torch.tensor(a, device=self.device)
+
+    def to_numpy(self, x: Any) -> np.ndarray:
+        return x.detach().cpu().numpy()
+
+    def receive(self, x: Any, source: Device) -> Any:
+        if isinstance(source, TorchDevice):
+            return x.to(self.device)
+        return super().receive(x, source)
+
+    def synchronize(self) -> None:
+        if self.device.type == "cuda":
+            import torch
+
+            torch.cuda.synchronize(self.device)
+
+    def new_rng(self, seed: int | None) -> Any:
+        import torch
+
+        rng = torch.Generator(device=self.device)
+        if seed is None:
+            rng.seed()
+        else:
+            rng.manual_seed(seed)
+        return rng
+
+    def uniform(self, rng: Any, shape: tuple[int, ...], dtype: Any) -> Any:
+        import torch
+
+        return torch.rand(shape, generator=rng, device=self.device, dtype=dtype)
+
+    def rng_state(self, rng: Any) -> dict[str, Any]:
+        return {"torch": base64.b64encode(rng.get_state().numpy().tobytes()).decode()}
+
+    def restore_rng(self, saved: dict[str, Any]) -> Any | None:
+        if "torch" not in saved:
+            return None
+        import torch
+
+        rng = self.new_rng(None)
+        raw = np.frombuffer(base64.b64decode(saved["torch"]), dtype=np.uint8).copy()
+        rng.set_state(torch.from_numpy(raw))
+        return rng

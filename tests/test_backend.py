@@ -1,0 +1,102 @@
+"""The backend package: one Device class per library, zero-copy moves, spec errors, generators."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+from conftest import arr, host
+
+import anynet
+
+needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="needs torch")
+
+
+def test_each_library_has_its_own_device_class(backend):
+    cls = anynet.backend.library_of(backend.xp)
+    assert type(backend) is cls
+    assert cls is not anynet.backend.GenericDevice
+    assert backend.name.startswith("cpu") or backend.name.startswith(cls.library)
+
+
+def test_generic_device_moves_and_draws_through_the_standard():
+    strict = pytest.importorskip("array_api_strict")
+    dev = anynet.backend.GenericDevice.of(strict, strict.Device("device1"))
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    x = dev.from_numpy(a)
+    assert x.device == strict.Device("device1")
+    np.testing.assert_array_equal(np.asarray(x.to_device(strict.Device("CPU_DEVICE"))), a)
+    u = dev.uniform(dev.new_rng(3), (4,), x.dtype)
+    assert u.device == strict.Device("device1") and u.dtype == strict.float32
+
+
+@needs_torch
+def test_numpy_and_torch_cpu_share_memory_both_ways():
+    a = np.arange(6, dtype=np.float32)
+    t = anynet.to_device(a, "torch:cpu")
+    assert np.shares_memory(a, t.numpy())
+    back = anynet.to_device(t, "cpu")
+    assert isinstance(back, np.ndarray) and np.shares_memory(back, a)
+
+
+@needs_torch
+def test_read_only_arrays_are_copied_not_shared():
+    a = np.arange(6, dtype=np.float32)
+    a.setflags(write=False)
+    t = anynet.to_device(a, "torch:cpu")
+    assert not np.shares_memory(a, t.numpy())
+    np.testing.assert_array_equal(t.numpy(), a)
+
+
+def test_moves_between_libraries_keep_values(backend):
+    a = np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4)
+    x = arr(backend, a)
+    for other in ("cpu", "array_api_strict:device1"):
+        y = anynet.to_device(x, other)
+        np.testing.assert_array_equal(host(y), a)
+        np.testing.assert_array_equal(host(anynet.to_device(y, backend)), a)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("cpu:1", "NumPy has one device"),
+        ("torch:tpu", "use 'torch:cpu'"),
+        ("torch:cuda:x", "torch:cuda"),
+        ("jax:tpu", "JAX has no 'tpu' devices here; available"),
+        ("jax:cpu:7", "no JAX cpu device 7"),
+        ("jax:cpu:-1", "non-negative integer"),
+        ("array_api_strict:device9", "array-api-strict's devices are"),
+        ("quantum", "unknown device 'quantum': use 'cpu'"),
+    ],
+)
+def test_malformed_device_specs_say_what_is_available(spec, message):
+    lib = {"torch": "torch", "jax": "jax", "array_api_strict": "array_api_strict"}.get(spec.split(":")[0])
+    if lib is not None and importlib.util.find_spec(lib) is None:
+        pytest.skip(f"needs {lib}")
+    with pytest.raises(anynet.DeviceError, match=message):
+        anynet.as_device(spec)
+
+
+def test_device_generators_save_and_restore(backend):
+    x = backend.zeros((5,))
+    anynet.backend.uniform_like(x)  # create the device's generator
+    state = anynet.backend.rng_state()
+    first = host(anynet.backend.uniform_like(x))
+    anynet.backend.set_rng_state(state)
+    np.testing.assert_array_equal(host(anynet.backend.uniform_like(x)), first)
+
+
+def test_only_the_backend_names_array_libraries():
+    import pathlib
+    import re
+
+    root = pathlib.Path(anynet.__file__).parent
+    pattern = re.compile(r"^\s*(import|from)\s+(numpy|cupy|torch|jax|array_api_strict)\b", re.M)
+    host_side = {"data", "training", "cli.py"}  # host-only files read and write NumPy arrays
+    offenders = [
+        str(p.relative_to(root)) for p in root.rglob("*.py")
+        if p.relative_to(root).parts[0] not in {"backend", *host_side} and pattern.search(p.read_text())
+    ]
+    assert offenders == []
