@@ -278,11 +278,7 @@ class AdamW(Adam):
         self.weight_decay = weight_decay
 
     def step(self, p, g, lr):
-        xp = namespace(p.data, g)
-        m, v = self._moments(p, g)
-        t = self.iterations
-        decayed = p.data * (1.0 - lr * self.weight_decay)
-        return decayed - lr * (m / (1.0 - self.beta1**t)) / (xp.sqrt(v / (1.0 - self.beta2**t)) + self.eps)
+        return super().step(p, g, lr) - (lr * self.weight_decay) * p.data
 
 
 class Nadam(Adam):

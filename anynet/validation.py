@@ -95,11 +95,11 @@ def check_finite(where: str, x: Any, xp: Any, name: str = "x") -> None:
 
 def check_labels(
     where: str, t: Any, xp: Any, n_classes: int, shape: Sequence[Any], name: str = "labels t",
-    also: str = "",
+    also: str = "", ignore: int | None = None,
 ) -> None:
     """Check class indices (labels, embedding ids): ``shape`` (ints must match, names like "N"
     are free; ``also`` names another accepted form), an integer dtype, a non-empty batch, and
-    (reading values) 0 <= t < n_classes."""
+    (reading values) 0 <= t < n_classes wherever t is not ``ignore`` (padding)."""
     got = tuple(t.shape)
     if len(got) != len(shape) or any(isinstance(w, int) and w != g for w, g in zip(shape, got)):
         raise ValueError(f"{where}: expected {name} of shape {_fmt(shape)}{also}, got {_fmt(got)}")
@@ -108,9 +108,11 @@ def check_labels(
     if got and got[0] == 0:
         raise ValueError(f"{where}: empty batch: {name} have shape {_fmt(got)}")
     if values_checked(xp):
-        lo, hi = int(xp.min(t)), int(xp.max(t))
+        counted = t if ignore is None else xp.where(t == ignore, xp.zeros_like(t), t)
+        lo, hi = int(xp.min(counted)), int(xp.max(counted))
         if lo < 0 or hi >= n_classes:
+            also_ignored = "" if ignore is None else f" or equal ignore_label={ignore}"
             raise ValueError(
-                f"{where}: {name.split()[0]} must lie in [0, {n_classes}) for {n_classes} classes, "
+                f"{where}: {name.split()[0]} must lie in [0, {n_classes}){also_ignored} for {n_classes} classes, "
                 f"got values in [{lo}, {hi}]"
             )

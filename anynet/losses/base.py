@@ -41,23 +41,27 @@ class Loss:
     def backward(self, dout: Any = 1.0) -> Any:
         raise NotImplementedError
 
-    def _reduce(self, xp: Any, per_sample: Any) -> Any:
+    def _reduce(self, xp: Any, per_sample: Any, count: Any = None) -> Any:
+        """The reduced loss; ``count`` (default: all samples) is what the mean divides by."""
         if self.reduction == "mean":
-            return xp.mean(per_sample)
+            return xp.mean(per_sample) if count is None else xp.sum(per_sample) / count
         if self.reduction == "sum":
             return xp.sum(per_sample)
         return per_sample
 
-    def _weights(self, xp: Any, dout: Any, like: Any) -> Any:
-        """d(reduced)/d(per-sample loss) times ``dout``, shaped to broadcast against ``like``."""
+    def _weights(self, xp: Any, dout: Any, like: Any, count: Any = None, shape: Any = None) -> Any:
+        """d(reduced)/d(per-sample loss) times ``dout``, shaped to broadcast against ``like``
+        (samples along its first axis); ``count`` as in ``_reduce``; ``shape`` is the shape of the
+        unreduced losses, which a ``reduction="none"`` dout must have (default: (N,))."""
         n = like.shape[0]
+        shape = (n,) if shape is None else tuple(shape)
         if self.reduction == "none":
-            if tuple(getattr(dout, "shape", ())) != (n,):
-                raise ValueError(f"{self.name}: with reduction='none', dout must have shape ({n},)")
+            if tuple(getattr(dout, "shape", ())) != shape:
+                raise ValueError(f"{self.name}: with reduction='none', dout must have shape {shape}")
             return xp.reshape(dout, (n,) + (1,) * (like.ndim - 1))
         if hasattr(dout, "shape") and tuple(dout.shape) != ():
             raise ValueError(f"{self.name}: expected a scalar dout, got shape {tuple(dout.shape)}")
-        return dout / n if self.reduction == "mean" else dout
+        return dout / (n if count is None else count) if self.reduction == "mean" else dout
 
     def _same_shape(self, y: Any, t: Any) -> Any:
         """Checks for losses whose target has y's shape; returns the namespace."""

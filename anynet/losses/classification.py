@@ -8,8 +8,6 @@ Losses from logits use the stable log-softmax / softplus forms and need no guard
 
 from __future__ import annotations
 
-import math
-
 from ..backend import namespace
 from ..functional import as_indices, log_softmax, sigmoid, softmax, softplus
 from .base import Loss, _mean_over_features
@@ -175,8 +173,7 @@ class SigmoidWithLoss(Loss):
     def backward(self, dout=1.0):
         s, t = self._need()
         xp = namespace(s, where=self.name)
-        per_element = math.prod(s.shape[1:])
-        return (s - t) * (self._weights(xp, dout, s) / per_element)
+        return (s - t) * self._per_element(xp, dout, s)
 
 
 class Hinge(Loss):
