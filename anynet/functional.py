@@ -6,7 +6,7 @@ from typing import Any
 
 from .backend import namespace
 
-__all__ = ["as_indices", "log_softmax", "one_hot", "sigmoid", "softmax"]
+__all__ = ["as_indices", "log_softmax", "one_hot", "sigmoid", "softmax", "softplus"]
 
 
 def softmax(x: Any, axis: int = -1) -> Any:

@@ -15,7 +15,7 @@ from typing import Any, Iterator, Sequence
 
 from .backend import is_host
 
-__all__ = ["check_array", "check_finite", "check_labels", "debug", "inside_network"]
+__all__ = ["check_array", "check_finite", "check_labels", "debug", "inside_network", "values_checked"]
 
 _DEBUG: contextvars.ContextVar[bool | None] = contextvars.ContextVar("anynet_debug", default=None)
 _INSIDE: contextvars.ContextVar[bool] = contextvars.ContextVar("anynet_inside", default=False)

@@ -48,7 +48,7 @@ class EarlyStopping(Callback):
 
     def on_epoch_end(self, trainer, epoch, logs):
         if self.monitor not in logs:
-            raise KeyError(f"EarlyStopping: no metric {self.monitor!r} (have {sorted(logs)}); "
+            raise ValueError(f"EarlyStopping: no metric {self.monitor!r} (have {sorted(logs)}); "
                            "pass val= to fit() to monitor validation metrics")
         value = logs[self.monitor] if self.mode == "min" else -logs[self.monitor]
         if value < self.best - self.min_delta:
