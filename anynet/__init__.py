@@ -39,7 +39,9 @@ from .losses import (
     CategoricalCrossEntropy,
     CosineProximity,
     CrossEntropy,
+    FocalLoss,
     Hinge,
+    Huber,
     KLDivergence,
     Loss,
     MeanAbsoluteError,
@@ -65,9 +67,24 @@ from .models import (
     SimpleConvNet,
     TwoLayerNet,
 )
-from .optimizers import GD, SGD, AdaDelta, AdaGrad, Adam, AdamW, Momentum, Nadam, Nesterov, Optimizer, RMSProp
+from .optimizers import (
+    GD,
+    LAMB,
+    SGD,
+    AdaDelta,
+    AdaGrad,
+    Adam,
+    AdamW,
+    Lion,
+    Momentum,
+    Nadam,
+    Nesterov,
+    Optimizer,
+    RAdam,
+    RMSProp,
+)
 from .parameter import Parameter
-from .schedules import CosineDecay, StepDecay, Warmup
+from .schedules import CosineDecay, OneCycle, StepDecay, Warmup
 from .training import Trainer
 from .validation import debug
 
@@ -83,13 +100,15 @@ __all__ = [
     "Sequential", "Sigmoid", "Softmax", "Tanh", "TimeAffine", "TimeEmbedding", "TimeGRU", "TimeLSTM",
     "TimeRNN",
     # losses and metrics
-    "BinaryCrossEntropy", "CategoricalCrossEntropy", "Loss", "CosineProximity", "CrossEntropy", "Hinge",
+    "BinaryCrossEntropy", "CategoricalCrossEntropy", "Loss", "CosineProximity", "CrossEntropy", "FocalLoss",
+    "Hinge", "Huber",
     "KLDivergence", "MeanAbsoluteError", "MeanAbsolutePercentageError", "MeanSquaredError",
     "MeanSquaredLogarithmicError", "Poisson", "SigmoidWithLoss", "SoftmaxWithLoss",
     "SparseCategoricalCrossEntropy", "SquaredHinge", "TimeSoftmaxWithLoss", "accuracy",
     # optimizers, hooks, schedules
-    "AdaDelta", "AdaGrad", "Adam", "AdamW", "GD", "Optimizer", "Momentum", "Nadam", "Nesterov", "RMSProp", "SGD",
-    "ClipByNorm", "ClipByValue", "WeightDecay", "CosineDecay", "StepDecay", "Warmup",
+    "AdaDelta", "AdaGrad", "Adam", "AdamW", "GD", "LAMB", "Lion", "Optimizer", "RAdam", "Momentum", "Nadam",
+    "Nesterov", "RMSProp", "SGD",
+    "ClipByNorm", "ClipByValue", "WeightDecay", "CosineDecay", "OneCycle", "StepDecay", "Warmup",
     # models and training
     "AlexNet", "DeepConvNet", "LanguageModel", "LeNet5", "MLP", "SequenceClassifier", "SimpleConvNet",
     "TwoLayerNet", "VGG", "Trainer",

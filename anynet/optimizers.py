@@ -21,8 +21,8 @@ from .parameter import Parameter
 from .schedules import LR
 
 __all__ = [
-    "AdaDelta", "AdaGrad", "Adam", "AdamW", "GD", "Momentum", "Nadam", "Nesterov", "Optimizer",
-    "RMSProp", "SGD",
+    "LAMB", "AdaDelta", "AdaGrad", "Adam", "AdamW", "GD", "Lion", "Momentum", "Nadam", "Nesterov", "Optimizer",
+    "RAdam", "RMSProp", "SGD",
 ]
 
 Hook = Callable[[Sequence[Parameter], list[Any]], list[Any]]
@@ -313,3 +313,80 @@ class Nadam(Adam):
         grad_part = lr * (1.0 - mu) / (1.0 - self.mu_product)
         momentum_part = lr * mu_next / (1.0 - self.mu_product * mu_next)
         return p.data - grad_part * g / denom - momentum_part * m / denom
+
+
+class RAdam(Adam):
+    """Adam with its variance rectified: while the variance of the adaptive rate is intractable
+    (rho_t <= 5) the step is momentum SGD, lr * m_hat; after, lr * r_t * m_hat / (sqrt(v_hat) + eps) with
+    rho_inf = 2 / (1 - b2) - 1, rho_t = rho_inf - 2 t b2^t / (1 - b2^t),
+    r_t = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t)) (PyTorch's RAdam).
+    Liu et al. 2020, Algorithm 2, https://arxiv.org/abs/1908.03265"""
+
+    def step(self, p, g, lr):
+        xp = namespace(p.data, g)
+        m, v = self._moments(p, g)
+        t = self.iterations
+        m_hat = m / (1.0 - self.beta1**t)
+        rho_inf = 2.0 / (1.0 - self.beta2) - 1.0
+        rho_t = rho_inf - 2.0 * t * self.beta2**t / (1.0 - self.beta2**t)
+        if rho_t <= 5.0:  # a Python float of the step count: no device read
+            return p.data - lr * m_hat
+        r = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+        adaptive = math.sqrt(1.0 - self.beta2**t) / (xp.sqrt(v) + self.eps)
+        return p.data - (lr * r) * m_hat * adaptive
+
+
+def _sign(xp: Any, a: Any) -> Any:
+    """sign(a) from comparisons (array-api-compat's CuPy sign reads a mask count back to the host)."""
+    return xp.astype(a > 0, a.dtype) - xp.astype(a < 0, a.dtype)
+
+
+class Lion(Optimizer):
+    """Evolved sign momentum: c = b1 m + (1 - b1) dW; W <- W - lr (sign(c) + weight_decay W);
+    m <- b2 m + (1 - b2) dW. Use a learning rate 3-10x smaller than Adam's.
+    Chen et al. 2023, Program 1, https://arxiv.org/abs/2302.06675"""
+
+    def __init__(
+        self, lr: LR = 1e-4, beta1: float = 0.9, beta2: float = 0.99, weight_decay: float = 0.0,
+        hooks: Iterable[Hook] = (),
+    ):
+        super().__init__(lr, hooks)
+        _check_rate(self.name, "beta1", beta1)
+        _check_rate(self.name, "beta2", beta2)
+        if not weight_decay >= 0:
+            raise ValueError(f"{self.name}: weight_decay must be non-negative, got {weight_decay!r}")
+        self.beta1, self.beta2, self.weight_decay = beta1, beta2, weight_decay
+
+    def step(self, p, g, lr):
+        xp = namespace(p.data, g)
+        m = self._state(p, "m")
+        c = self.beta1 * m + (1.0 - self.beta1) * g
+        p.state["m"] = self.beta2 * m + (1.0 - self.beta2) * g
+        return p.data - lr * (_sign(xp, c) + self.weight_decay * p.data)
+
+
+class LAMB(Adam):
+    """Layer-wise adaptive moments: u = m_hat / (sqrt(v_hat) + eps) + weight_decay W (Adam's
+    moments); W <- W - lr * (||W|| / ||u||) * u, the trust ratio taken as 1 where either norm is 0.
+    You et al. 2020, Algorithm 2, https://arxiv.org/abs/1904.00962"""
+
+    def __init__(
+        self, lr: LR = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-6,
+        weight_decay: float = 0.0, hooks: Iterable[Hook] = (),
+    ):
+        super().__init__(lr, beta1, beta2, eps, hooks)
+        if not weight_decay >= 0:
+            raise ValueError(f"{self.name}: weight_decay must be non-negative, got {weight_decay!r}")
+        self.weight_decay = weight_decay
+
+    def step(self, p, g, lr):
+        xp = namespace(p.data, g)
+        m, v = self._moments(p, g)
+        t = self.iterations
+        u = (m / (1.0 - self.beta1**t)) / (xp.sqrt(v / (1.0 - self.beta2**t)) + self.eps)
+        u = u + self.weight_decay * p.data
+        w_norm = xp.sqrt(xp.sum(p.data * p.data))
+        u_norm = xp.sqrt(xp.sum(u * u))
+        both = xp.logical_and(w_norm > 0, u_norm > 0)
+        ratio = xp.where(both, w_norm / xp.where(both, u_norm, xp.ones_like(u_norm)), xp.ones_like(w_norm))
+        return p.data - lr * ratio * u

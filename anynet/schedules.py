@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Callable, Union
 
-__all__ = ["LR", "Constant", "CosineDecay", "Schedule", "StepDecay", "Warmup"]
+__all__ = ["LR", "Constant", "CosineDecay", "OneCycle", "Schedule", "StepDecay", "Warmup"]
 
 # What an optimizer takes as its learning rate: a number or a schedule.
 LR = Union[float, Callable[[int], float]]
@@ -96,3 +96,37 @@ class Warmup(Schedule):
         if iteration < self.steps:
             return self.after(0) * (iteration + 1) / (self.steps + 1)
         return self.after(iteration - self.steps)
+
+
+def _cosine(start: float, end: float, fraction: float) -> float:
+    return end + (start - end) * 0.5 * (1.0 + math.cos(math.pi * fraction))
+
+
+class OneCycle(Schedule):
+    """The one-cycle policy: a cosine rise from max_lr / div_factor to ``max_lr`` over the first
+    ``pct_start`` of ``total`` updates, then a cosine fall to max_lr / (div_factor * final_div_factor)
+    at update total - 1 (PyTorch's OneCycleLR, two phases, cosine annealing; its momentum cycling
+    is left out). Smith & Topin, https://arxiv.org/abs/1708.07120"""
+
+    def __init__(
+        self, max_lr: float, total: int, pct_start: float = 0.3, div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+    ):
+        _positive("OneCycle", "max_lr", max_lr)
+        if int(total) != total or total < 2:
+            raise ValueError(f"OneCycle: total must be an integer >= 2, got {total!r}")
+        if not 0 < pct_start < 1:
+            raise ValueError(f"OneCycle: pct_start must lie in (0, 1), got {pct_start!r}")
+        _positive("OneCycle", "div_factor", div_factor)
+        _positive("OneCycle", "final_div_factor", final_div_factor)
+        self.max_lr, self.total, self.pct_start = max_lr, int(total), pct_start
+        self.div_factor, self.final_div_factor = div_factor, final_div_factor
+
+    def __call__(self, iteration: int) -> float:
+        start = self.max_lr / self.div_factor
+        end = start / self.final_div_factor
+        peak = self.pct_start * self.total - 1.0
+        if iteration <= peak:
+            return _cosine(start, self.max_lr, iteration / peak if peak > 0 else 1.0)
+        last = self.total - 1.0
+        return _cosine(self.max_lr, end, min(1.0, (iteration - peak) / (last - peak)))

@@ -146,3 +146,23 @@ def test_a_schedule_resumes_from_the_iteration_count():
     fresh = anynet.Adam(lr=anynet.CosineDecay(0.1, total=10))
     fresh.load_state_dict(state, [])
     assert fresh.current_lr == anynet.CosineDecay(0.1, total=10)(7)
+
+
+def test_one_cycle_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    w = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.SGD([w], lr=0.1)
+    ref = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=50, pct_start=0.25, cycle_momentum=False)
+    ours = anynet.OneCycle(0.1, total=50, pct_start=0.25)
+    for i in range(50):
+        assert ours(i) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-12, abs=1e-15)
+        opt.step()
+        ref.step()
+    assert ours(0) == pytest.approx(0.1 / 25) and max(ours(i) for i in range(50)) == pytest.approx(0.1)
+
+
+def test_one_cycle_arguments_are_checked():
+    with pytest.raises(ValueError, match="OneCycle: total must be an integer >= 2"):
+        anynet.OneCycle(0.1, total=1)
+    with pytest.raises(ValueError, match=r"OneCycle: pct_start must lie in \(0, 1\)"):
+        anynet.OneCycle(0.1, total=10, pct_start=1.0)

@@ -96,6 +96,26 @@ CASES = {
     "KLDivergence": (L.KLDivergence, PROBS, SOFT, lambda y, t: (t * np.log(t / y)).sum(axis=1)),
     "Poisson": (L.Poisson, Y_POS, COUNTS, lambda y, t: _feature_mean(y - t * np.log(y + 1e-7))),
     "CosineProximity": (L.CosineProximity, Y3, T3, _cosine),
+    "SoftmaxWithLoss-smoothing": (
+        lambda **k: L.SoftmaxWithLoss(label_smoothing=0.2, **k), LOGITS, LABELS,
+        lambda y, t: _xent(0.8 * ONE_HOT + 0.2 / C, np.log(_softmax(y))),
+    ),
+    "CategoricalCrossEntropy-smoothing": (
+        lambda **k: L.CategoricalCrossEntropy(label_smoothing=0.1, **k), PROBS, SOFT,
+        lambda y, t: _xent(0.9 * t + 0.1 / C, np.log(y)),
+    ),
+    "FocalLoss": (
+        L.FocalLoss, LOGITS, LABELS,
+        lambda y, t: -((1 - _softmax(y)[np.arange(N), t]) ** 2) * np.log(_softmax(y)[np.arange(N), t]),
+    ),
+    "FocalLoss-gamma0.5": (
+        lambda **k: L.FocalLoss(gamma=0.5, **k), LOGITS, LABELS,
+        lambda y, t: -((1 - _softmax(y)[np.arange(N), t]) ** 0.5) * np.log(_softmax(y)[np.arange(N), t]),
+    ),
+    "Huber": (  # both branches: |y - t| on either side of delta = 1, away from the kink
+        L.Huber, Y_ABS, T_ABS,
+        lambda y, t: _feature_mean(np.where(np.abs(y - t) <= 1, 0.5 * (y - t) ** 2, np.abs(y - t) - 0.5)),
+    ),
 }
 
 
@@ -300,3 +320,41 @@ def test_errors_name_the_loss_and_the_shapes(backend):
     loss.forward(y, y)
     with pytest.raises(ValueError, match=r"MeanAbsoluteError: with reduction='none', dout must have shape \(4,\)"):
         loss.backward(1.0)
+
+
+def test_new_losses_agree_with_pytorch():
+    torch = pytest.importorskip("torch")
+    x = torch.tensor(LOGITS, requires_grad=True)
+    ours = L.SoftmaxWithLoss(label_smoothing=0.2)
+    value = ours.forward(LOGITS, LABELS)
+    ref = torch.nn.functional.cross_entropy(x, torch.tensor(LABELS), label_smoothing=0.2)
+    ref.backward()
+    np.testing.assert_allclose(value, ref.item(), rtol=1e-12)
+    np.testing.assert_allclose(ours.backward(), x.grad.numpy(), rtol=1e-10, atol=1e-14)
+    y = torch.tensor(Y_ABS, requires_grad=True)
+    huber = L.Huber(delta=0.7)
+    ref = torch.nn.functional.huber_loss(y, torch.tensor(T_ABS), delta=0.7)
+    ref.backward()
+    np.testing.assert_allclose(huber.forward(Y_ABS, T_ABS), ref.item(), rtol=1e-12)
+    np.testing.assert_allclose(huber.backward(), y.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+def test_focal_loss_with_gamma_zero_is_softmax_with_loss(backend):
+    x, t = arr(backend, LOGITS), arr(backend, LABELS)
+    focal, plain = L.FocalLoss(gamma=0), L.SoftmaxWithLoss()
+    np.testing.assert_allclose(float(focal.forward(x, t)), float(plain.forward(x, t)), rtol=1e-12)
+    np.testing.assert_allclose(host(focal.backward()), host(plain.backward()), rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: L.SoftmaxWithLoss(label_smoothing=1.0), r"SoftmaxWithLoss: label_smoothing must lie in \[0, 1\)"),
+        (lambda: L.CategoricalCrossEntropy(label_smoothing=-0.1), "CategoricalCrossEntropy: label_smoothing"),
+        (lambda: L.FocalLoss(gamma=-1), "FocalLoss: gamma must be a non-negative number, got -1"),
+        (lambda: L.Huber(delta=0), "Huber: delta must be a positive number, got 0"),
+    ],
+)
+def test_new_loss_arguments_are_checked(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()

@@ -9,6 +9,7 @@ from .classification import (
     BinaryCrossEntropy,
     CategoricalCrossEntropy,
     CrossEntropy,
+    FocalLoss,
     Hinge,
     SigmoidWithLoss,
     SoftmaxWithLoss,
@@ -17,6 +18,7 @@ from .classification import (
 )
 from .regression import (
     CosineProximity,
+    Huber,
     KLDivergence,
     MeanAbsoluteError,
     MeanAbsolutePercentageError,
@@ -32,7 +34,9 @@ __all__ = [
     "CategoricalCrossEntropy",
     "CosineProximity",
     "CrossEntropy",
+    "FocalLoss",
     "Hinge",
+    "Huber",
     "KLDivergence",
     "Loss",
     "MeanAbsoluteError",

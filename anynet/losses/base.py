@@ -22,11 +22,18 @@ _REDUCTIONS = ("mean", "sum", "none")
 class Loss:
     """Base of the losses: reduction over the batch and the checks shared by all."""
 
+    label_smoothing = 0.0
+
     def __init__(self, reduction: str = "mean"):
         if reduction not in _REDUCTIONS:
             raise ValueError(f"{self.name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
         self.reduction = reduction
         self.cache: Any = None
+
+    def _set_label_smoothing(self, value: float) -> None:
+        if not (isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= value < 1.0):
+            raise ValueError(f"{self.name}: label_smoothing must lie in [0, 1), got {value!r}")
+        self.label_smoothing = float(value)
 
     @property
     def name(self) -> str:
@@ -96,6 +103,12 @@ class Loss:
             return xp, t
         want = " or ".join(s for s, ok in ((f"({N},)", indices), (f"({N}, {C})", rows)) if ok)
         raise ValueError(f"{self.name}: expected labels t of shape {want}, got {tuple(t.shape)}")
+
+    def _smoothed(self, target: Any) -> Any:
+        """Target rows (N, C) with label smoothing: (1 - e) * t + e / C (Szegedy et al. 2016,
+        https://arxiv.org/abs/1512.00567, as PyTorch's ``label_smoothing``)."""
+        e = self.label_smoothing
+        return target if e == 0 else (1.0 - e) * target + e / target.shape[1]
 
     def _need(self) -> Any:
         if self.cache is None:

@@ -16,6 +16,7 @@ __all__ = [
     "BinaryCrossEntropy",
     "CategoricalCrossEntropy",
     "CrossEntropy",
+    "FocalLoss",
     "Hinge",
     "SigmoidWithLoss",
     "SoftmaxWithLoss",
@@ -29,13 +30,19 @@ class SoftmaxWithLoss(Loss):
 
     ``t`` is (N,) class indices or (N, C) one-hot (or probability) rows.
     Loss per sample: -log_softmax(x)[t] = -sum(t * log_softmax(x)); gradient:
-    softmax(x) - one_hot(t), divided by N for the mean.
+    softmax(x) - one_hot(t), divided by N for the mean. ``label_smoothing`` e
+    replaces the target rows by (1 - e) t + e / C.
     """
+
+    def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0):
+        super().__init__(reduction)
+        self._set_label_smoothing(label_smoothing)
 
     def forward(self, x, t):
         xp, target = self._class_target(x, t, name="x")
+        target = self._smoothed(target)
         logp = log_softmax(x, axis=1)
-        if t.ndim == 1:
+        if t.ndim == 1 and self.label_smoothing == 0:
             per_sample = -xp.take_along_axis(logp, xp.expand_dims(as_indices(t), axis=1), axis=1)[:, 0]
         else:
             per_sample = -xp.sum(target * logp, axis=1)
@@ -78,18 +85,23 @@ class CategoricalCrossEntropy(Loss):
     Guard (as in Keras): y is clipped into [eps, 1 - eps] (eps = 1e-7) before
     the log; the gradient -t / y is 0 where the clip is active. With
     ``from_logits=True`` y holds logits and the loss is -sum(t * log_softmax(y)),
-    with gradient softmax(y) * sum(t) - t.
+    with gradient softmax(y) * sum(t) - t. ``label_smoothing`` e replaces the target
+    rows by (1 - e) t + e / C (as Keras).
     """
 
     indices, rows = False, True
 
-    def __init__(self, reduction: str = "mean", from_logits: bool = False, eps: float = 1e-7):
+    def __init__(
+        self, reduction: str = "mean", from_logits: bool = False, eps: float = 1e-7, label_smoothing: float = 0.0,
+    ):
         super().__init__(reduction)
         self.from_logits = from_logits
         self.eps = eps
+        self._set_label_smoothing(label_smoothing)
 
     def forward(self, y, t):
         xp, target = self._class_target(y, t, indices=self.indices, rows=self.rows)
+        target = self._smoothed(target)
         if self.from_logits:
             logp = log_softmax(y, axis=1)
             self.cache = (y, None, target)
@@ -203,3 +215,36 @@ class SquaredHinge(Hinge):
     Gradient: -2 t max(1 - t * y, 0)."""
 
     power = 2
+
+
+class FocalLoss(Loss):
+    """Focal loss from logits x (N, C) and class indices t (N,): -(1 - p_t)^gamma log p_t per
+    sample, p_t = softmax(x)[t]; gamma = 0 is SoftmaxWithLoss. It down-weights easy examples.
+    Gradient: (gamma (1 - p_t)^(gamma - 1) p_t log p_t - (1 - p_t)^gamma) (one_hot(t) - softmax(x)).
+    Lin et al. 2017, https://arxiv.org/abs/1708.02002 (the multi-class form, without alpha).
+    """
+
+    def __init__(self, gamma: float = 2.0, reduction: str = "mean"):
+        super().__init__(reduction)
+        if not (isinstance(gamma, (int, float)) and not isinstance(gamma, bool) and 0.0 <= gamma < float("inf")):
+            raise ValueError(f"{self.name}: gamma must be a non-negative number, got {gamma!r}")
+        self.gamma = float(gamma)
+
+    def forward(self, x, t):
+        xp, target = self._class_target(x, t, rows=False, name="x")
+        logp = log_softmax(x, axis=1)
+        logp_t = xp.sum(target * logp, axis=1)
+        q = 1.0 - xp.exp(logp_t)  # 1 - p_t
+        self.cache = (xp.exp(logp), target, logp_t, q)
+        return self._reduce(xp, -(q**self.gamma) * logp_t)
+
+    def backward(self, dout=1.0):
+        p, target, logp_t, q = self._need()
+        xp = namespace(p, where=self.name)
+        g = self.gamma
+        # gamma (1-p_t)^(gamma-1) p_t: written as gamma q^gamma p_t / q where q > 0, its limit 0 where q = 0
+        tiny = xp.finfo(q.dtype).smallest_normal
+        safe_q = xp.maximum(q, xp.full_like(q, tiny))
+        slope = g * (safe_q**g) * (1.0 - q) / safe_q if g != 0 else xp.zeros_like(q)
+        coef = slope * logp_t - q**g
+        return xp.expand_dims(coef, axis=1) * (target - p) * self._weights(xp, dout, p)

@@ -11,6 +11,7 @@ from .base import Loss, _mean_over_features, _sum_over_features
 
 __all__ = [
     "CosineProximity",
+    "Huber",
     "KLDivergence",
     "MeanAbsoluteError",
     "MeanAbsolutePercentageError",
@@ -175,3 +176,30 @@ class CosineProximity(Loss):
         xp = namespace(y, where=self.name)
         grad = -t_hat / norm + xp.where(unclamped, cos * y / (norm * norm), 0.0)
         return grad * self._weights(xp, dout, y)
+
+
+class Huber(Loss):
+    """Huber (smooth L1) loss, mean over each sample's elements: 0.5 d^2 where |d| <= delta,
+    else delta (|d| - 0.5 delta), d = y - t (PyTorch's HuberLoss; its SmoothL1Loss(beta) is this
+    divided by beta). Gradient: d clipped into [-delta, delta]. Huber 1964,
+    https://doi.org/10.1214/aoms/1177703732"""
+
+    def __init__(self, delta: float = 1.0, reduction: str = "mean"):
+        super().__init__(reduction)
+        if not (isinstance(delta, (int, float)) and not isinstance(delta, bool) and 0.0 < delta < float("inf")):
+            raise ValueError(f"{self.name}: delta must be a positive number, got {delta!r}")
+        self.delta = float(delta)
+
+    def forward(self, y, t):
+        xp = self._same_shape(y, t)
+        d = y - t
+        self.cache = d
+        a = xp.abs(d)
+        per_element = xp.where(a <= self.delta, 0.5 * d * d, self.delta * (a - 0.5 * self.delta))
+        return self._reduce(xp, _mean_over_features(xp, per_element))
+
+    def backward(self, dout=1.0):
+        d = self._need()
+        xp = namespace(d, where=self.name)
+        clipped = xp.minimum(xp.maximum(d, xp.full_like(d, -self.delta)), xp.full_like(d, self.delta))
+        return clipped * self._per_element(xp, dout, d)
