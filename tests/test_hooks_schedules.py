@@ -158,7 +158,8 @@ def test_one_cycle_matches_pytorch():
         assert ours(i) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-12, abs=1e-15)
         opt.step()
         ref.step()
-    assert ours(0) == pytest.approx(0.1 / 25) and max(ours(i) for i in range(50)) == pytest.approx(0.1)
+    assert ours(0) == pytest.approx(0.1 / 25)
+    assert 0.099 < max(ours(i) for i in range(50)) <= 0.1
 
 
 def test_one_cycle_arguments_are_checked():
