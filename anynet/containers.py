@@ -6,6 +6,7 @@ from typing import Any, Iterator
 
 from .backend import namespace
 from .layers.base import Layer, check_keys
+from .layers.recurrent import Cell
 from .validation import check_finite, inside_network, values_checked
 
 __all__ = ["Sequential"]
@@ -21,6 +22,9 @@ class Sequential(Layer):
     def __init__(self, *layers: Layer):
         super().__init__()
         for i, layer in enumerate(layers):
+            if isinstance(layer, Cell):
+                raise TypeError(f"{layer.name}: a cell takes its state, forward(x, h_prev[, c_prev]); "
+                                f"in a Sequential over (N, T, D) use Time{layer.name}")
             if not isinstance(layer, Layer):
                 raise TypeError(f"Sequential: item {i} is a {type(layer).__name__}, not a Layer")
         self.layers = list(layers)

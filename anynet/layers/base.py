@@ -7,7 +7,7 @@ from typing import Any
 from .. import backend
 from ..parameter import Parameter
 
-__all__ = ["Layer", "check_keys", "new_constant", "new_parameter"]
+__all__ = ["Layer", "ParameterHolder", "check_keys", "new_constant", "new_parameter"]
 
 
 def _dtype(dev: backend.Device, dtype: Any) -> Any:
@@ -39,19 +39,14 @@ def check_keys(where: str, own: dict[str, Any], state: dict[str, Any]) -> None:
         raise ValueError(f"{where}: state does not fit: missing {missing}, unexpected {unexpected}")
 
 
-class Layer:
-    """Base class of every layer and container.
+class ParameterHolder:
+    """Base class of everything that owns parameters: layers, containers and recurrent cells.
 
-    ``forward(x, train=None)`` computes and keeps what ``backward(dout)`` needs;
-    ``train=None`` uses the layer's mode (``train()`` / ``eval()``).
     ``params`` lists parameters in a fixed, documented order; ``buffers`` names
     non-trained arrays (running statistics) saved and moved with them.
     """
 
     buffers: tuple[str, ...] = ()
-
-    def __init__(self) -> None:
-        self.training = True
 
     @property
     def name(self) -> str:
@@ -61,28 +56,7 @@ class Layer:
     def params(self) -> list[Parameter]:
         return []
 
-    def forward(self, x: Any, train: bool | None = None) -> Any:
-        raise NotImplementedError
-
-    def backward(self, dout: Any) -> Any:
-        raise NotImplementedError
-
-    def __call__(self, x: Any, train: bool | None = None) -> Any:
-        return self.forward(x, train)
-
-    def is_training(self, train: bool | None) -> bool:
-        return self.training if train is None else bool(train)
-
-    def train(self, mode: bool = True) -> "Layer":
-        """Switch to training mode (dropout on, batch statistics); returns self."""
-        self.training = bool(mode)
-        return self
-
-    def eval(self) -> "Layer":
-        """Switch to inference mode; returns self."""
-        return self.train(False)
-
-    def to(self, device: Any) -> "Layer":
+    def to(self, device: Any) -> "ParameterHolder":
         """Move parameters, their gradients and optimizer state, and buffers to ``device``."""
         dev = backend.as_device(device)
         for p in self.params:
@@ -138,3 +112,35 @@ class Layer:
     def __repr__(self) -> str:
         shapes = ", ".join(f"{p.name}={p.shape}" for p in self.params)
         return f"{self.name}({shapes})"
+
+
+class Layer(ParameterHolder):
+    """Base class of every layer and container.
+
+    ``forward(x, train=None)`` computes and keeps what ``backward(dout)`` needs;
+    ``train=None`` uses the layer's mode (``train()`` / ``eval()``).
+    """
+
+    def __init__(self) -> None:
+        self.training = True
+
+    def forward(self, x: Any, train: bool | None = None) -> Any:
+        raise NotImplementedError
+
+    def backward(self, dout: Any) -> Any:
+        raise NotImplementedError
+
+    def __call__(self, x: Any, train: bool | None = None) -> Any:
+        return self.forward(x, train)
+
+    def is_training(self, train: bool | None) -> bool:
+        return self.training if train is None else bool(train)
+
+    def train(self, mode: bool = True) -> "Layer":
+        """Switch to training mode (dropout on, batch statistics); returns self."""
+        self.training = bool(mode)
+        return self
+
+    def eval(self) -> "Layer":
+        """Switch to inference mode; returns self."""
+        return self.train(False)

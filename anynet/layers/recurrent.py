@@ -5,22 +5,24 @@ that take the weights as arrays and return the weight gradients, so the cells
 here and the ``Time*`` layers (``time_recurrent.py``) share one implementation
 and the ``Time*`` layers can sum gradients over steps without a parameter per step.
 
-A cell's signature differs from the uniform ``forward(x, train=None)``: it takes
-the previous state and returns the next one (see each class).
-Every cell holds Wx (D, G*H), Wh (H, G*H), b (G*H,) with G gates side by side.
+A cell is not a ``Layer``: it takes the previous state and returns the next one
+(see each class), so a ``Sequential`` refuses it; over sequences use the ``Time*`` layers.
+Each cell class names its ``CellSpec`` (gates, number of state arrays, step, step back);
+every cell holds Wx (D, G*H), Wh (H, G*H), b (G*H,) with G gates side by side.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from ..backend import namespace
 from ..functional import sigmoid
 from ..validation import check_array
-from .base import Layer, new_parameter
+from .base import ParameterHolder, new_parameter
 from .init import init_scale
 
-__all__ = ["GRU", "LSTM", "RNN"]
+__all__ = ["GRU", "LSTM", "RNN", "Cell", "CellSpec", "RecurrentWeights"]
 
 
 # -- one step of each cell, on arrays ----------------------------------------
@@ -99,19 +101,26 @@ def gru_step_back(xp, dstate, cache, Wx, Wh):
     return xp.matmul(dA, Wx.T), (dh_prev,), grads
 
 
-STEPS = {"RNN": (1, rnn_step, rnn_step_back), "LSTM": (4, lstm_step, lstm_step_back),
-         "GRU": (3, gru_step, gru_step_back)}
+@dataclass(frozen=True)
+class CellSpec:
+    """What a cell computes: ``gates`` blocks of H columns side by side in Wx, Wh and b,
+    ``n_state`` state arrays ((h,) or (h, c)), and its ``step`` / ``step_back`` (above)."""
+
+    gates: int
+    n_state: int
+    step: Callable
+    step_back: Callable
 
 
-class RecurrentWeights(Layer):
-    """Wx (D, G*H), Wh (H, G*H), b (G*H,) for a cell of G gates; shared by cells and Time layers."""
+class RecurrentWeights(ParameterHolder):
+    """Wx (D, G*H), Wh (H, G*H), b (G*H,) for the G gates of ``spec``; shared by cells and Time layers."""
 
-    kind = "RNN"
+    spec: CellSpec
 
     def __init__(self, input_size: int, hidden_size: int, weight_init: str | float = "xavier",
                  dtype: Any = None):
         super().__init__()
-        G = STEPS[self.kind][0]
+        G = self.spec.gates
         D, H = input_size, hidden_size
         self.input_size, self.hidden_size = D, H
         self.Wx = new_parameter("Wx", (D, G * H), init_scale(weight_init, D, self.name), dtype)
@@ -129,18 +138,16 @@ class RecurrentWeights(Layer):
         self.Wx.grad, self.Wh.grad, self.b.grad = grads
 
 
-class _Cell(RecurrentWeights):
-    """One time step; ``forward(x, *state)`` returns the next state, ``backward(*dstate)``
-    returns (dx, *dstate_prev) and assigns the weight gradients."""
+class Cell(RecurrentWeights):
+    """One time step, not a ``Layer``: ``forward(x, *state)`` returns the next state,
+    ``backward(*dstate)`` returns (dx, *dstate_prev) and assigns the weight gradients."""
 
-    def __init__(self, input_size, hidden_size, weight_init="xavier", dtype=None):
+    def __init__(self, input_size: int, hidden_size: int, weight_init: str | float = "xavier",
+                 dtype: Any = None):
         super().__init__(input_size, hidden_size, weight_init, dtype)
         self.cache = None
 
     def _forward(self, x, state):
-        if any(s is None or isinstance(s, bool) for s in state):
-            raise TypeError(f"{self.name}: a cell takes its state, forward(x, h_prev[, c_prev]); "
-                            f"in a Sequential over (N, T, D) use Time{self.name}")
         Wx, Wh, b = self._weights()
         xp = namespace(x, *state, Wx, where=self.name)
         N, H = x.shape[0], self.hidden_size
@@ -148,7 +155,7 @@ class _Cell(RecurrentWeights):
         names = ("h_prev", "c_prev")
         for name, s in zip(names, state):
             check_array(self.name, s, xp, (N, H), Wx.dtype, name=name)
-        new_state, self.cache = STEPS[self.kind][1](xp, x, state, Wx, Wh, b)
+        new_state, self.cache = self.spec.step(xp, x, state, Wx, Wh, b)
         return new_state
 
     def _backward(self, dstate):
@@ -158,19 +165,14 @@ class _Cell(RecurrentWeights):
         shape = (cache[0].shape[0], self.hidden_size)
         for d in dstate:
             self._check_dout(d, shape)
-        dx, dprev, grads = STEPS[self.kind][2](xp, dstate, cache, Wx, Wh)
+        dx, dprev, grads = self.spec.step_back(xp, dstate, cache, Wx, Wh)
         self._assign_grads(grads)
         return (dx, *dprev)
 
 
-class RNN(_Cell):
-    """One step of a simple RNN, h_next = tanh(x Wx + h_prev Wh + b).
-
-    ``forward(x, h_prev)``: x (N, D), h_prev (N, H) -> h_next (N, H);
-    ``backward(dh_next)`` -> (dx, dh_prev). Parameters: Wx (D, H), Wh (H, H), b (H,).
-    """
-
-    kind = "RNN"
+class _HiddenStateCell(Cell):
+    """A cell whose state is h alone: ``forward(x, h_prev)``: x (N, D), h_prev (N, H) -> h_next (N, H);
+    ``backward(dh_next)`` -> (dx, dh_prev)."""
 
     def forward(self, x, h_prev):
         return self._forward(x, (h_prev,))[0]
@@ -179,7 +181,17 @@ class RNN(_Cell):
         return self._backward((dh_next,))
 
 
-class LSTM(_Cell):
+class RNN(_HiddenStateCell):
+    """One step of a simple RNN, h_next = tanh(x Wx + h_prev Wh + b).
+
+    ``forward(x, h_prev)``: x (N, D), h_prev (N, H) -> h_next (N, H);
+    ``backward(dh_next)`` -> (dx, dh_prev). Parameters: Wx (D, H), Wh (H, H), b (H,).
+    """
+
+    spec = CellSpec(gates=1, n_state=1, step=rnn_step, step_back=rnn_step_back)
+
+
+class LSTM(Cell):
     """One step of a long short-term memory cell (gates i, f, g, o side by side, PyTorch's order).
 
     ``forward(x, h_prev, c_prev)``: x (N, D), h_prev and c_prev (N, H) -> (h_next, c_next);
@@ -188,16 +200,16 @@ class LSTM(_Cell):
     Hochreiter and Schmidhuber, https://doi.org/10.1162/neco.1997.9.8.1735
     """
 
-    kind = "LSTM"
+    spec = CellSpec(gates=4, n_state=2, step=lstm_step, step_back=lstm_step_back)
 
-    def forward(self, x, h_prev, c_prev=None):
+    def forward(self, x, h_prev, c_prev):
         return self._forward(x, (h_prev, c_prev))
 
     def backward(self, dh_next, dc_next):
         return self._backward((dh_next, dc_next))
 
 
-class GRU(_Cell):
+class GRU(_HiddenStateCell):
     """One step of a gated recurrent unit, in the book's (and Cho et al.'s) form:
     z, r = sigmoid(...), h~ = tanh(x Wxh + (r * h_prev) Whh + bh), h_next = (1 - z) h_prev + z h~.
 
@@ -206,10 +218,4 @@ class GRU(_Cell):
     gates z, r, h~ side by side. Cho et al., https://arxiv.org/abs/1406.1078
     """
 
-    kind = "GRU"
-
-    def forward(self, x, h_prev):
-        return self._forward(x, (h_prev,))[0]
-
-    def backward(self, dh_next):
-        return self._backward((dh_next,))
+    spec = CellSpec(gates=3, n_state=1, step=gru_step, step_back=gru_step_back)

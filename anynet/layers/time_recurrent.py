@@ -14,15 +14,15 @@ from typing import Any
 from .. import backend
 from ..backend import namespace
 from ..validation import check_array
-from .recurrent import STEPS, RecurrentWeights
+from .base import Layer
+from .recurrent import GRU, LSTM, RNN, RecurrentWeights
 
 __all__ = ["TimeGRU", "TimeLSTM", "TimeRNN"]
 
 
-class _TimeRecurrent(RecurrentWeights):
-    """x (N, T, D) -> hs (N, T, H), or the last h (N, H) with ``return_sequences=False``."""
-
-    n_state = 1
+class _TimeRecurrent(RecurrentWeights, Layer):
+    """x (N, T, D) -> hs (N, T, H), or the last h (N, H) with ``return_sequences=False``;
+    each step is its cell's ``spec.step``."""
 
     def __init__(self, input_size: int, hidden_size: int, stateful: bool = False,
                  return_sequences: bool = True, weight_init: str | float = "xavier", dtype: Any = None):
@@ -48,7 +48,7 @@ class _TimeRecurrent(RecurrentWeights):
                 )
             return self.state
         zeros = xp.zeros((N, H), dtype=x.dtype, device=x.device)
-        return (zeros,) * self.n_state
+        return (zeros,) * self.spec.n_state
 
     def forward(self, x, train=None):
         Wx, Wh, b = self._weights()
@@ -57,7 +57,7 @@ class _TimeRecurrent(RecurrentWeights):
         N, T, _ = x.shape
         if T == 0:
             raise ValueError(f"{self.name}: expected at least one time step, got x of shape {tuple(x.shape)}")
-        step = STEPS[self.kind][1]
+        step = self.spec.step
         state = self._initial(xp, x, N)
         hs, caches = [], []
         for t in range(T):
@@ -76,9 +76,9 @@ class _TimeRecurrent(RecurrentWeights):
         N, T, _ = self.x_shape
         H = self.hidden_size
         self._check_dout(dout, (N, T, H) if self.return_sequences else (N, H))
-        step_back = STEPS[self.kind][2]
+        step_back = self.spec.step_back
         zeros = xp.zeros((N, H), dtype=dout.dtype, device=dout.device)
-        dstate = (zeros,) * self.n_state
+        dstate = (zeros,) * self.spec.n_state
         dxs, total = [], None
         for t in reversed(range(T)):
             if self.return_sequences:
@@ -93,18 +93,13 @@ class _TimeRecurrent(RecurrentWeights):
         return xp.stack(dxs[::-1], axis=1)
 
     @property
-    def h(self) -> Any:
-        """The carried hidden state (N, H), or None."""
-        return None if self.state is None else self.state[0]
-
-    @property
     def dh(self) -> Any:
         """Gradient of the initial hidden state (N, H) after backward (for encoder-decoder nets)."""
         return self._need("dstate")[0]
 
     def set_state(self, h: Any, c: Any = None) -> None:
         """Start the next forward (of a stateful layer) from h (N, H) (and c (N, H) for TimeLSTM)."""
-        state = (h,) if self.n_state == 1 else (h, c)
+        state = (h,) if self.spec.n_state == 1 else (h, c)
         if any(s is None for s in state):
             raise ValueError(f"{self.name}: set_state needs h and c")
         self.state = state
@@ -125,7 +120,7 @@ class TimeRNN(_TimeRecurrent):
     """A simple RNN over a sequence: x (N, T, D) -> (N, T, H), or (N, H) with
     ``return_sequences=False``. Parameters: Wx (D, H), Wh (H, H), b (H,)."""
 
-    kind = "RNN"
+    spec = RNN.spec
 
 
 class TimeLSTM(_TimeRecurrent):
@@ -133,13 +128,7 @@ class TimeLSTM(_TimeRecurrent):
     ``return_sequences=False``. Parameters: Wx (D, 4H), Wh (H, 4H), b (4H,) (gates i, f, g, o).
     Hochreiter and Schmidhuber, https://doi.org/10.1162/neco.1997.9.8.1735"""
 
-    kind = "LSTM"
-    n_state = 2
-
-    @property
-    def c(self) -> Any:
-        """The carried cell state (N, H), or None."""
-        return None if self.state is None else self.state[1]
+    spec = LSTM.spec
 
 
 class TimeGRU(_TimeRecurrent):
@@ -147,4 +136,4 @@ class TimeGRU(_TimeRecurrent):
     ``return_sequences=False``. Parameters: Wx (D, 3H), Wh (H, 3H), b (3H,) (gates z, r, h~).
     Cho et al., https://arxiv.org/abs/1406.1078"""
 
-    kind = "GRU"
+    spec = GRU.spec
