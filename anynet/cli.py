@@ -49,7 +49,7 @@ def build_model(name: str, data: str, hidden: int = 100, layers: int = 2) -> Any
         return cls(inputs, [hidden] * layers, classes)
     if data == "spiral":
         raise UsageError(f"model {name!r} needs image data: use --data fashion-mnist or --data mnist")
-    return cls(input_shape=(1, 28, 28), num_classes=10)
+    return cls(input_shape=(1, 28, 28), output_size=10)
 
 
 def load_data(name: str, flatten: bool, data_dir: str | None = None, download: bool = True):

@@ -27,7 +27,7 @@ except anynet.DeviceError as err:
     target = anynet.as_device("cpu")
 
 with anynet.device(target):
-    net = SimpleConvNet(input_shape=(1, 28, 28), num_classes=10)
+    net = SimpleConvNet(input_shape=(1, 28, 28), output_size=10)
     trainer = Trainer(net, SoftmaxWithLoss(), Adam(lr=0.001),
                       callbacks=[EarlyStopping(patience=2), Checkpoint("fashion_convnet.npz")])
     trainer.fit(train, val, epochs=epochs, batch_size=100)

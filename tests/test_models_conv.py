@@ -26,7 +26,7 @@ TINY = {
 @pytest.mark.parametrize("name", MODELS)
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
 def test_default_models_map_images_to_scores(name, shape):
-    model = getattr(anynet, name)(input_shape=shape, num_classes=7)
+    model = getattr(anynet, name)(input_shape=shape, output_size=7)
     assert isinstance(model, anynet.Sequential)
     x = np.random.default_rng(0).random((2, *shape), dtype=np.float32)
     y = model.forward(x, train=True)
@@ -40,14 +40,14 @@ def test_default_models_map_images_to_scores(name, shape):
 # Whole-net gradient checks on NumPy only: every layer in them is checked on every backend
 # in test_conv.py / test_layers.py, and a net's numerical gradient is slow on eager JAX.
 def test_simple_convnet_gradient():
-    model = anynet.SimpleConvNet(input_shape=(1, 6, 6), num_classes=2, filter_num=2, filter_size=3,
+    model = anynet.SimpleConvNet(input_shape=(1, 6, 6), output_size=2, filter_num=2, filter_size=3,
                                  hidden_size=3, input_grad=True, dtype="float64")
     x = np.random.default_rng(2).uniform(-1, 1, (2, 1, 6, 6))
     check_layer(model, x, tol=1e-5)
 
 
 def test_deep_convnet_with_batchnorm_gradient():
-    model = anynet.DeepConvNet(input_shape=(1, 4, 4), num_classes=2, channels=(2, 2, 2, 2, 2, 2), hidden_size=3,
+    model = anynet.DeepConvNet(input_shape=(1, 4, 4), output_size=2, channels=(2, 2, 2, 2, 2, 2), hidden_size=3,
                                dropout=0.0, batchnorm=True, input_grad=True, dtype="float64")
     x = np.random.default_rng(3).uniform(-1, 1, (3, 1, 4, 4))
     check_layer(model, x, tol=1e-5, train=True)
@@ -75,7 +75,7 @@ def test_loss_falls(cpu_backend, name):
     anynet.seed(0)
     size = SIZE[name]
     x, t = two_stripes(16, np.random.default_rng(4), size)
-    model = getattr(anynet, name)(input_shape=(2, size, size), num_classes=2, input_grad=True, **TINY[name])
+    model = getattr(anynet, name)(input_shape=(2, size, size), output_size=2, input_grad=True, **TINY[name])
     loss, opt = anynet.SoftmaxWithLoss(), anynet.SGD(lr=0.1)
     xb, tb = arr(cpu_backend, x), arr(cpu_backend, t)
     losses = []

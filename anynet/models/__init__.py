@@ -1,4 +1,4 @@
-"""Ready-made networks."""
+"""Ready-made networks; each names its number of outputs ``output_size`` (classes or targets)."""
 
 from .convnets import VGG, AlexNet, DeepConvNet, LeNet5, SimpleConvNet
 from .mlp import MLP, TwoLayerNet

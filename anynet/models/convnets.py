@@ -1,7 +1,7 @@
 """Convolutional nets: the book's SimpleConvNet and DeepConvNet, LeNet5, and small AlexNet and VGG.
 
-Every model takes ``input_shape=(C, H, W)`` of one image and ``num_classes`` and maps
-x (N, C, H, W) -> scores (N, num_classes). The first convolution skips the gradient
+Every model takes ``input_shape=(C, H, W)`` of one image and ``output_size`` and maps
+x (N, C, H, W) -> scores (N, output_size). The first convolution skips the gradient
 of the input images (nothing uses it; ``input_grad=True`` turns it back on).
 """
 
@@ -53,40 +53,40 @@ class _Builder:
         self.add(Affine(self.shape[0], out_size, self.weight_init, self.dtype))
         self.shape = (out_size,)
 
-    def head(self, hidden_sizes: Sequence[int], num_classes: int, act: type = ReLU, dropout: float = 0.0) -> None:
-        """Flatten, then Affine - act - [Dropout] per hidden size, then Affine num_classes."""
+    def head(self, hidden_sizes: Sequence[int], output_size: int, act: type = ReLU, dropout: float = 0.0) -> None:
+        """Flatten, then Affine - act - [Dropout] per hidden size, then Affine output_size."""
         self.flatten()
         for size in hidden_sizes:
             self.affine(size)
             self.add(act())
             if dropout:
                 self.add(Dropout(dropout))
-        self.affine(num_classes)
+        self.affine(output_size)
 
 
 class SimpleConvNet(Sequential):
     """The book's SimpleConvNet: Conv (filter_num x filter_size^2) - ReLU - MaxPool 2 -
-    Affine hidden_size - ReLU - Affine num_classes."""
+    Affine hidden_size - ReLU - Affine output_size."""
 
-    def __init__(self, input_shape: Sequence[int] = (1, 28, 28), num_classes: int = 10, filter_num: int = 30,
+    def __init__(self, input_shape: Sequence[int] = (1, 28, 28), output_size: int = 10, filter_num: int = 30,
                  filter_size: int = 5, pad: int = 0, stride: int = 1, hidden_size: int = 100,
                  weight_init: str | float = "he", input_grad: bool = False, dtype: Any = None):
         b = _Builder("SimpleConvNet", input_shape, weight_init, input_grad, dtype)
         b.conv(filter_num, filter_size, stride, pad)
         b.add(ReLU())
         b.add(MaxPool(2))
-        b.head([hidden_size], num_classes)
+        b.head([hidden_size], output_size)
         super().__init__(*b.layers)
 
 
 class LeNet5(Sequential):
     """LeNet-5: Conv 6x5x5 - act - pool 2 - Conv 16x5x5 - act - pool 2 - Affine 120 - act -
-    Affine 84 - act - Affine num_classes. Inputs smaller than 32x32 are padded by 2 (28x28 to the
+    Affine 84 - act - Affine output_size. Inputs smaller than 32x32 are padded by 2 (28x28 to the
     original 32x32).
     LeCun et al., http://yann.lecun.com/exdb/publis/pdf/lecun-98.pdf
     """
 
-    def __init__(self, input_shape: Sequence[int] = (1, 28, 28), num_classes: int = 10, activation: str = "relu",
+    def __init__(self, input_shape: Sequence[int] = (1, 28, 28), output_size: int = 10, activation: str = "relu",
                  pool: str = "max", weight_init: str | float | None = None, input_grad: bool = False,
                  dtype: Any = None):
         if activation not in _ACTIVATIONS or pool not in ("max", "avg"):
@@ -102,19 +102,19 @@ class LeNet5(Sequential):
         b.conv(16, 5)
         b.add(act())
         b.add(Pool(2))
-        b.head([120, 84], num_classes, act)
+        b.head([120, 84], output_size, act)
         super().__init__(*b.layers)
 
 
 class DeepConvNet(Sequential):
     """The book's VGG-like net: [Conv 3x3 - ReLU] x2 - MaxPool 2, three times, with
-    16-16-32-32-64-64 filters, then Affine hidden_size - ReLU - Dropout - Affine num_classes.
+    16-16-32-32-64-64 filters, then Affine hidden_size - ReLU - Dropout - Affine output_size.
 
     As in the book the fourth convolution pads by 2 when that makes the map divisible by 4
     (28x28 input: 28 -> 14 -> 16 -> 8 -> 4). ``batchnorm=True`` adds BatchNorm after each Conv.
     """
 
-    def __init__(self, input_shape: Sequence[int] = (1, 28, 28), num_classes: int = 10,
+    def __init__(self, input_shape: Sequence[int] = (1, 28, 28), output_size: int = 10,
                  channels: Sequence[int] = (16, 16, 32, 32, 64, 64), hidden_size: int = 50,
                  dropout: float = 0.5, batchnorm: bool = False, weight_init: str | float = "he",
                  input_grad: bool = False, dtype: Any = None):
@@ -129,18 +129,18 @@ class DeepConvNet(Sequential):
             b.add(ReLU())
             if i % 2 == 1:
                 b.add(MaxPool(2))
-        b.head([hidden_size], num_classes, dropout=dropout)
+        b.head([hidden_size], output_size, dropout=dropout)
         super().__init__(*b.layers)
 
 
 class AlexNet(Sequential):
     """A small AlexNet for 28x28 / 32x32 inputs: Conv 5x5 - ReLU - LRN - MaxPool 3/2, twice;
-    three Conv 3x3 - ReLU; MaxPool 3/2; then Affine - ReLU - Dropout twice and Affine num_classes.
+    three Conv 3x3 - ReLU; MaxPool 3/2; then Affine - ReLU - Dropout twice and Affine output_size.
     ``channels`` gives the five convolutions' filter counts.
     Krizhevsky et al., https://papers.nips.cc/paper/4824
     """
 
-    def __init__(self, input_shape: Sequence[int] = (1, 28, 28), num_classes: int = 10,
+    def __init__(self, input_shape: Sequence[int] = (1, 28, 28), output_size: int = 10,
                  channels: Sequence[int] = (32, 64, 96, 96, 64), hidden_size: int = 256, dropout: float = 0.5,
                  weight_init: str | float = "he", input_grad: bool = False, dtype: Any = None):
         if len(channels) != 5:
@@ -155,17 +155,17 @@ class AlexNet(Sequential):
             b.conv(ch, 3, pad=1)
             b.add(ReLU())
         b.add(MaxPool(3, stride=2, pad=1))
-        b.head([hidden_size, hidden_size], num_classes, dropout=dropout)
+        b.head([hidden_size, hidden_size], output_size, dropout=dropout)
         super().__init__(*b.layers)
 
 
 class VGG(Sequential):
     """A small VGG: blocks of Conv 3x3 pad 1 - [BatchNorm] - ReLU, a MaxPool 2 after each block,
-    then Affine hidden_size - ReLU - Dropout - Affine num_classes.
+    then Affine hidden_size - ReLU - Dropout - Affine output_size.
     ``blocks`` lists each block's filter counts. Simonyan and Zisserman, https://arxiv.org/abs/1409.1556
     """
 
-    def __init__(self, input_shape: Sequence[int] = (1, 28, 28), num_classes: int = 10,
+    def __init__(self, input_shape: Sequence[int] = (1, 28, 28), output_size: int = 10,
                  blocks: Sequence[Sequence[int]] = ((32, 32), (64, 64), (128, 128)), hidden_size: int = 256,
                  dropout: float = 0.5, batchnorm: bool = True, weight_init: str | float = "he",
                  input_grad: bool = False, dtype: Any = None):
@@ -177,5 +177,5 @@ class VGG(Sequential):
                     b.batchnorm()
                 b.add(ReLU())
             b.add(MaxPool(2))
-        b.head([hidden_size], num_classes, dropout=dropout)
+        b.head([hidden_size], output_size, dropout=dropout)
         super().__init__(*b.layers)

@@ -42,15 +42,15 @@ class _Recurrent(Sequential):
 class SequenceClassifier(_Recurrent):
     """Many-to-one: a stack of Time layers read the sequence, an Affine scores its last state.
 
-    x (N, T, D) -> scores (N, n_classes). For images read row by row, T = rows and
+    x (N, T, D) -> scores (N, output_size). For images read row by row, T = rows and
     D = columns (28 and 28 for MNIST and Fashion-MNIST).
     """
 
-    def __init__(self, input_size: int, hidden_size: int, n_classes: int, cell: str = "lstm",
+    def __init__(self, input_size: int, hidden_size: int, output_size: int, cell: str = "lstm",
                  layers: int = 1, dropout: float = 0.0, dtype: Any = None):
         stack = recurrent_stack(input_size, hidden_size, cell, layers, dropout,
                                 return_sequences=False, dtype=dtype)
-        super().__init__(*stack, Affine(hidden_size, n_classes, "xavier", dtype))
+        super().__init__(*stack, Affine(hidden_size, output_size, "xavier", dtype))
 
 
 class LanguageModel(_Recurrent):
