@@ -422,3 +422,11 @@ def test_language_model_learns_a_repeated_text():
 def test_a_cell_in_a_sequential_says_to_use_the_time_layer():
     with pytest.raises(TypeError, match="LSTM: a cell takes its state.*use TimeLSTM"):
         anynet.Sequential(anynet.LSTM(3, 4))
+
+
+@pytest.mark.parametrize("kind", list(CELLS))
+def test_a_time_layer_steps_with_its_cells_spec(kind):
+    cell, layer = CELLS[kind](3, 4), TIME[kind](3, 4)
+    assert not isinstance(cell, anynet.Layer) and isinstance(layer, anynet.Layer) and layer.training
+    assert layer.spec is cell.spec and cell.Wx.shape == (3, 4 * cell.spec.gates)
+    assert cell.spec.n_state == (2 if kind == "lstm" else 1)
