@@ -6,9 +6,9 @@ import os
 
 import numpy as np
 import pytest
-from conftest import host
 
 import anynet
+from anynet.testing import host
 from anynet.training import CheckpointError, checkpoint
 
 

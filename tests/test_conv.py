@@ -6,11 +6,11 @@ import itertools
 
 import numpy as np
 import pytest
-from conftest import arr, check_inputs_unchanged, host
 
 import anynet
 from anynet.gradcheck import check_layer
 from anynet.layers._windows import col2im, im2col
+from anynet.testing import arr, check_inputs_unchanged, host
 
 F64 = "float64"
 

@@ -7,11 +7,11 @@ import struct
 
 import numpy as np
 import pytest
-from conftest import host
 
 import anynet
 import anynet.data.images
 from anynet.data import DataLoader, DataNotFoundError, DataSet, IDXError, read_idx, train_val_split
+from anynet.testing import host
 
 
 def _idx_bytes(a: np.ndarray, code: int = 0x08) -> bytes:

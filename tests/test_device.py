@@ -6,9 +6,9 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import CPU_BACKENDS, _resolve, arr, host
 
 import anynet
+from anynet.testing import CPU_BACKENDS, arr, host, resolve_backend
 
 
 def test_parameters_are_born_on_the_context_device(backend):
@@ -35,7 +35,7 @@ def test_default_device_is_numpy_cpu():
 
 def test_contexts_nest_and_are_per_thread():
     seen = {}
-    strict = _resolve("strict")
+    strict = resolve_backend("strict")
     with anynet.device(strict):
         with anynet.device("cpu"):
             assert anynet.current_device().name == "cpu"
@@ -56,7 +56,7 @@ def test_mixing_libraries_is_a_clear_error(backend):
 
 
 def test_mixing_devices_is_a_clear_error():
-    strict = _resolve("strict")
+    strict = resolve_backend("strict")
     import array_api_strict
 
     with anynet.device(strict):
@@ -122,5 +122,5 @@ def test_cuda_without_cupy_or_gpu_is_a_clear_error():
 
 @pytest.mark.parametrize("name", CPU_BACKENDS)
 def test_device_names_round_trip(name):
-    dev = _resolve(name)
+    dev = resolve_backend(name)
     assert anynet.as_device(dev.name) == dev

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import arr
 
 import anynet
+from anynet.testing import arr
 
 
 def test_wrong_shape_names_layer_and_shapes(backend):

@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 import pytest
-from conftest import arr, host
 
 import anynet
 from anynet.hooks import global_norm
+from anynet.testing import arr, host
 
 W0 = np.array([[1.0, -2.0], [0.5, 3.0]])
 G0 = np.array([[3.0, -4.0], [0.0, 12.0]])

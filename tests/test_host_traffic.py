@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import _resolve
 
 import anynet
 from anynet.hooks import ClipByNorm
+from anynet.testing import resolve_backend
 
 strict_array = pytest.importorskip("array_api_strict._array_object").Array
 READS = ("__float__", "__bool__", "__int__", "__index__", "__complex__", "__array__", "__dlpack__", "to_device")
@@ -51,7 +51,7 @@ def test_reads_per_epoch_do_not_grow_with_steps(host_reads, name):
     t = rng.integers(0, 3, 80)
     reads = {}
     for batch_size in (40, 10):  # 2 and 8 steps per epoch
-        with anynet.device(_resolve("strict")):
+        with anynet.device(resolve_backend("strict")):
             model = make()
             opt = anynet.Adam(lr=1e-3, hooks=[ClipByNorm(1.0)])
             trainer = anynet.Trainer(model, anynet.SoftmaxWithLoss(), opt, verbose=0)
@@ -67,7 +67,7 @@ def test_no_synchronisation_in_cupy_training_steps():
     """On a real GPU: forward, loss, backward and update never wait for the device.
     ``cupyx.allow_synchronize(False)`` makes any device synchronisation (every device-to-host
     read) raise; the batches are uploaded before it, as a loader would."""
-    dev = _resolve("cupy")
+    dev = resolve_backend("cupy")
     cupyx = pytest.importorskip("cupyx")
     rng = np.random.default_rng(0)
     for make, shape in MODELS.values():

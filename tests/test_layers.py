@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import arr, check_inputs_unchanged, host
 
 import anynet
 from anynet.gradcheck import check_layer
+from anynet.testing import arr, check_inputs_unchanged, host
 
 F64 = "float64"
 

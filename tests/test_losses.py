@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import arr, host
 
 import anynet
 from anynet import losses as L
 from anynet.gradcheck import check_loss
+from anynet.testing import arr, host
 
 R = np.random.default_rng(7)
 N, C = 4, 3

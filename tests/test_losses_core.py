@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import arr, host
 
 import anynet
 from anynet.gradcheck import check_loss
+from anynet.testing import arr, host
 
 
 def _logits(shape, seed=0):

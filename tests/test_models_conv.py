@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import arr, host
 
 import anynet
 from anynet.gradcheck import check_layer
+from anynet.testing import arr, host
 
 MODELS = ["SimpleConvNet", "LeNet5", "DeepConvNet", "AlexNet", "VGG"]
 # Image sizes for the tiny runs: LeNet5's two 5x5 convs and AlexNet's two 3/2 poolings need 16x16.

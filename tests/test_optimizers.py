@@ -9,10 +9,10 @@ import math
 
 import numpy as np
 import pytest
-from conftest import arr, host
 
 import anynet
 from anynet import optimizers as O
+from anynet.testing import arr, host
 
 # -- the published rules, by hand in NumPy (float64), independent of anynet ------
 

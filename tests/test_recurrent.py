@@ -6,11 +6,11 @@ import math
 
 import numpy as np
 import pytest
-from conftest import arr, host
 
 import anynet
 from anynet.gradcheck import check_layer, check_loss
 from anynet.hooks import ClipByNorm
+from anynet.testing import arr, host
 
 F64 = "float64"
 N, T, D, H = 2, 3, 3, 4

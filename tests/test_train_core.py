@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from conftest import arr, host
 
 import anynet
+from anynet.testing import arr, host
 
 
 def test_sgd_step_by_hand(backend):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import host
 
 import anynet
+from anynet.testing import host
 from anynet.training import Callback, Checkpoint, EarlyStopping, TrainingDiverged, checkpoint
 
 
