@@ -29,11 +29,13 @@ __all__ = [
     "CPU_BACKENDS",
     "BackendUnavailable",
     "arr",
+    "away_from_zero",
     "backend_fixture",
     "backends",
     "check_inputs_unchanged",
     "host",
     "resolve_backend",
+    "tie_free",
 ]
 
 # name -> (device spec, what to install if missing)
@@ -107,6 +109,19 @@ def arr(dev: backend.Device, a: Any, dtype: Any = None) -> Any:
 def host(x: Any) -> np.ndarray:
     """Any backend's array as a NumPy array (a copy where the library needs one)."""
     return np.asarray(backend.to_numpy(x))
+
+
+def away_from_zero(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """Host inputs at least 0.1 from zero (either sign), away from the kinks of ReLU-like layers."""
+    return rng.uniform(0.1, 1.0, shape) * rng.choice([-1.0, 1.0], shape)
+
+
+def tie_free(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """Distinct host values (a shuffled ramp plus noise), far enough apart that a small
+    numerical step never changes which element of a pooling window is the largest."""
+    n = int(np.prod(shape))
+    ramp = rng.permutation(n).astype(float) / n
+    return (ramp * 4.0 - 2.0 + rng.uniform(0, 0.1 / n, n)).reshape(shape)
 
 
 def check_inputs_unchanged(dev: backend.Device, layer: Any, x0: np.ndarray, train: bool | None = None) -> None:

@@ -463,3 +463,20 @@ def test_every_optimizer_is_exported_and_takes_lr_first():
         opt = cls(0.5)
         assert opt.lr == 0.5 and math.isclose(opt.current_lr, 0.5)
     assert issubclass(anynet.GD, anynet.SGD) and anynet.GD is not anynet.SGD
+
+
+def test_sgd_step_by_hand(backend):
+    p = anynet.Parameter(arr(backend, [1.0, -2.0]), "w")
+    shared = p.data
+    p.grad = arr(backend, [0.5, 0.5])
+    opt = anynet.SGD(lr=0.1)
+    opt.update([p])
+    opt.update([p])
+    np.testing.assert_allclose(host(p.data), [0.9, -2.1])
+    np.testing.assert_array_equal(host(shared), [1.0, -2.0])  # the old array is never written into
+
+
+def test_sgd_skips_parameters_without_gradients(backend):
+    p = anynet.Parameter(arr(backend, [1.0]), "w")
+    anynet.SGD(lr=0.1).update([p])
+    np.testing.assert_array_equal(host(p.data), [1.0])

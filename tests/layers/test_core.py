@@ -1,0 +1,40 @@
+"""MatMul, Affine and Flatten (anynet.layers.core) on every backend: gradients, closed form, inputs left unchanged."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import anynet
+from anynet.gradcheck import check_layer
+from anynet.testing import arr, away_from_zero, check_inputs_unchanged, host
+
+F64 = "float64"
+
+# name -> (layer factory (float64), input shape)
+LAYERS = {
+    "MatMul": (lambda: anynet.MatMul(4, 3, dtype=F64), (5, 4)),
+    "Affine": (lambda: anynet.Affine(4, 3, dtype=F64), (5, 4)),
+    "Flatten": (lambda: anynet.Flatten(), (2, 3, 2, 2)),
+}
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_gradient(backend, name):
+    make, shape = LAYERS[name]
+    check_layer(make(), arr(backend, away_from_zero(shape, np.random.default_rng(0))))
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_inputs_left_unchanged(backend, name):
+    make, shape = LAYERS[name]
+    check_inputs_unchanged(backend, make(), away_from_zero(shape, np.random.default_rng(1)))
+
+
+def test_affine_forward_closed_form(backend):
+    layer = anynet.Affine(2, 2, dtype=F64)
+    layer.load_state_dict({"W": arr(backend, [[1.0, 2.0], [3.0, 4.0]]), "b": arr(backend, [0.5, -0.5])})
+    y = layer.forward(arr(backend, [[1.0, 1.0], [0.0, 2.0]]))
+    np.testing.assert_allclose(host(y), [[4.5, 5.5], [6.5, 7.5]])
+    assert len(layer.params) == 2 and [p.name for p in layer.params] == ["W", "b"]
+    assert layer.W.shape == (2, 2) and layer.b.shape == (2,)
