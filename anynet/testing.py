@@ -129,10 +129,11 @@ def check_inputs_unchanged(dev: backend.Device, layer: Any, x0: np.ndarray, trai
 
     x0: host array of any shape the layer takes; dout is random of the output's shape.
     """
-    x = arr(dev, x0)
+    x0 = np.asarray(x0)
+    x = arr(dev, x0.copy())  # a copy: on NumPy the device array would otherwise be x0 itself
     out = layer.forward(x, train)
     d0 = np.random.default_rng(1).standard_normal(tuple(out.shape))
-    dout = arr(dev, d0)
+    dout = arr(dev, d0.copy())
     layer.backward(dout)
     np.testing.assert_array_equal(host(x), x0)
     np.testing.assert_array_equal(host(dout), d0)

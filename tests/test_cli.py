@@ -52,11 +52,7 @@ def test_unknown_device_optimizer_and_model(tmp_path, capsys):
     assert main(["train", "--optimizer", "lbfgs", "--out", str(tmp_path)]) == 2
     assert "unknown optimizer 'lbfgs'" in capsys.readouterr().err
     assert main(["train", "--model", "lenet5", "--out", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    if hasattr(anynet.models, "LeNet5"):
-        assert "needs image data" in err
-    else:
-        assert "model 'lenet5' is not available in this build" in err
+    assert "needs image data" in capsys.readouterr().err
 
 
 def test_absent_data_is_a_clear_message(tmp_path, monkeypatch, capsys):

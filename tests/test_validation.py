@@ -1,4 +1,5 @@
-"""Bad input gets a clear error naming the layer and the shapes."""
+"""Bad input gets a clear error naming the layer, what was expected and what came (anynet.validation
+and the checks that call it). Messages of one module are also pinned in that module's tests."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The conv model zoo: shapes, a gradient check of a whole net, and loss falling on every CPU backend."""
+"""The conv model zoo (anynet.models.convnets): shapes, whole-net gradient checks and loss falling on every
+CPU backend."""
 
 from __future__ import annotations
 
@@ -37,20 +38,20 @@ def test_default_models_map_images_to_scores(name, shape):
     assert model.predict(x).shape == (2, 7)
 
 
-# Whole-net gradient checks on NumPy only: every layer in them is checked on every backend
-# in test_conv.py / test_layers.py, and a net's numerical gradient is slow on eager JAX.
-def test_simple_convnet_gradient():
+# Whole-net gradient checks on every CPU backend, along a few random directions (two forward
+# passes each): every layer in them is also checked element by element in tests/layers/.
+def test_simple_convnet_gradient(cpu_backend):
     model = anynet.SimpleConvNet(input_shape=(1, 6, 6), output_size=2, filter_num=2, filter_size=3,
                                  hidden_size=3, input_grad=True, dtype="float64")
-    x = np.random.default_rng(2).uniform(-1, 1, (2, 1, 6, 6))
-    check_layer(model, x, tol=1e-5)
+    x = arr(cpu_backend, np.random.default_rng(2).uniform(-1, 1, (2, 1, 6, 6)))
+    check_layer(model, x, tol=1e-5, directions=2)
 
 
-def test_deep_convnet_with_batchnorm_gradient():
+def test_deep_convnet_with_batchnorm_gradient(cpu_backend):
     model = anynet.DeepConvNet(input_shape=(1, 4, 4), output_size=2, channels=(2, 2, 2, 2, 2, 2), hidden_size=3,
                                dropout=0.0, batchnorm=True, input_grad=True, dtype="float64")
-    x = np.random.default_rng(3).uniform(-1, 1, (3, 1, 4, 4))
-    check_layer(model, x, tol=1e-5, train=True)
+    x = arr(cpu_backend, np.random.default_rng(3).uniform(-1, 1, (3, 1, 4, 4)))
+    check_layer(model, x, tol=1e-5, train=True, directions=2)
 
 
 def test_impossible_input_shape_is_refused():

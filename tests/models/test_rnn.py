@@ -1,5 +1,5 @@
-"""The recurrent models (anynet.models.rnn): loss falls on every CPU backend, a language model learns,
-carried state moves with the model."""
+"""The recurrent models (anynet.models.rnn): whole-net gradient checks and loss falling on every CPU
+backend, a language model learns, carried state moves with the model."""
 
 from __future__ import annotations
 
@@ -9,10 +9,35 @@ import numpy as np
 import pytest
 
 import anynet
+from anynet.gradcheck import check_backward, check_layer
 from anynet.hooks import ClipByNorm
+from anynet.testing import arr
 
 F64 = "float64"
 N, T, D, H = 2, 3, 3, 4
+
+
+# Whole-net gradient checks along a few random directions: every layer in them is also checked
+# element by element in tests/layers/.
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_sequence_classifier_gradient(cpu_backend, cell):
+    model = anynet.models.SequenceClassifier(D, H, 2, cell=cell, layers=2, dtype=F64)
+    x = arr(cpu_backend, np.random.default_rng(0).standard_normal((N, T, D)))
+    assert len(check_layer(model, x, directions=2)) == 2
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_language_model_gradient(cpu_backend, cell):
+    model = anynet.models.LanguageModel(5, D, H, cell=cell, dtype=F64)
+    ids = arr(cpu_backend, np.random.default_rng(0).integers(0, 5, (N, T)))
+
+    def forward(ids):
+        model.reset_state()  # every pass starts from the same (zero) state
+        return model.forward(ids)
+
+    # the integer ids get no gradient; the embedding's and every later weight's are checked
+    errors = check_backward(forward, model.backward, ids, None, model.params, directions=2, name="LanguageModel")
+    assert len(errors) == 2
 
 
 def test_model_to_moves_carried_state():
