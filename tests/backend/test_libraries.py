@@ -6,9 +6,9 @@ import importlib.util
 
 import numpy as np
 import pytest
-from conftest import arr, host
 
 import anynet
+from anynet.testing import arr, host
 
 needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="needs torch")
 
