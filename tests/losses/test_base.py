@@ -199,13 +199,6 @@ def test_new_losses_agree_with_pytorch():
     np.testing.assert_allclose(huber.backward(), y.grad.numpy(), rtol=1e-10, atol=1e-14)
 
 
-def test_focal_loss_with_gamma_zero_is_softmax_with_loss(backend):
-    x, t = arr(backend, LOGITS), arr(backend, LABELS)
-    focal, plain = L.FocalLoss(gamma=0), L.SoftmaxWithLoss()
-    np.testing.assert_allclose(float(focal.forward(x, t)), float(plain.forward(x, t)), rtol=1e-12)
-    np.testing.assert_allclose(host(focal.backward()), host(plain.backward()), rtol=1e-10, atol=1e-14)
-
-
 @pytest.mark.parametrize(
     ("make", "message"),
     [

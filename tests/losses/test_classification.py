@@ -121,3 +121,10 @@ def test_narrow_integer_labels(backend, label_dtype):
     a = float(anynet.SoftmaxWithLoss().forward(arr(backend, x0), arr(backend, t0)))
     b = float(anynet.SoftmaxWithLoss().forward(arr(backend, x0), arr(backend, t0, label_dtype)))
     assert a == b
+
+
+def test_focal_loss_with_gamma_zero_is_softmax_with_loss(backend):
+    x, t = arr(backend, LOGITS), arr(backend, LABELS)
+    focal, plain = L.FocalLoss(gamma=0), L.SoftmaxWithLoss()
+    np.testing.assert_allclose(float(focal.forward(x, t)), float(plain.forward(x, t)), rtol=1e-12)
+    np.testing.assert_allclose(host(focal.backward()), host(plain.backward()), rtol=1e-10, atol=1e-14)
