@@ -64,7 +64,11 @@ def as_device(spec: Any = None, dev: Any = None) -> Device:
 
         return device_of(spec)
     if hasattr(spec, "__name__") and hasattr(spec, "asarray"):
-        xp = array_api_compat.array_namespace(spec.empty(0))  # raw module -> compat namespace
+        try:
+            xp = array_api_compat.array_namespace(spec.empty(0))  # raw module -> compat namespace
+        except Exception as err:  # noqa: BLE001 - e.g. CuPy without a working GPU
+            raise DeviceError(f"cannot make an array with {spec.__name__} here ({type(err).__name__}: {err}); "
+                              f"{_spec_help()}") from err
         return library_of(xp).of(xp, dev)
     raise DeviceError(f"cannot read a device from {spec!r}: {_spec_help()}")
 

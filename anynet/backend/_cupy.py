@@ -15,15 +15,34 @@ __all__ = ["CuPyDevice"]
 _INSTALL = "pip install 'anynet[cuda12]' or 'anynet[cuda13]', by the CUDA major version of your driver"
 
 
+_HINT = ("check the NVIDIA driver (nvidia-smi): cupy-cuda12x needs an R525+ driver, cupy-cuda13x an R580+ one; "
+         "install one CuPy package only, with its CUDA libraries ('anynet[cuda12]' or 'anynet[cuda13]'), "
+         "or use 'cpu'")
+_WORKING: set[int] = set()  # GPUs that ran a kernel once: the probe is not repeated
+
+
+def _no_gpu(spec: str, what: str, err: BaseException) -> DeviceError:
+    return DeviceError(f"device {spec!r}: CuPy is installed but {what} ({type(err).__name__}: {err}); {_HINT}")
+
+
 def _gpu_count(cp: Any, spec: str) -> int:
     try:
         return cp.cuda.runtime.getDeviceCount()
     except Exception as err:  # noqa: BLE001 - CuPy raises its own CUDA errors; all mean "no GPU"
-        raise DeviceError(
-            f"device {spec!r}: CuPy is installed but no CUDA GPU works here ({type(err).__name__}: {err}); "
-            "check the NVIDIA driver (nvidia-smi) and that the CuPy package matches its CUDA major "
-            "version (cupy-cuda12x or cupy-cuda13x), or use 'cpu'"
-        ) from err
+        raise _no_gpu(spec, "no CUDA GPU works here", err) from err
+
+
+def _probe(cp: Any, index: int, spec: str) -> None:
+    """Run one small kernel on GPU ``index``: CuPy imports and counts GPUs without a working
+    driver or CUDA libraries (NVRTC, cuBLAS), and would otherwise fail at the first layer."""
+    if index in _WORKING:
+        return
+    try:
+        with cp.cuda.Device(index):
+            cp.zeros(1, dtype=cp.float32) + 1
+    except Exception as err:  # noqa: BLE001 - any CUDA error here means the GPU cannot run kernels
+        raise _no_gpu(spec, f"GPU {index} cannot run a kernel", err) from err
+    _WORKING.add(index)
 
 
 @register
@@ -38,7 +57,9 @@ class CuPyDevice(Device):
     @classmethod
     def parse(cls, rest: str, spec: str) -> Device:
         cp = import_library("cupy", spec, _INSTALL)
-        return cls._make(cp, parse_index(rest, spec, _gpu_count(cp, spec), "CUDA"))
+        index = parse_index(rest, spec, _gpu_count(cp, spec), "CUDA")
+        _probe(cp, index, spec)
+        return cls._make(cp, index)
 
     @classmethod
     def of(cls, xp: Any, dev: Any) -> Device:
@@ -46,6 +67,8 @@ class CuPyDevice(Device):
 
         if dev is None:
             dev = cp.cuda.Device()
+        if isinstance(dev, str):  # "cuda:1" or "1"
+            return cls.parse(dev.rpartition(":")[2], dev if ":" in dev else f"cuda:{dev}")
         return cls._make(cp, dev if isinstance(dev, int) else dev.id)
 
     @classmethod

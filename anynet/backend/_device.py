@@ -11,6 +11,7 @@ and its random generator (draw, state, restore).
 from __future__ import annotations
 
 import contextlib
+import importlib
 from typing import Any, ClassVar, Iterator
 
 import numpy as np
@@ -156,12 +157,16 @@ def _device_of(x: Any) -> Device:
 
 def import_library(module: str, spec: str, install: str) -> Any:
     """Import the library a device spec needs, or say what to install."""
-    import importlib
-
     try:
         return importlib.import_module(module)
     except ImportError as err:
+        if not isinstance(err, ModuleNotFoundError) or err.name != module:
+            raise DeviceError(f"device {spec!r}: the package {module!r} is installed but fails to import "
+                              f"({type(err).__name__}: {err}); reinstall it ({install})") from err
         raise DeviceError(f"device {spec!r} needs the package {module!r}, which is not installed ({install})") from err
+    except Exception as err:  # noqa: BLE001 - GPU libraries may fail at import (missing driver libraries)
+        raise DeviceError(f"device {spec!r}: the package {module!r} is installed but fails to import "
+                          f"({type(err).__name__}: {err}); check its driver and libraries ({install})") from err
 
 
 def parse_index(rest: str, spec: str, count: int, what: str) -> int:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import threading
+import types
 
 import numpy as np
 import pytest
@@ -107,17 +109,73 @@ def test_unknown_device_names_say_what_is_accepted():
         anynet.as_device("tpu")
 
 
-def test_cuda_without_cupy_or_gpu_is_a_clear_error():
+def _working_gpu() -> bool:
     try:
         import cupy
 
-        cupy.cuda.runtime.getDeviceCount()
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # noqa: BLE001 - no CuPy, or CuPy without a GPU or driver
+        return False
+
+
+def test_cuda_without_cupy_or_gpu_is_a_clear_error(capsys):
+    """CI installs CuPy (ci/backends.txt) on machines without a GPU: CuPy imports, and its
+    CUDA errors must come out as DeviceError, which the CLI and the examples' CPU fallback catch."""
+    if _working_gpu():
         pytest.skip("a GPU is present")
-    except Exception:  # noqa: BLE001
-        pass
-    with pytest.raises(anynet.DeviceError):
-        with anynet.device("cuda"):
-            pass
+    installed = importlib.util.find_spec("cupy") is not None
+    hint = "driver" if installed else "needs the package 'cupy'"
+    for spec in ("cuda", "cuda:1", "gpu"):
+        with pytest.raises(anynet.DeviceError, match=hint):
+            with anynet.device(spec):
+                pass
+    from anynet.cli import main
+
+    assert main(["train", "--device", "cuda", "--epochs", "1", "--verbose", "0"]) == 2
+    assert hint in capsys.readouterr().err
+    if installed:
+        import cupy
+
+        with pytest.raises(anynet.DeviceError, match="cannot make an array with cupy"):
+            anynet.as_device(cupy, "cuda:0")
+
+
+def test_a_gpu_library_failing_at_import_is_a_device_error(monkeypatch):
+    from anynet.backend import _device
+
+    def broken(name):
+        raise OSError("libcuda.so.1: cannot open shared object file")
+
+    monkeypatch.setattr(_device.importlib, "import_module", broken)
+    with pytest.raises(anynet.DeviceError, match="'cupy' is installed but fails to import.*libcuda"):
+        anynet.as_device("cuda")
+
+
+def test_a_gpu_that_cannot_run_a_kernel_is_a_device_error(monkeypatch):
+    """CuPy without its CUDA libraries (NVRTC) imports and counts GPUs, then fails at the first
+    kernel: ``anynet.device`` tries one kernel, so the error comes where the device is chosen."""
+    from anynet.backend import _cupy
+
+    class FakeDevice:
+        def __init__(self, index):
+            self.id = index
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    def no_nvrtc(*args, **kwargs):
+        raise RuntimeError("CuPy failed to load libnvrtc.so.12")
+
+    fake = types.SimpleNamespace(
+        cuda=types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=lambda: 2), Device=FakeDevice),
+        zeros=no_nvrtc, float32="float32",
+    )
+    monkeypatch.setattr(_cupy, "import_library", lambda *args: fake)
+    with pytest.raises(anynet.DeviceError, match=r"'cuda:1'.*GPU 1 cannot run a kernel.*libnvrtc.*\[cuda12\]"):
+        anynet.as_device("cuda:1")
 
 
 @pytest.mark.parametrize("name", CPU_BACKENDS)
