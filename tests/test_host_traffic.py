@@ -10,20 +10,26 @@ counted).
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+
 import numpy as np
 import pytest
 
 import anynet
+from anynet import hooks, optimizers
+from anynet import losses as L
+from anynet.backend._cupy import SYNCING
 from anynet.hooks import ClipByNorm
 from anynet.testing import resolve_backend
 
-strict_array = pytest.importorskip("array_api_strict._array_object").Array
 READS = ("__float__", "__bool__", "__int__", "__index__", "__complex__", "__array__", "__dlpack__", "to_device")
 
 
 @pytest.fixture
 def host_reads(monkeypatch):
     """A counter of device-to-host conversions of array-api-strict arrays."""
+    strict_array = pytest.importorskip("array_api_strict._array_object").Array
     count = {"n": 0}
     for name in READS:
         original = getattr(strict_array, name)
@@ -36,6 +42,32 @@ def host_reads(monkeypatch):
     return count
 
 
+@pytest.fixture
+def no_data_dependent():
+    """array-api-strict without boolean-mask indexing, nonzero or unique (both flags: the first
+    alone still allows masks), restored afterwards: what syncs on a GPU fails here."""
+    strict = pytest.importorskip("array_api_strict")
+    with strict.ArrayAPIStrictFlags(data_dependent_shapes=False, boolean_indexing=False):
+        yield
+
+
+@pytest.fixture(params=["numpy", "strict"])
+def sync_free(request, monkeypatch):
+    """A device on which whatever would sync on CuPy raises: array-api-strict without
+    data-dependent operations, or NumPy with array-api-compat's CuPy-syncing functions refused."""
+    dev = resolve_backend(request.param)
+    if request.param == "strict":
+        request.getfixturevalue("no_data_dependent")
+    else:
+        for name in SYNCING:
+            def refused(*args, _name=name, **kwargs):
+                raise AssertionError(f"anynet called xp.{_name}, which syncs on CuPy; see backend SYNCING")
+
+            monkeypatch.setattr(dev.xp, name, refused)
+    with anynet.device(dev), anynet.debug(False):  # as on a GPU: value checks off
+        yield dev
+
+
 MODELS = {
     "mlp": (lambda: anynet.MLP(12, [16, 16], 3, dropout=0.2, batchnorm=True), (12,)),
     "lstm": (lambda: anynet.models.SequenceClassifier(4, 8, 3, cell="lstm"), (3, 4)),
@@ -44,7 +76,7 @@ MODELS = {
 
 
 @pytest.mark.parametrize("name", list(MODELS))
-def test_reads_per_epoch_do_not_grow_with_steps(host_reads, name):
+def test_reads_per_epoch_do_not_grow_with_steps(host_reads, no_data_dependent, name):
     make, shape = MODELS[name]
     rng = np.random.default_rng(0)
     x = rng.standard_normal((80, *shape)).astype(np.float32)
@@ -63,23 +95,111 @@ def test_reads_per_epoch_do_not_grow_with_steps(host_reads, name):
     assert reads[40] <= 4, f"more host reads per epoch than the metrics need: {reads}"
 
 
-def test_no_synchronisation_in_cupy_training_steps():
-    """On a real GPU: forward, loss, backward and update never wait for the device.
-    ``cupyx.allow_synchronize(False)`` makes any device synchronisation (every device-to-host
-    read) raise; the batches are uploaded before it, as a loader would."""
-    dev = resolve_backend("cupy")
-    cupyx = pytest.importorskip("cupyx")
+R = np.random.default_rng(3)
+N, C = 4, 3
+_P = R.uniform(0.05, 0.9, (N, C))
+_PM = np.where(R.random((N, C)) > 0.5, 1.0, -1.0)
+_LABELS = np.array([0, 2, 1, 2])
+# every loss: (factory, y, t), with values that reach the guards (clips at 0 and 1, |t| = 0)
+LOSS_CASES = {
+    "CrossEntropy": (L.CrossEntropy, _P, _LABELS),
+    "CategoricalCrossEntropy": (L.CategoricalCrossEntropy, np.eye(C)[_LABELS], np.eye(C)[_LABELS]),
+    "SparseCategoricalCrossEntropy": (L.SparseCategoricalCrossEntropy, _P, _LABELS),
+    "SoftmaxWithLoss": (L.SoftmaxWithLoss, _PM, _LABELS),
+    "BinaryCrossEntropy": (L.BinaryCrossEntropy, np.round(_P), (_PM > 0) * 1.0),
+    "SigmoidWithLoss": (L.SigmoidWithLoss, _PM, (_PM > 0) * 1.0),
+    "Hinge": (L.Hinge, _P, _PM),
+    "SquaredHinge": (L.SquaredHinge, _P, _PM),
+    "MeanSquaredError": (L.MeanSquaredError, _P, _PM),
+    "MeanAbsoluteError": (L.MeanAbsoluteError, _PM, _PM * (_P > 0.5)),
+    "MeanAbsolutePercentageError": (L.MeanAbsolutePercentageError, _P, _PM * (_P > 0.5)),
+    "MeanSquaredLogarithmicError": (L.MeanSquaredLogarithmicError, _PM, _P),
+    "KLDivergence": (L.KLDivergence, np.round(_P), _P),
+    "Poisson": (L.Poisson, _PM, _P),
+    "CosineProximity": (L.CosineProximity, _PM, _P),
+    "TimeSoftmaxWithLoss": (L.TimeSoftmaxWithLoss, R.standard_normal((2, 3, C)), np.array([[0, 2, -1], [1, -1, 2]])),
+}
+
+
+def test_every_loss_is_in_the_sync_free_table():
+    assert set(LOSS_CASES) == set(L.__all__) - {"Loss"}
+
+
+@pytest.mark.parametrize("case", list(LOSS_CASES))
+def test_losses_do_nothing_that_syncs_on_a_gpu(sync_free, case):
+    make, y0, t0 = LOSS_CASES[case]
+    y = sync_free.from_numpy(y0.astype(np.float32))
+    t = sync_free.from_numpy(t0 if t0.dtype.kind == "i" else t0.astype(np.float32))
+    for reduction in ("mean", "sum"):
+        loss = make(reduction=reduction)
+        loss.forward(y, t)
+        loss.backward()
+
+
+HOOKS = {"WeightDecay": hooks.WeightDecay(1e-3), "ClipByNorm": hooks.ClipByNorm(0.1),
+         "ClipByValue": hooks.ClipByValue(1e-3)}
+OPTIMIZERS = [name for name in optimizers.__all__ if name != "Optimizer"]
+
+
+def test_every_hook_is_in_the_sync_free_table():
+    assert set(HOOKS) == set(hooks.__all__) - {"global_norm"}
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_training_steps_do_nothing_that_syncs_on_a_gpu(sync_free, optimizer):
+    """Every optimizer, with every hook, over the models of the step-count test."""
     rng = np.random.default_rng(0)
+    for make, shape in MODELS.values():
+        model = make()
+        opt = getattr(optimizers, optimizer)(hooks=list(HOOKS.values()))
+        loss = anynet.SoftmaxWithLoss()
+        for _ in range(2):
+            x = sync_free.from_numpy(rng.standard_normal((6, *shape)).astype(np.float32))
+            t = sync_free.from_numpy(rng.integers(0, 3, 6))
+            loss.forward(model.forward(x, train=True), t)
+            model.backward(loss.backward())
+            opt.update(model.params)
+        model.predict(x)
+
+
+def test_no_synchronisation_in_cupy_training_steps(monkeypatch):
+    """On a real GPU: forward, loss, backward and update never wait for the device. The
+    functions that sync in array-api-compat's CuPy wrappers are refused; where CuPy still has
+    the deprecated ``cupyx.allow_synchronize(False)``, any device synchronisation (every
+    device-to-host read) raises as well. The batches are uploaded before, as a loader would."""
+    dev = resolve_backend("cupy")
+    for name in SYNCING:
+        def refused(*args, _name=name, **kwargs):
+            raise AssertionError(f"anynet called xp.{_name}, which syncs on CuPy")
+
+        monkeypatch.setattr(dev.xp, name, refused)
+    cupyx = pytest.importorskip("cupyx")
+    detector = getattr(cupyx, "allow_synchronize", None)
+    rng = np.random.default_rng(0)
+
+    def no_sync():
+        if detector is None:
+            return contextlib.nullcontext()
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return detector(False)
+
     for make, shape in MODELS.values():
         with anynet.device(dev):
             model = make()
         loss = anynet.SoftmaxWithLoss()
-        opt = anynet.Adam(lr=1e-3, hooks=[ClipByNorm(1.0)])
+        opt = anynet.Adam(lr=1e-3, hooks=list(HOOKS.values()))
         batches = [(anynet.to_device(rng.standard_normal((16, *shape)).astype(np.float32), dev),
                     anynet.to_device(rng.integers(0, 3, 16), dev)) for _ in range(3)]
-        with anynet.debug(False), cupyx.allow_synchronize(False):
+        with anynet.debug(False), warnings.catch_warnings(), no_sync():
             for x, t in batches:
                 y = model.forward(x, train=True)
                 loss.forward(y, t)
                 model.backward(loss.backward())
                 opt.update(model.params)
+    for make, y0, t0 in LOSS_CASES.values():
+        y = dev.from_numpy(y0.astype(np.float32))
+        t = dev.from_numpy(t0 if t0.dtype.kind == "i" else t0.astype(np.float32))
+        with anynet.debug(False), warnings.catch_warnings(), no_sync():
+            loss = make()
+            loss.forward(y, t)
+            loss.backward()

@@ -10,7 +10,13 @@ import numpy as np
 
 from ._device import Device, DeviceError, import_library, parse_index, register
 
-__all__ = ["CuPyDevice"]
+__all__ = ["SYNCING", "CuPyDevice"]
+
+# array-api-compat functions that read from the GPU on CuPy (a sync that drains its queue):
+# clip and sign index with boolean masks (CuPy counts the True entries on the host), nonzero and
+# unique_* have shapes that depend on the data. anynet's own code calls none of them
+# (tests/test_host_traffic.py); use minimum/maximum and comparisons instead.
+SYNCING = ("clip", "sign", "nonzero", "unique_all", "unique_counts", "unique_inverse", "unique_values")
 
 _INSTALL = "pip install 'anynet[cuda12]' or 'anynet[cuda13]', by the CUDA major version of your driver"
 

@@ -7,7 +7,7 @@ do); ``KLDivergence`` and ``CosineProximity`` work on each sample as a whole.
 from __future__ import annotations
 
 from ..backend import namespace
-from .base import Loss, _mean_over_features, _sum_over_features
+from .base import Loss, _clip, _mean_over_features, _sign, _sum_over_features
 
 __all__ = [
     "CosineProximity",
@@ -49,7 +49,7 @@ class MeanAbsoluteError(Loss):
     def backward(self, dout=1.0):
         diff = self._need()
         xp = namespace(diff, where=self.name)
-        return xp.sign(diff) * self._per_element(xp, dout, diff)
+        return _sign(xp, diff) * self._per_element(xp, dout, diff)
 
 
 class MeanAbsolutePercentageError(Loss):
@@ -74,7 +74,7 @@ class MeanAbsolutePercentageError(Loss):
     def backward(self, dout=1.0):
         diff, scale = self._need()
         xp = namespace(diff, where=self.name)
-        return xp.sign(diff) * scale * self._per_element(xp, dout, diff)
+        return _sign(xp, diff) * scale * self._per_element(xp, dout, diff)
 
 
 class MeanSquaredLogarithmicError(Loss):
@@ -113,8 +113,8 @@ class KLDivergence(Loss):
 
     def forward(self, y, t):
         xp = self._same_shape(y, t)
-        tc = xp.clip(t, min=self.eps, max=1.0)
-        yc = xp.clip(y, min=self.eps, max=1.0)
+        tc = _clip(xp, t, self.eps, 1.0)
+        yc = _clip(xp, y, self.eps, 1.0)
         self.cache = (y, yc, tc)
         return self._reduce(xp, _sum_over_features(xp, tc * xp.log(tc / yc)))
 

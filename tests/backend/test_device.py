@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 import threading
 import types
 
@@ -182,3 +184,20 @@ def test_a_gpu_that_cannot_run_a_kernel_is_a_device_error(monkeypatch):
 def test_device_names_round_trip(name):
     dev = resolve_backend(name)
     assert anynet.as_device(dev.name) == dev
+
+
+def test_work_on_other_libraries_never_imports_cupy():
+    """With CuPy installed (as on CI), training on NumPy or PyTorch must not import it: array-api-compat
+    recognises arrays by type, and the backend imports CuPy only for a CUDA device."""
+    code = (
+        "import sys, numpy as np, anynet\n"
+        "for dev in ('cpu', 'torch:cpu'):\n"
+        "    with anynet.device(dev):\n"
+        "        t = anynet.Trainer(anynet.MLP(3, [4], 2), anynet.SoftmaxWithLoss(), anynet.SGD(), verbose=0)\n"
+        "        t.fit((np.ones((8, 3), np.float32), np.zeros(8, np.int64)), epochs=1, batch_size=4)\n"
+        "assert 'cupy' not in sys.modules, 'cupy was imported'\n"
+    )
+    if importlib.util.find_spec("torch") is None:
+        code = code.replace("'cpu', 'torch:cpu'", "'cpu',")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
