@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import statistics
 import sys
 import time
@@ -144,6 +145,16 @@ def device_name(dev: anynet.Device) -> str:
     return dev.name
 
 
+def pin_tf32(on: bool) -> None:
+    """TF32 the same way on both sides: PyTorch's cuDNN convolutions allow it by default, CuPy's
+    GEMMs only with CUPY_TF32=1 (read at every call)."""
+    import torch
+
+    torch.backends.cuda.matmul.allow_tf32 = on
+    torch.backends.cudnn.allow_tf32 = on
+    os.environ["CUPY_TF32"] = "1" if on else "0"
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda", help="anynet's device (default cuda: CuPy)")
@@ -152,9 +163,12 @@ def main(argv=None) -> None:
     parser.add_argument("--batches", nargs="+", type=int, default=[100, 1024])
     parser.add_argument("--agree-steps", type=int, default=300)
     parser.add_argument("--quick", action="store_true", help="fewer, shorter blocks")
+    parser.add_argument("--tf32", action="store_true", help="allow TF32 on both sides (default: float32 on both)")
     parser.add_argument("--out", default=str(Path(__file__).parent), help="folder for results-gpu.md/.json")
     args = parser.parse_args(argv)
     import torch
+
+    pin_tf32(args.tf32)
 
     dev = anynet.as_device(args.device)
     repeats, block_s = (5, 0.2) if args.quick else (11, 0.5)
@@ -173,7 +187,8 @@ def main(argv=None) -> None:
     lines = [
         f"# Training throughput on {gpu}: anynet on {dev.name} vs PyTorch eager on {args.peer}",
         "",
-        f"{today}. `python3 benchmarks/gpu.py` with PyTorch {torch.__version__}; float32, SGD, "
+        f"{today}. `python3 benchmarks/gpu.py` with PyTorch {torch.__version__}; float32 "
+        f"(TF32 {'allowed' if args.tf32 else 'off'} on both sides), SGD, "
         f"random Fashion-MNIST-shaped data kept on the device; median of {repeats} alternating blocks "
         f"of about {block_s:g} s after a warm-up, each ending in a device synchronisation.",
         "",
@@ -191,7 +206,7 @@ def main(argv=None) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results-gpu.md").write_text("\n".join(lines) + "\n")
-    (out / "results-gpu.json").write_text(json.dumps({"device": gpu, "date": today, "rows": rows, "agreement": agree}))
+    (out / "results-gpu.json").write_text(json.dumps({"device": gpu, "date": today, "tf32": args.tf32, "rows": rows, "agreement": agree}))
 
 
 if __name__ == "__main__":
