@@ -206,7 +206,8 @@ def main(argv=None) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results-gpu.md").write_text("\n".join(lines) + "\n")
-    (out / "results-gpu.json").write_text(json.dumps({"device": gpu, "date": today, "tf32": args.tf32, "rows": rows, "agreement": agree}))
+    (out / "results-gpu.json").write_text(json.dumps({"device": gpu, "date": today, "tf32": args.tf32, "rows": rows,
+                                                      "agreement": agree}))
 
 
 if __name__ == "__main__":
