@@ -81,3 +81,13 @@ def test_benchmark_pins_tf32_alike_on_both_sides():
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
+
+
+def test_gpu_extras_bring_the_cuda_libraries():
+    """A machine with only the NVIDIA driver: CuPy without [ctk] imports, then fails at its first kernel."""
+    tomllib = pytest.importorskip("tomllib")
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    for extra, package in (("cuda12", "cupy-cuda12x[ctk]"), ("cuda13", "cupy-cuda13x[ctk]")):
+        assert [r for r in extras[extra] if r.startswith(package)], extras[extra]
+    readme = (ROOT / "README.md").read_text()
+    assert "R580" in readme and "Install only one CuPy package" in readme
