@@ -8,7 +8,7 @@ from typing import Any, Iterator
 import array_api_compat
 import numpy as np
 
-from ._device import Device, DeviceError, import_library, parse_index, register
+from ._device import GPU_WORK_BUDGET, Device, DeviceError, gpu_data_budget, import_library, parse_index, register
 
 __all__ = ["SYNCING", "CuPyDevice"]
 
@@ -24,6 +24,7 @@ _INSTALL = "pip install 'anynet[cuda12]' or 'anynet[cuda13]', by the CUDA major 
 _HINT = ("check the NVIDIA driver (nvidia-smi): cupy-cuda12x needs an R525+ driver, cupy-cuda13x an R580+ one; "
          "install one CuPy package only, with its CUDA libraries ('anynet[cuda12]' or 'anynet[cuda13]'), "
          "or use 'cpu'")
+_TOTAL: dict[int, int] = {}  # bytes of memory per GPU, asked once
 _WORKING: set[int] = set()  # GPUs that ran a kernel once: the probe is not repeated
 
 
@@ -55,6 +56,8 @@ def _probe(cp: Any, index: int, spec: str) -> None:
 class CuPyDevice(Device):
     library = "cupy"
     prefixes = ("cuda", "gpu", "cupy")
+    is_gpu = True
+    work_budget = GPU_WORK_BUDGET
 
     @classmethod
     def owns(cls, xp: Any) -> bool:
@@ -85,6 +88,13 @@ class CuPyDevice(Device):
     @property
     def memory(self) -> tuple[str, int]:
         return ("cuda", self.device.id)
+
+    @property
+    def data_budget(self) -> int:
+        total = _TOTAL.get(self.device.id)
+        if total is None:
+            total = _TOTAL[self.device.id] = self.device.mem_info[1]
+        return gpu_data_budget(total)
 
     @contextlib.contextmanager
     def scope(self) -> Iterator[None]:

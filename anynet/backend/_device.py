@@ -35,6 +35,14 @@ class Device:
     prefixes: ClassVar[tuple[str, ...]] = ()  # the spec prefixes it parses ("torch" in "torch:cpu")
     is_host: ClassVar[bool] = False  # arrays are NumPy's: reading values costs no transfer
     writable: ClassVar[bool] = True  # arrays can be written in place (False on JAX)
+    is_gpu: ClassVar[bool] = False  # an accelerator with its own memory (subclasses answer per device)
+
+    # Bytes one temporary work array may take (conv's im2col chunks): 16 MiB suits CPU caches;
+    # on a GPU every chunk costs kernel launches, so GPU devices allow far more.
+    work_budget: ClassVar[int] = 16 << 20
+    # Bytes of a data set the loader may keep on this device for a whole fit (``DataLoader``'s
+    # device mode); 0: batches are gathered on the host (NumPy, whose arrays are the host's).
+    data_budget: ClassVar[int] = 1 << 30
 
     __slots__ = ("xp", "device", "name")
 
@@ -137,6 +145,15 @@ class Device:
         rng = np.random.default_rng()
         rng.bit_generator.state = saved["numpy"]
         return rng
+
+
+GPU_WORK_BUDGET = 1 << 30  # conv chunks of up to 1 GiB: DeepConvNet at batch 1024 in one or two pieces
+
+
+def gpu_data_budget(total_bytes: int) -> int:
+    """The share of a GPU's memory the loader may fill with a data set: a quarter, leaving the
+    rest to parameters, activations and the library's memory pool."""
+    return total_bytes // 4
 
 
 # The libraries in the order they are asked (the generic one is not here: it is the fallback).

@@ -7,7 +7,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from ._device import Device, DeviceError, import_library, parse_index, register
+from ._device import GPU_WORK_BUDGET, Device, DeviceError, import_library, parse_index, register
 
 __all__ = ["JaxDevice"]
 
@@ -58,6 +58,14 @@ class JaxDevice(Device):
     @property
     def memory(self) -> tuple[str, int]:
         return ("cpu", 0) if self.device.platform == "cpu" else ("cuda", self.device.id)
+
+    @property
+    def is_gpu(self) -> bool:
+        return self.device.platform != "cpu"
+
+    @property
+    def work_budget(self) -> int:
+        return GPU_WORK_BUDGET if self.is_gpu else Device.work_budget
 
     def from_numpy(self, a: np.ndarray) -> Any:
         import jax

@@ -17,6 +17,7 @@ class NumPyDevice(Device):
     library = "numpy"
     prefixes = ("cpu", "numpy")
     is_host = True
+    data_budget = 0  # its arrays are the host's: the loader indexes them where they are
 
     @classmethod
     def owns(cls, xp: Any) -> bool:

@@ -8,7 +8,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from ._device import Device, DeviceError, import_library, parse_index, register
+from ._device import GPU_WORK_BUDGET, Device, DeviceError, gpu_data_budget, import_library, parse_index, register
 
 __all__ = ["TorchDevice"]
 
@@ -53,6 +53,22 @@ class TorchDevice(Device):
     @property
     def memory(self) -> tuple[str, int]:
         return ("cuda", self.device.index) if self.device.type == "cuda" else ("cpu", 0)
+
+    @property
+    def is_gpu(self) -> bool:
+        return self.device.type == "cuda"
+
+    @property
+    def work_budget(self) -> int:
+        return GPU_WORK_BUDGET if self.is_gpu else Device.work_budget
+
+    @property
+    def data_budget(self) -> int:
+        if not self.is_gpu:
+            return Device.data_budget
+        import torch
+
+        return gpu_data_budget(torch.cuda.get_device_properties(self.device).total_memory)
 
     def from_numpy(self, a: np.ndarray) -> Any:
         import torch

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backend import namespace
+from ..backend import device_of, namespace
 from ..validation import check_array
 from ._windows import col2im, im2col, output_size, pair
 from .base import Layer, new_parameter
@@ -22,9 +22,10 @@ class Conv(Layer):
     of x (backward returns None), for a first layer whose input is data.
     """
 
-    # im2col columns are built for at most this many elements at a time (a batch
-    # chunk), which bounds the memory a wide layer needs.
-    max_col_elements = 1 << 22
+    # im2col columns are built for at most this many elements at a time (a batch chunk), which
+    # bounds the memory a wide layer needs; None: the device's work_budget in bytes (small on a
+    # CPU, where big chunks leave the cache; large on a GPU, where each chunk costs launches).
+    max_col_elements: int | None = None
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, pad: Any = 0,
                  weight_init: str | float = "he", input_grad: bool = True, dtype: Any = None):
@@ -49,9 +50,12 @@ class Conv(Layer):
         """(C, H, W) of one input -> (FN, OH, OW) of its output."""
         return (self.W.shape[0], *output_size(self.name, in_shape[1:], self.kernel, self.stride, self.pad))
 
-    def _chunks(self, N: int, rows: int, P: int) -> list[tuple[int, int]]:
-        """Batch ranges whose im2col columns stay under ``max_col_elements``."""
-        per = max(1, self.max_col_elements // max(1, rows * P))
+    def _chunks(self, N: int, rows: int, P: int, x: Any = None) -> list[tuple[int, int]]:
+        """Batch ranges whose im2col columns (of ``x``'s dtype) stay under ``max_col_elements``."""
+        limit = self.max_col_elements
+        if limit is None:
+            limit = device_of(x).work_budget // (namespace(x).finfo(x.dtype).bits // 8)
+        per = max(1, limit // max(1, rows * P))
         return [(n, min(N, n + per)) for n in range(0, N, per)]
 
     def forward(self, x, train=None):
@@ -63,7 +67,7 @@ class Conv(Layer):
         OH, OW = output_size(self.name, (H, Wd), self.kernel, self.stride, self.pad)
         W2 = xp.reshape(W, (FN, C * FH * FW))
         outs = [xp.matmul(W2, im2col(x[n0:n1, ...], self.kernel, self.stride, self.pad))
-                for n0, n1 in self._chunks(N, C * FH * FW, OH * OW)]
+                for n0, n1 in self._chunks(N, C * FH * FW, OH * OW, x)]
         out = (outs[0] if len(outs) == 1 else xp.concat(outs, axis=1)) + xp.reshape(b, (FN, 1))
         self.x, self.out_shape = x, (N, FN, OH, OW)
         # (FN, N, OH, OW) seen as (N, FN, OH, OW): a view; the next conv's im2col
@@ -83,7 +87,7 @@ class Conv(Layer):
         # The columns are rebuilt here, chunk by chunk, rather than kept from
         # forward: they are FH*FW times the input, the largest array of a conv net.
         dW, dxs = None, []
-        for n0, n1 in self._chunks(N, C * FH * FW, OH * OW):
+        for n0, n1 in self._chunks(N, C * FH * FW, OH * OW, x):
             col = im2col(x[n0:n1, ...], self.kernel, self.stride, self.pad)
             d = xp.reshape(dout_t[:, n0:n1, ...], (FN, (n1 - n0) * OH * OW))
             part = xp.matmul(col, d.T).T  # (FN, C*FH*FW); this orientation runs ~2x faster in BLAS

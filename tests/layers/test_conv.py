@@ -121,3 +121,32 @@ def test_conv_in_batch_chunks_matches_one_piece(backend):
     np.testing.assert_allclose(host(chunked.backward(dout)), host(whole.backward(dout)), rtol=1e-12)
     np.testing.assert_allclose(host(chunked.W.grad), host(whole.W.grad), rtol=1e-12)
     assert len(chunked._chunks(5, 18, 16)) == 3
+
+
+def test_conv_chunks_follow_the_devices_work_budget(backend, monkeypatch):
+    """16 MiB on a CPU; a GPU allows ~1 GiB, so DeepConvNet's widest layer at batch 1024
+    (64 channels of 3x3 over 28x28) is one chunk there, not the 19 a CPU-sized limit gives."""
+    assert backend.work_budget == (16 << 20 if not backend.is_gpu else 1 << 30)
+    x = arr(backend, np.zeros((1024, 1, 1, 1)), "float32")
+    conv = anynet.Conv(1, 1, 1)
+    rows, P = 64 * 9, 28 * 28
+    assert len(conv._chunks(1024, rows, P, x)) == -(-1024 // (backend.work_budget // 4 // (rows * P)))
+    monkeypatch.setattr(type(backend), "work_budget", 1 << 30)
+    assert len(conv._chunks(1024, rows, P, x)) == 2
+    whole, chunked = anynet.Conv(2, 3, 3, pad=1), anynet.Conv(2, 3, 3, pad=1)
+    chunked.load_state_dict(whole.state_dict())
+    monkeypatch.setattr(type(backend), "work_budget", 4 * 18 * 16 * 2)  # two float32 images per chunk
+    x = arr(backend, np.random.default_rng(0).standard_normal((5, 2, 4, 4)), "float32")
+    assert len(chunked._chunks(5, 18, 16, x)) == 3
+    np.testing.assert_allclose(host(chunked.forward(x)), host(whole.forward(x)), rtol=1e-6)
+
+
+def test_gpu_devices_have_gpu_sized_budgets():
+    from anynet.backend._cupy import CuPyDevice
+    from anynet.backend._torch import TorchDevice
+
+    assert CuPyDevice.is_gpu and CuPyDevice.work_budget >= 64 * anynet.as_device("cpu").work_budget
+    torch = pytest.importorskip("torch")
+    cuda = TorchDevice(None, torch.device("cuda", 0), "torch:cuda:0")  # built without asking for a GPU
+    assert cuda.is_gpu and cuda.work_budget == CuPyDevice.work_budget
+    assert not anynet.as_device("torch:cpu").is_gpu and anynet.as_device("torch:cpu").work_budget == 16 << 20
