@@ -74,27 +74,57 @@ class DataLoader:
     descent); ``shuffle`` draws a new order every pass from the seeded host
     generator; the last partial batch is kept unless ``drop_last``.
     Yields ``(x, t)`` arrays of the device's library.
+
+    ``resident``: True uploads the whole set once and gathers each batch on the device (``take``
+    with the pass's order, uploaded once per pass), so batches no longer go through the host;
+    False sends every batch from the host; None (default) keeps the set on the device when it
+    fits the device's ``data_budget`` (never on NumPy, whose arrays are the host's). Both give
+    the same batches in the same order.
     """
 
     def __init__(self, data: Any, batch_size: int | None = 100, shuffle: bool = True,
-                 drop_last: bool = False, device: Any = None):
+                 drop_last: bool = False, device: Any = None, resident: bool | None = None):
         self.data = as_dataset(data)
         n = len(self.data)
         if batch_size is not None and (int(batch_size) != batch_size or batch_size < 1):
             raise ValueError(f"DataLoader: batch_size must be a positive integer or None, got {batch_size!r}")
         self.batch_size = n if batch_size is None else min(int(batch_size), n)
-        self.shuffle, self.drop_last, self.device = shuffle, drop_last, device
+        self.shuffle, self.drop_last, self.device, self.resident = shuffle, drop_last, device, resident
+        self._uploaded: tuple[Any, Any, Any] | None = None  # (device, x, t) of the resident mode
 
     def __len__(self) -> int:
         n, b = len(self.data), self.batch_size
         return n // b if self.drop_last else -(-n // b)
+
+    def resident_on(self, dev: Any) -> bool:
+        """Whether passes on ``dev`` keep the data set there (see ``resident``)."""
+        if self.resident is not None:
+            return self.resident
+        return self.data.x.nbytes + self.data.t.nbytes <= backend.as_device(dev).data_budget
 
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
         dev = backend.as_device(self.device)
         n = len(self.data)
         # host_rng() is looked up every pass: restoring a checkpoint replaces the generator
         order = backend.host_rng().permutation(n) if self.shuffle else None
+        if self.resident_on(dev):
+            yield from self._gathered(dev, order)
+            return
         for k in range(len(self)):
             lo, hi = k * self.batch_size, min((k + 1) * self.batch_size, n)
             idx = slice(lo, hi) if order is None else order[lo:hi]
             yield backend.to_device(self.data.x[idx], dev), backend.to_device(self.data.t[idx], dev)
+
+    def _gathered(self, dev: backend.Device, order: Any) -> Iterator[tuple[Any, Any]]:
+        if self._uploaded is None or self._uploaded[0] != dev:
+            self._uploaded = (dev, dev.from_numpy(self.data.x), dev.from_numpy(self.data.t))
+        _, x, t = self._uploaded
+        xp, n = dev.xp, len(self.data)
+        perm = None if order is None else dev.from_numpy(order)
+        for k in range(len(self)):
+            lo, hi = k * self.batch_size, min((k + 1) * self.batch_size, n)
+            if perm is None:
+                yield x[lo:hi, ...], t[lo:hi, ...]
+            else:
+                idx = perm[lo:hi]
+                yield xp.take(x, idx, axis=0), xp.take(t, idx, axis=0)

@@ -79,8 +79,10 @@ class Trainer:
         if self.epoch >= epochs:
             warnings.warn(f"Trainer.fit: {self.epoch} epochs are done already and epochs={epochs} counts "
                           "the total, so there is nothing to train; pass a larger epochs", stacklevel=2)
+        # both loaders keep their data on the model's device for the whole fit when it fits there
         loader = DataLoader(train, batch_size, shuffle=shuffle, device=self.model.device)
         self._labels = _label_range(train, val)
+        val = None if val is None else DataLoader(val, 1000, shuffle=False, device=self.model.device)
         progress = Progress(self.verbose, self.report)
         self.stop_reason, self.diverged = None, False
         for cb in self.callbacks:
@@ -97,7 +99,7 @@ class Trainer:
             progress.message(self.stop_reason)
         return self.history
 
-    def _epoch(self, loader: DataLoader, val: DataSet | None, epochs: int, progress: Progress) -> None:
+    def _epoch(self, loader: DataLoader, val: DataLoader | None, epochs: int, progress: Progress) -> None:
         epoch = self.epoch + 1
         n = len(loader.data)
         start = time.perf_counter()
@@ -131,7 +133,7 @@ class Trainer:
             warnings.warn(self.stop_reason, TrainingDiverged, stacklevel=3)
             return
         if val is not None:
-            logs["val_loss"], val_acc = self.evaluate(val)
+            logs["val_loss"], val_acc = self._evaluate(val)
             if self.with_accuracy:
                 logs["val_accuracy"] = val_acc
         logs["time"] = elapsed
@@ -170,7 +172,9 @@ class Trainer:
     def evaluate(self, data: Any, t: Any = None, batch_size: int = 1000) -> tuple[float, float]:
         """Mean loss and accuracy (NaN with ``accuracy=False``) over ``data`` in inference mode."""
         data = as_dataset((data, t) if t is not None else data, "evaluate")
-        loader = DataLoader(data, batch_size, shuffle=False, device=self.model.device)
+        return self._evaluate(DataLoader(data, batch_size, shuffle=False, device=self.model.device))
+
+    def _evaluate(self, loader: DataLoader) -> tuple[float, float]:
         total_loss, total_hits = 0.0, 0.0
         with backend.device(self.model.device):
             for xb, tb in self._batches(loader):
@@ -179,7 +183,7 @@ class Trainer:
                 total_loss = total_loss + loss_sum
                 total_hits = total_hits + hits if hits is not None else total_hits
         self._reset_state()
-        n = len(data)
+        n = len(loader.data)
         return float(total_loss) / n, (float(total_hits) / n if self.with_accuracy else math.nan)
 
 

@@ -8,7 +8,7 @@ import pytest
 import anynet
 import anynet.data.images
 from anynet.data import DataLoader, DataSet, train_val_split
-from anynet.testing import host
+from anynet.testing import host, resolve_backend
 
 
 def test_dataset_checks_where_data_enters():
@@ -56,3 +56,47 @@ def test_train_val_split_is_a_partition():
     assert val.t.tolist() == [16, 17, 18, 19]
     with pytest.raises(ValueError, match="at least one on each side"):
         train_val_split((x, t), 20)
+
+
+@pytest.mark.parametrize(("shuffle", "drop_last", "batch_size"), [(True, False, 5), (False, False, 5),
+                                                                 (True, True, 5), (True, False, None)])
+def test_resident_loader_gives_the_host_loaders_batches(cpu_backend, shuffle, drop_last, batch_size):
+    """The device-resident mode (one upload, batches gathered with take) hands out the same
+    batches, in the same order, as the host mode."""
+    rng = np.random.default_rng(0)
+    x, t = rng.standard_normal((23, 2, 3)).astype(np.float32), rng.integers(0, 5, 23)
+    passes = {}
+    for resident in (False, True):
+        anynet.seed(3)
+        loader = DataLoader((x, t), batch_size, shuffle=shuffle, drop_last=drop_last, resident=resident)
+        assert loader.resident_on(cpu_backend) is resident
+        passes[resident] = [[(xb, tb) for xb, tb in loader] for _ in range(2)]
+    for host_pass, device_pass in zip(passes[False], passes[True]):
+        assert len(host_pass) == len(device_pass)
+        for (xh, th), (xd, td) in zip(host_pass, device_pass):
+            assert anynet.device_of(xd) == cpu_backend and anynet.device_of(td) == cpu_backend
+            assert xd.dtype == xh.dtype and td.dtype == th.dtype
+            np.testing.assert_array_equal(host(xd), host(xh))
+            np.testing.assert_array_equal(host(td), host(th))
+
+
+def test_loader_keeps_data_on_the_device_when_it_fits(monkeypatch):
+    strict = resolve_backend("strict")
+    data = (np.zeros((40, 3), np.float32), np.arange(40))
+    assert not DataLoader(data).resident_on("cpu")  # NumPy: the host's own arrays
+    assert DataLoader(data).resident_on(strict)
+    uploads = {"n": 0}
+    original = type(strict).from_numpy
+
+    def counted(self, a):
+        uploads["n"] += 1
+        return original(self, a)
+
+    monkeypatch.setattr(type(strict), "from_numpy", counted)
+    for budget, expected in ((1 << 30, 2 + 3), (0, 2 * 4 * 3)):  # x and t once + an order per pass; or each batch
+        monkeypatch.setattr(type(strict), "data_budget", budget)
+        uploads["n"] = 0
+        loader = DataLoader(data, 10, device=strict)
+        for _ in range(3):
+            list(loader)
+        assert uploads["n"] == expected, budget

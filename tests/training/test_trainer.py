@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import anynet
-from anynet.testing import host
+from anynet.testing import host, resolve_backend
 from anynet.training import Callback, Checkpoint, EarlyStopping, TrainingDiverged, checkpoint
 
 
@@ -139,3 +139,24 @@ def test_stateful_language_model_trains_and_evaluates():
 def test_trainer_needs_a_mean_loss():
     with pytest.raises(ValueError, match="reduction='mean'"):
         anynet.Trainer(anynet.MLP(2, [4], 3), anynet.SoftmaxWithLoss(reduction="sum"), anynet.SGD(0.1))
+
+
+@pytest.mark.parametrize("name", ["torch", "strict"])
+def test_device_resident_data_trains_exactly_as_host_batches(monkeypatch, name):
+    """The Trainer keeps a data set that fits on the model's device for the whole fit; the
+    history and weights are those of batches sent from the host."""
+    dev = resolve_backend(name)
+    x, t = anynet.data.spiral(20)
+    runs = {}
+    for budget in (1 << 30, 0):
+        monkeypatch.setattr(type(dev), "data_budget", budget)
+        anynet.seed(0)
+        with anynet.device(dev):
+            model = anynet.MLP(2, [8], 3, dropout=0.1)
+            trainer = anynet.Trainer(model, anynet.SoftmaxWithLoss(), anynet.Adam(1e-2), verbose=0)
+            history = trainer.fit((x, t), (x[:20], t[:20]), epochs=3, batch_size=16)
+        runs[budget] = (history, [host(p.data) for p in model.params])
+    (h_dev, w_dev), (h_host, w_host) = runs[1 << 30], runs[0]
+    assert {k: v for k, v in h_dev.items() if k != "time"} == {k: v for k, v in h_host.items() if k != "time"}
+    for a, b in zip(w_dev, w_host):
+        np.testing.assert_array_equal(a, b)
