@@ -42,6 +42,10 @@ class Sequential(Layer):
     def params(self):
         return [p for layer in self.layers for p in layer.params]
 
+    @property
+    def input_ids(self):
+        return self.layers[0].input_ids if self.layers else None
+
     def train(self, mode: bool = True) -> "Sequential":
         super().train(mode)
         for layer in self.layers:

@@ -124,6 +124,11 @@ class Layer(ParameterHolder):
     def __init__(self) -> None:
         self.training = True
 
+    @property
+    def input_ids(self) -> int | None:
+        """V for a layer whose input is integer ids in [0, V) (embeddings), else None."""
+        return None
+
     def forward(self, x: Any, train: bool | None = None) -> Any:
         raise NotImplementedError
 

@@ -31,6 +31,10 @@ class Embedding(Layer):
     def params(self):
         return [self.W]
 
+    @property
+    def input_ids(self) -> int:
+        return self.W.shape[0]
+
     def forward(self, x, train=None):
         W = self.W.data
         xp = namespace(x, W, where=self.name)

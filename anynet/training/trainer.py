@@ -81,7 +81,8 @@ class Trainer:
                           "the total, so there is nothing to train; pass a larger epochs", stacklevel=2)
         # both loaders keep their data on the model's device for the whole fit when it fits there
         loader = DataLoader(train, batch_size, shuffle=shuffle, device=self.model.device)
-        self._labels = _label_range(train, val)
+        self._labels = _label_range(getattr(self.loss, "ignore_label", None), train, val)
+        _check_ids(self.model, train, val)
         val = None if val is None else DataLoader(val, 1000, shuffle=False, device=self.model.device)
         progress = Progress(self.verbose, self.report)
         self.stop_reason, self.diverged = None, False
@@ -146,10 +147,13 @@ class Trainer:
             cb.on_epoch_end(self, epoch, logs)
 
     def _check_labels(self, y: Any) -> None:
-        lo, hi = self._labels
+        # class indices t (N, ...) index the last axis of scores y (N, ..., C): checked once, on the
+        # host, as CuPy wraps out-of-range indices around where NumPy raises
+        lo, hi, ndim = self._labels
         self._labels = None
-        if y.ndim == 2 and (lo < 0 or hi >= y.shape[1]):
-            raise ValueError(f"Trainer: labels must lie in [0, {y.shape[1]}) for a model with {y.shape[1]} "
+        C = y.shape[-1]
+        if y.ndim == ndim + 1 and (lo < 0 or hi >= C):
+            raise ValueError(f"Trainer: labels must lie in [0, {C}) for a model with {C} "
                              f"outputs, the data holds values in [{lo}, {hi}]")
 
     def _batches(self, loader: DataLoader):
@@ -187,9 +191,24 @@ class Trainer:
         return float(total_loss) / n, (float(total_hits) / n if self.with_accuracy else math.nan)
 
 
-def _label_range(*sets: DataSet | None) -> tuple[int, int] | None:
-    """(min, max) of integer class labels over the host data sets, read once before training."""
-    labels = [d.t for d in sets if d is not None and d.t.ndim == 1 and d.t.dtype.kind in "iu"]
-    if not labels:
+def _label_range(ignore: int | None, *sets: DataSet | None) -> tuple[int, int, int] | None:
+    """(min, max, ndim) of integer class labels of any shape over the host data sets (the loss's
+    ignore label left out), read once before training."""
+    labels = [d.t for d in sets if d is not None and d.t.dtype.kind in "iu"]
+    labels = [t if ignore is None else t[t != ignore] for t in labels]
+    if not any(t.size for t in labels):
         return None
-    return min(int(t.min()) for t in labels), max(int(t.max()) for t in labels)
+    return (min(int(t.min()) for t in labels if t.size), max(int(t.max()) for t in labels if t.size),
+            sets[0].t.ndim)
+
+
+def _check_ids(model: Any, *sets: DataSet | None) -> None:
+    """Integer inputs (embedding ids, any shape) against the rows of the model's first layer,
+    on the host before training."""
+    n_ids = getattr(model, "input_ids", None)
+    for d in sets:
+        if n_ids is not None and d is not None and d.x.dtype.kind in "iu" and d.x.size:
+            lo, hi = int(d.x.min()), int(d.x.max())
+            if lo < 0 or hi >= n_ids:
+                raise ValueError(f"Trainer: ids must lie in [0, {n_ids}) for a model whose embedding has "
+                                 f"{n_ids} rows, the {d.name} data holds values in [{lo}, {hi}]")

@@ -160,3 +160,32 @@ def test_device_resident_data_trains_exactly_as_host_batches(monkeypatch, name):
     assert {k: v for k, v in h_dev.items() if k != "time"} == {k: v for k, v in h_host.items() if k != "time"}
     for a, b in zip(w_dev, w_host):
         np.testing.assert_array_equal(a, b)
+
+
+def test_integer_targets_and_ids_of_every_shape_are_checked_on_the_host():
+    """On a GPU value checks are off and CuPy wraps out-of-range indices around: the Trainer
+    checks labels (N,) or (N, T) and embedding ids (N, T) once on the host, before training."""
+    dev = _resolve("strict")  # not the host: no value checks inside the network, as on a GPU
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 7, (20, 5))
+    with anynet.device(dev), anynet.debug(False):
+        def fit(x, t, val=None):
+            model = anynet.LanguageModel(7, 4, 8, cell="rnn")
+            trainer = anynet.Trainer(model, anynet.TimeSoftmaxWithLoss(), anynet.SGD(), verbose=0)
+            return trainer.fit((x, t), val, epochs=1, batch_size=10)
+
+        padded = ids[:, 1:].copy()
+        padded[:, -1] = -1  # the ignore label is no class index
+        fit(ids[:, :-1], padded)
+        bad = ids[:, 1:].copy()
+        bad[3, 2] = 7
+        with pytest.raises(ValueError, match=r"Trainer: labels must lie in \[0, 7\).*\[0, 7\]"):
+            fit(ids[:, :-1], bad)
+        with pytest.raises(ValueError, match=r"Trainer: labels must lie in \[0, 7\).*\[0, 7\]"):
+            fit(ids[:, :-1], ids[:, 1:], (ids[:, :-1], bad))
+        bad_ids = ids[:, :-1].copy()
+        bad_ids[0, 0] = 9
+        with pytest.raises(ValueError, match=r"Trainer: ids must lie in \[0, 7\).*embedding has 7 rows.*\[0, 9\]"):
+            fit(bad_ids, ids[:, 1:])
+        with pytest.raises(ValueError, match=r"Trainer: ids must lie in \[0, 7\).*the val data"):
+            fit(ids[:, :-1], ids[:, 1:], (ids[:, :-1] - 1, ids[:, 1:]))
