@@ -7,6 +7,8 @@ made and saved by that device's class.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import zlib
 from typing import Any
 
@@ -21,12 +23,17 @@ __all__ = ["host_rng", "normal", "numpy_dtype", "rng_state", "seed", "set_rng_st
 _SEED: int | None = None
 _HOST: np.random.Generator = np.random.default_rng()
 _DEVICE_RNGS: dict[str, tuple[Device, Any]] = {}
+# After set_rng_state: a seed read from the restored host state, for the device generators that
+# could not save theirs (CuPy's); starting them from _SEED again would replay the first masks.
+_RESUMED: int | None = None
+_UNSAVED: set[str] = set()
 
 
 def seed(n: int) -> None:
     """Make every later random draw repeatable: weights, dropout masks, shuffling."""
     global _SEED, _HOST
     _SEED = int(n)
+    _UNSAVED.clear()
     _HOST = np.random.default_rng(_SEED)
     _DEVICE_RNGS.clear()
 
@@ -37,9 +44,10 @@ def host_rng() -> np.random.Generator:
 
 
 def _device_seed(dev: Device) -> int | None:
-    if _SEED is None:
+    base = _RESUMED if dev.name in _UNSAVED else _SEED
+    if base is None:
         return None
-    return (_SEED * 1_000_003 + zlib.crc32(dev.name.encode())) % (2**63)
+    return (base * 1_000_003 + zlib.crc32(dev.name.encode())) % (2**63)
 
 
 def _device_rng(dev: Device) -> Any:
@@ -77,21 +85,29 @@ def normal(shape: tuple[int, ...], scale: float = 1.0, dtype: Any = None, device
 def rng_state() -> dict[str, Any]:
     """The state of the host generator and of every device generator drawn from so far (JSON-able),
     so that a resumed run draws the same numbers. Generators that cannot save their state (CuPy's)
-    are left out: after a restore they start again from the seed."""
-    devices = {}
+    are left out: after a restore they start from a seed read from the restored host state (new
+    numbers at every resume point; the first epoch's are not replayed)."""
+    devices, unsaved = {}, []
     for name, (dev, rng) in _DEVICE_RNGS.items():
         saved = dev.rng_state(rng)
-        if saved is not None:
+        if saved is None:
+            unsaved.append(name)
+        else:
             devices[name] = saved
-    return {"seed": _SEED, "host": _HOST.bit_generator.state, "devices": devices}
+    return {"seed": _SEED, "host": _HOST.bit_generator.state, "devices": devices, "unsaved": unsaved}
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
     """Restore what ``rng_state`` returned."""
-    global _SEED, _HOST
+    global _SEED, _HOST, _RESUMED
     _SEED = state["seed"]
     _HOST = np.random.default_rng()
     _HOST.bit_generator.state = state["host"]
+    # read from the state, not drawn: the host generator goes on exactly as in a straight run
+    digest = hashlib.sha256(json.dumps(state["host"], sort_keys=True, default=str).encode()).digest()
+    _RESUMED = int.from_bytes(digest[:8], "little") % (2**63)
+    _UNSAVED.clear()
+    _UNSAVED.update(state.get("unsaved", ()))
     _DEVICE_RNGS.clear()
     for name, saved in state["devices"].items():
         dev = as_device(name)

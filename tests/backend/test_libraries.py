@@ -101,3 +101,58 @@ def test_only_the_backend_names_array_libraries():
         if p.relative_to(root).parts[0] not in {"backend", *host_side} and pattern.search(p.read_text())
     ]
     assert offenders == []
+
+
+class _NoStateDevice(anynet.backend.GenericDevice):
+    """A device whose generators cannot save their state, as CuPy's (NumPy arrays underneath)."""
+
+    library = "nostate"
+    prefixes = ("nostate",)
+
+    @classmethod
+    def parse(cls, rest, spec):
+        return cls(anynet.as_device("cpu").xp, "cpu", "nostate:0")
+
+    def from_numpy(self, a):
+        return a
+
+    def rng_state(self, rng):
+        return None
+
+    def restore_rng(self, saved):
+        return None
+
+
+@pytest.fixture
+def no_state_device():
+    from anynet.backend import _device
+
+    _device.register(_NoStateDevice)
+    try:
+        yield anynet.as_device("nostate")
+    finally:
+        _device.LIBRARIES.remove(_NoStateDevice)
+
+
+def test_resume_reseeds_generators_that_cannot_save_their_state(no_state_device):
+    """After a restore, such a generator starts from the restored host state, not from the seed:
+    it must not replay the first epoch's dropout masks; the host generator goes on as if never saved."""
+    from anynet.backend import _random
+
+    dev = no_state_device
+
+    def masks():
+        return dev.uniform(_random._device_rng(dev), (6,), np.float32)
+
+    anynet.seed(0)
+    epoch1 = masks()
+    state = anynet.backend.rng_state()
+    host_next = anynet.backend.host_rng().random(3)
+    anynet.seed(99)  # a new process
+    anynet.backend.set_rng_state(state)
+    resumed = masks()
+    assert not np.array_equal(resumed, epoch1)  # not the first epoch's masks again
+    np.testing.assert_array_equal(anynet.backend.host_rng().random(3), host_next)
+    anynet.backend.set_rng_state(state)
+    np.testing.assert_array_equal(masks(), resumed)  # and repeatable
+    assert state["unsaved"] == ["nostate:0"]
