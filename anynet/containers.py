@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from .backend import namespace
+from .backend import following, namespace
 from .layers.base import Layer, check_keys
 from .layers.recurrent import Cell
 from .validation import check_finite, inside_network, values_checked
@@ -79,14 +79,15 @@ class Sequential(Layer):
         xp = namespace(x, where=self.name)
         if values_checked(xp):
             check_finite(self.name, x, xp)  # once here, where the data enters
-        with inside_network():
+        with following(x), inside_network():  # on the inputs' device (CuPy: its GPU)
             for layer in self.layers:
                 x = layer.forward(x, train)
         return x
 
     def backward(self, dout):
-        for layer in reversed(self.layers):
-            dout = layer.backward(dout)
+        with following(dout):
+            for layer in reversed(self.layers):
+                dout = layer.backward(dout)
         return dout
 
     def predict(self, x: Any) -> Any:

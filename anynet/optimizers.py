@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Iterable, Sequence
 
-from .backend import device_of, namespace, to_device
+from .backend import device_of, following, namespace, to_device
 from .parameter import Parameter
 from .schedules import LR
 
@@ -62,6 +62,10 @@ class Optimizer:
 
     def update(self, params: Iterable[Parameter]) -> None:
         params = [p for p in params if p.grad is not None]
+        with following(params[0].data if params else None):  # on the parameters' device (CuPy: its GPU)
+            self._update(params)
+
+    def _update(self, params: list[Parameter]) -> None:
         grads = [p.grad for p in params]
         for p, g in zip(params, grads):
             namespace(p.data, g, where=self.name)

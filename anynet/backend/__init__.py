@@ -8,7 +8,7 @@ library has one module with its ``Device`` subclass (``_numpy``, ``_cupy``, ``_t
 """
 
 from . import _cupy, _jax, _numpy, _strict, _torch  # noqa: F401 - each registers its Device class
-from ._arrays import describe, device_of, is_host, namespace, to_device, to_numpy
+from ._arrays import describe, device_of, following, is_host, namespace, to_device, to_numpy
 from ._context import as_device, current_device, device, library_of
 from ._device import Device, DeviceError
 from ._generic import GenericDevice
@@ -16,6 +16,6 @@ from ._random import host_rng, normal, numpy_dtype, rng_state, seed, set_rng_sta
 
 __all__ = [
     "Device", "DeviceError", "GenericDevice", "as_device", "current_device", "describe", "device",
-    "device_of", "host_rng", "is_host", "library_of", "namespace", "normal", "numpy_dtype", "rng_state",
+    "device_of", "following", "host_rng", "is_host", "library_of", "namespace", "normal", "numpy_dtype", "rng_state",
     "seed", "set_rng_state", "to_device", "to_numpy", "uniform_like",
 ]

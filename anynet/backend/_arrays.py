@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import array_api_compat
 import numpy as np
 
-from ._context import as_device, library_of
+from ._context import as_device, current_device, device, library_of
 from ._device import Device, DeviceError
 from ._numpy import cpu
 
-__all__ = ["describe", "device_of", "is_host", "namespace", "to_device", "to_numpy"]
+__all__ = ["describe", "device_of", "following", "is_host", "namespace", "to_device", "to_numpy"]
 
 _NAMESPACES: dict[type, Any] = {}
 _DEVICES: dict[tuple[type, str], Device] = {}
@@ -78,6 +79,20 @@ def device_of(x: Any) -> Device:
         found = library_of(xp).of(xp, dev)
         _DEVICES[key] = found
     return found
+
+
+def following(x: Any) -> contextlib.AbstractContextManager:
+    """The device context of ``x``'s device when that is not the current one (else nothing).
+
+    Entered around a model's forward and backward and an optimizer's update: computation follows
+    its inputs, but CuPy launches kernels on its current GPU, so a model on cuda:1 called from
+    outside ``anynet.device("cuda:1")`` would compute on GPU 0; arrays born meanwhile land beside
+    the inputs too.
+    """
+    if x is None:
+        return contextlib.nullcontext()
+    dev = device_of(x)
+    return contextlib.nullcontext() if dev == current_device() else device(dev)
 
 
 def to_numpy(x: Any) -> np.ndarray:

@@ -109,6 +109,12 @@ class CuPyDevice(Device):
     def to_numpy(self, x: Any) -> np.ndarray:
         return x.get()
 
+    def receive(self, x: Any, source: Device) -> Any:
+        if isinstance(source, CuPyDevice):  # GPU to GPU: a device copy (peer or staged by CUDA), no host
+            with self.scope():
+                return x.copy()  # CuPy copies into the current device, wherever x lives
+        return super().receive(x, source)
+
     def synchronize(self) -> None:
         self.device.synchronize()
 

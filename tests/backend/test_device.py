@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import anynet
+from anynet.layers.base import Layer
 from anynet.testing import CPU_BACKENDS, arr, host, resolve_backend
 
 
@@ -201,3 +202,72 @@ def test_work_on_other_libraries_never_imports_cupy():
         code = code.replace("'cpu', 'torch:cpu'", "'cpu',")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
+
+
+class _Where(Layer):
+    """Records the current device in forward and backward (a layer creating arrays would use it)."""
+
+    def __init__(self, seen):
+        super().__init__()
+        self.seen = seen
+
+    def forward(self, x, train=None):
+        self.seen.append(("forward", anynet.current_device()))
+        return x
+
+    def backward(self, dout):
+        self.seen.append(("backward", anynet.current_device()))
+        return dout
+
+
+def test_computation_enters_the_inputs_device():
+    """A model on one device called while another is current computes inside its inputs' device:
+    CuPy launches on its current GPU, so a model on cuda:1 would otherwise run on GPU 0. Checked
+    here with array-api-strict's two devices; the GPU leg runs it on CuPy."""
+    strict = resolve_backend("strict")
+    dev1, dev2 = anynet.as_device("array_api_strict:device1"), anynet.as_device("array_api_strict:device2")
+    assert strict == dev1
+    seen = []
+    with anynet.device(dev2):
+        model = anynet.Sequential(anynet.Affine(3, 2), _Where(seen))
+    opt = anynet.SGD(hooks=[lambda params, grads: seen.append(("update", anynet.current_device())) or grads])
+    x = dev2.from_numpy(np.ones((4, 3), np.float32))
+    with anynet.device(dev1):
+        y = model.forward(x)
+        model.backward(y)
+        opt.update(model.params)
+        assert anynet.current_device() == dev1  # left as it was
+    assert seen == [("forward", dev2), ("backward", dev2), ("update", dev2)]
+    seen.clear()
+    with anynet.device(dev2):  # already there: nothing entered
+        model.forward(x)
+    assert seen == [("forward", dev2)]
+
+
+def test_moves_between_devices_of_one_library_skip_the_host(monkeypatch):
+    dev1, dev2 = resolve_backend("strict"), anynet.as_device("array_api_strict:device2")
+    x = dev1.from_numpy(np.arange(6.0))
+    monkeypatch.setattr(type(dev1), "to_numpy", lambda self, a: pytest.fail("went through the host"))
+    y = anynet.to_device(x, dev2)
+    assert anynet.device_of(y) == dev2
+
+
+def test_cupy_moves_between_gpus_and_computes_on_the_inputs_gpu():
+    """The GPU leg, on a machine with two GPUs: a GPU-to-GPU move stays on the devices, and a
+    model on cuda:1 used from outside its context computes there."""
+    cupy = pytest.importorskip("cupy")
+    dev0 = resolve_backend("cupy")
+    if cupy.cuda.runtime.getDeviceCount() < 2:
+        pytest.skip("needs two GPUs")
+    dev1 = anynet.as_device("cuda:1")
+    assert anynet.as_device(cupy, "cuda:1") == dev1
+    x0 = dev0.from_numpy(np.arange(6.0, dtype=np.float32))
+    x1 = anynet.to_device(x0, dev1)
+    assert x1.device.id == 1 and anynet.to_numpy(x1).tolist() == list(range(6))
+    with anynet.device(dev1):
+        model = anynet.MLP(3, [4], 2, dropout=0.5)
+    xb = dev1.from_numpy(np.ones((5, 3), np.float32))
+    y = model.forward(xb, train=True)  # no context: CuPy's current GPU is 0
+    model.backward(y)
+    anynet.SGD().update(model.params)
+    assert y.device.id == 1 and all(p.data.device.id == 1 for p in model.params)
