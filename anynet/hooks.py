@@ -51,7 +51,7 @@ class ClipByNorm:
         norm = global_norm(grads)
         # min(1, max_norm / norm) stays on the device: no float() sync per step.
         rate = xp.minimum(self.max_norm / (norm + 1e-6), 1.0)
-        return [g * xp.astype(rate, g.dtype) for g in grads]
+        return [g * xp.astype(rate, g.dtype, copy=False) for g in grads]
 
 
 class ClipByValue:

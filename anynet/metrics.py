@@ -19,5 +19,5 @@ def accuracy(y: Any, t: Any) -> Any:
         raise ValueError(f"accuracy: expected scores y (..., C) and labels t (...) or one-hot t like y, "
                          f"got {tuple(y.shape)} and {tuple(t.shape)}")
     predicted = xp.argmax(y, axis=-1)
-    hits = predicted == xp.astype(t, predicted.dtype)
+    hits = predicted == xp.astype(t, predicted.dtype, copy=False)
     return xp.mean(xp.astype(hits, y.dtype))

@@ -11,6 +11,7 @@ counted).
 from __future__ import annotations
 
 import contextlib
+import sys
 import warnings
 
 import numpy as np
@@ -203,3 +204,61 @@ def test_no_synchronisation_in_cupy_training_steps(monkeypatch):
             loss = make()
             loss.forward(y, t)
             loss.backward()
+
+
+CREATION = ("zeros", "ones", "full", "empty", "arange", "asarray", "eye", "zeros_like", "ones_like", "full_like")
+
+
+@pytest.mark.parametrize("name", ["numpy", "strict", "torch"])
+def test_steps_create_copy_and_look_up_nothing_needlessly(monkeypatch, name):
+    """Small models are host-bound on a GPU, so a step's Python overhead counts: after the first
+    step (optimizer state) no array is created from scratch (ReLU's zero, one_hot's range, a loss's
+    1.0), no astype copies an array already of its dtype, and no device object is built per array
+    (array_api_compat.device) to compare devices. (array-api-strict's dropout masks are drawn on
+    the host and uploaded by the backend: that creation is not counted.)"""
+    import array_api_compat
+
+    dev = _resolve(name)
+    rng = np.random.default_rng(0)
+    with anynet.device(dev):
+        model = anynet.MLP(12, [16, 16], 3, dropout=0.2, batchnorm=True)
+    loss, time_loss = anynet.SoftmaxWithLoss(), anynet.TimeSoftmaxWithLoss()
+    opt = anynet.Adam(lr=1e-3, hooks=list(HOOKS.values()))
+    x, t = dev.from_numpy(rng.standard_normal((6, 12)).astype(np.float32)), dev.from_numpy(rng.integers(0, 3, 6))
+    xs = dev.from_numpy(rng.standard_normal((2, 3, 4)).astype(np.float32))
+    ts = dev.from_numpy(rng.integers(0, 4, (2, 3)))
+
+    def step():
+        y = model.forward(x, train=True)
+        loss.forward(y, t)
+        model.backward(loss.backward())
+        opt.update(model.params)
+        anynet.metrics.accuracy(y, t)
+        time_loss.forward(xs, ts)
+        time_loss.backward()
+
+    with anynet.device(dev), anynet.debug(False):
+        step()  # the first step makes the optimizer's state
+        made, copies, lookups = [], [], []
+        for fn in CREATION:
+            original = getattr(dev.xp, fn)
+
+            def counted(*a, _fn=fn, _orig=original, **k):
+                caller = sys._getframe(1).f_globals.get("__name__", "")
+                if not caller.startswith("anynet.backend"):  # not the upload of host-drawn random numbers
+                    made.append(f"{_fn} in {caller}")
+                return _orig(*a, **k)
+
+            monkeypatch.setattr(dev.xp, fn, counted)
+        astype = dev.xp.astype
+
+        def counted_astype(a, dtype, *args, **kwargs):
+            if a.dtype == dtype and kwargs.get("copy", True):
+                copies.append(dtype)
+            return astype(a, dtype, *args, **kwargs)
+
+        monkeypatch.setattr(dev.xp, "astype", counted_astype)
+        device = array_api_compat.device
+        monkeypatch.setattr(array_api_compat, "device", lambda a, **k: lookups.append(1) or device(a, **k))
+        step()
+    assert made == [] and copies == [] and lookups == [], (made, copies, len(lookups))

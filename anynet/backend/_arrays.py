@@ -14,8 +14,8 @@ from ._numpy import cpu
 
 __all__ = ["describe", "device_of", "following", "is_host", "namespace", "to_device", "to_numpy"]
 
-_NAMESPACES: dict[type, Any] = {}
-_DEVICES: dict[tuple[type, str], Device] = {}
+_NAMESPACES: dict[type, tuple[Any, Any]] = {}  # array type -> (namespace, its Device class's device_key)
+_DEVICES: dict[tuple[type, Any], Device] = {}
 
 _HINT = "move the model with model.to(anynet.device_of(x)), or the data with anynet.to_device(x, device)"
 
@@ -30,6 +30,17 @@ def describe(x: Any) -> str:
     return f"{lib} {dtype} array of shape {tuple(x.shape)} on {array_api_compat.device(x)}"
 
 
+def _entry(x: Any, where: str) -> tuple[Any, Any]:
+    found = _NAMESPACES.get(type(x))
+    if found is None:
+        try:
+            xp = array_api_compat.array_namespace(x)
+        except TypeError as err:
+            raise TypeError(f"{where}: expected an array, got {describe(x)}") from err
+        found = _NAMESPACES[type(x)] = (xp, library_of(xp).device_key)
+    return found
+
+
 def namespace(*arrays: Any, where: str = "anynet") -> Any:
     """The array namespace shared by ``arrays`` (None skipped), checking they share a device.
 
@@ -37,20 +48,14 @@ def namespace(*arrays: Any, where: str = "anynet") -> Any:
     """
     arrays = tuple(a for a in arrays if a is not None)
     first = type(arrays[0])
-    xp = _NAMESPACES.get(first)
-    if xp is None:
-        try:
-            xp = array_api_compat.array_namespace(arrays[0])
-        except TypeError as err:
-            raise TypeError(f"{where}: expected an array, got {describe(arrays[0])}") from err
-        _NAMESPACES[first] = xp
+    xp, key = _entry(arrays[0], where)
     for a in arrays[1:]:
         if type(a) is not first and _namespace_of_other(a, where) is not xp:
             raise DeviceError(f"{where}: arrays from two libraries: {describe(arrays[0])} and {describe(a)}; {_HINT}")
     if len(arrays) > 1 and first is not np.ndarray:
-        dev = array_api_compat.device(arrays[0])
+        dev = key(arrays[0])
         for a in arrays[1:]:
-            if array_api_compat.device(a) != dev:
+            if key(a) != dev:
                 raise DeviceError(f"{where}: arrays on two devices: {describe(arrays[0])} and {describe(a)}; {_HINT}")
     return xp
 
@@ -71,13 +76,11 @@ def device_of(x: Any) -> Device:
     """The ``Device`` an array lives on."""
     if isinstance(x, np.ndarray):
         return cpu()
-    dev = array_api_compat.device(x)
-    key = (type(x), repr(dev))
+    xp, device_key = _entry(x, "device_of")
+    key = (type(x), device_key(x))
     found = _DEVICES.get(key)
     if found is None:  # building a Device allocates; per-step callers (dropout) hit the cache
-        xp = namespace(x)
-        found = library_of(xp).of(xp, dev)
-        _DEVICES[key] = found
+        found = _DEVICES[key] = library_of(xp).of(xp, array_api_compat.device(x))
     return found
 
 

@@ -63,6 +63,10 @@ class CuPyDevice(Device):
     def owns(cls, xp: Any) -> bool:
         return array_api_compat.is_cupy_namespace(xp)
 
+    @staticmethod
+    def device_key(x: Any) -> int:
+        return x.data.device_id  # x.device would build a cupy.cuda.Device on every call
+
     @classmethod
     def parse(cls, rest: str, spec: str) -> Device:
         cp = import_library("cupy", spec, _INSTALL)

@@ -14,6 +14,7 @@ import contextlib
 import importlib
 from typing import Any, ClassVar, Iterator
 
+import array_api_compat
 import numpy as np
 
 __all__ = ["Device", "DeviceError", "LIBRARIES", "register"]
@@ -76,6 +77,12 @@ class Device:
     def of(cls, xp: Any, dev: Any) -> Device:
         """The device ``dev`` (the library's device object, None for its default) of ``xp``."""
         raise NotImplementedError
+
+    @staticmethod
+    def device_key(x: Any) -> Any:
+        """A cheap hashable name of the device the array ``x`` (of this library) lives on: compared
+        for every array of every layer call, so subclasses read it without building objects."""
+        return repr(array_api_compat.device(x))
 
     @property
     def memory(self) -> tuple[str, int] | None:

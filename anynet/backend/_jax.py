@@ -35,6 +35,10 @@ class JaxDevice(Device):
     def owns(cls, xp: Any) -> bool:
         return array_api_compat.is_jax_namespace(xp)
 
+    @staticmethod
+    def device_key(x: Any) -> Any:
+        return x.device  # a JAX Device, hashable
+
     @classmethod
     def parse(cls, rest: str, spec: str) -> Device:
         jax = import_library("jax", spec, "pip install 'jax[cpu]'")

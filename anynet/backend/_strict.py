@@ -26,6 +26,10 @@ class StrictDevice(Device):
     def owns(cls, xp: Any) -> bool:
         return array_api_compat.is_array_api_strict_namespace(xp)
 
+    @staticmethod
+    def device_key(x: Any) -> Any:
+        return x.device
+
     @classmethod
     def parse(cls, rest: str, spec: str) -> Device:
         strict = import_library("array_api_strict", spec, "pip install array-api-strict")

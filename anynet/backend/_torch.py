@@ -22,6 +22,10 @@ class TorchDevice(Device):
     def owns(cls, xp: Any) -> bool:
         return array_api_compat.is_torch_namespace(xp)
 
+    @staticmethod
+    def device_key(x: Any) -> Any:
+        return x.device
+
     @classmethod
     def parse(cls, rest: str, spec: str) -> Device:
         torch = import_library("torch", spec, "pip install torch")

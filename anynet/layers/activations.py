@@ -36,7 +36,8 @@ class ReLU(_Elementwise):
         self.mask = x > 0
         # maximum and a product with the 0/1 mask are branch-free: on random signs
         # they run ~5x faster than where(), which mispredicts on every other element.
-        return xp.maximum(x, xp.zeros((), dtype=x.dtype, device=x.device))
+        # A Python 0.0 keeps x's dtype and allocates nothing.
+        return xp.maximum(x, 0.0)
 
     def backward(self, dout):
         xp, mask = self._begin_backward(dout, "mask")

@@ -33,12 +33,11 @@ class TimeSoftmaxWithLoss(Loss):
         check_labels(self.name, t, xp, V, (N, T), ignore=self.ignore_label)
         flat_t = xp.reshape(t, (N * T,))
         counted = flat_t != self.ignore_label
-        safe_t = xp.where(counted, flat_t, xp.zeros_like(flat_t))
+        safe_t = flat_t * xp.astype(counted, flat_t.dtype)  # ignored positions read class 0; no new array
         m = xp.astype(counted, x.dtype)
         logp = log_softmax(xp.reshape(x, (N * T, V)), axis=1)
         per_pos = -xp.take_along_axis(logp, xp.expand_dims(as_indices(safe_t), axis=1), axis=1)[:, 0] * m
-        counted_sum = xp.sum(m)
-        count = xp.maximum(counted_sum, xp.ones_like(counted_sum))  # all ignored: loss 0, not NaN
+        count = xp.maximum(xp.sum(m), 1.0)  # all ignored: loss 0, not NaN
         self.cache = (xp.exp(logp), one_hot(safe_t, V, x.dtype), m, count, (N, T, V))
         loss = self._reduce(xp, per_pos, count)
         return xp.reshape(loss, (N, T)) if self.reduction == "none" else loss
