@@ -107,6 +107,8 @@ LOSS_CASES = {
     "CategoricalCrossEntropy": (L.CategoricalCrossEntropy, np.eye(C)[_LABELS], np.eye(C)[_LABELS]),
     "SparseCategoricalCrossEntropy": (L.SparseCategoricalCrossEntropy, _P, _LABELS),
     "SoftmaxWithLoss": (L.SoftmaxWithLoss, _PM, _LABELS),
+    "FocalLoss": (L.FocalLoss, _PM, _LABELS),
+    "Huber": (L.Huber, 3 * _PM, _P),
     "BinaryCrossEntropy": (L.BinaryCrossEntropy, np.round(_P), (_PM > 0) * 1.0),
     "SigmoidWithLoss": (L.SigmoidWithLoss, _PM, (_PM > 0) * 1.0),
     "Hinge": (L.Hinge, _P, _PM),
