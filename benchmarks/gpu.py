@@ -177,7 +177,8 @@ def main(argv=None) -> None:
         for batch in args.batches:
             a, b, ratio = throughput(name, batch, dev, args.peer, repeats, block_s)
             rows.append({"model": name, "batch": batch, "anynet": a, "torch": b, "ratio": ratio})
-            print(f"{name:14s} batch {batch:5d}  anynet {a:10,.0f}/s  torch {b:10,.0f}/s  ratio {ratio:.2f}", flush=True)
+            print(f"{name:14s} batch {batch:5d}  anynet {a:10,.0f}/s  torch {b:10,.0f}/s  ratio {ratio:.2f}",
+                  flush=True)
     agree = {}
     for name in ("MLP", "SimpleConvNet"):
         if name in args.models:
