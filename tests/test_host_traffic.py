@@ -220,7 +220,7 @@ def test_steps_create_copy_and_look_up_nothing_needlessly(monkeypatch, name):
     the host and uploaded by the backend: that creation is not counted.)"""
     import array_api_compat
 
-    dev = _resolve(name)
+    dev = resolve_backend(name)
     rng = np.random.default_rng(0)
     with anynet.device(dev):
         model = anynet.MLP(12, [16, 16], 3, dropout=0.2, batchnorm=True)

@@ -165,7 +165,7 @@ def test_device_resident_data_trains_exactly_as_host_batches(monkeypatch, name):
 def test_integer_targets_and_ids_of_every_shape_are_checked_on_the_host():
     """On a GPU value checks are off and CuPy wraps out-of-range indices around: the Trainer
     checks labels (N,) or (N, T) and embedding ids (N, T) once on the host, before training."""
-    dev = _resolve("strict")  # not the host: no value checks inside the network, as on a GPU
+    dev = resolve_backend("strict")  # not the host: no value checks inside the network, as on a GPU
     rng = np.random.default_rng(0)
     ids = rng.integers(0, 7, (20, 5))
     with anynet.device(dev), anynet.debug(False):
