@@ -6,7 +6,7 @@ from typing import Any
 
 from .backend import device_of, namespace
 
-__all__ = ["as_indices", "log_softmax", "one_hot", "sigmoid", "softmax", "softplus"]
+__all__ = ["as_indices", "clip", "log_softmax", "one_hot", "sigmoid", "sign", "softmax", "softplus"]
 
 
 def softmax(x: Any, axis: int = -1) -> Any:
@@ -62,3 +62,17 @@ def one_hot(t: Any, n_classes: int, dtype: Any) -> Any:
     xp = namespace(t)
     classes = _classes(xp, n_classes, t)
     return xp.astype(xp.expand_dims(xp.astype(t, classes.dtype, copy=False), axis=-1) == classes, dtype)
+
+
+# clip and sign from minimum/maximum and comparisons: array-api-compat's CuPy versions index
+# with boolean masks, a host read per call (see the backend's SYNCING list)
+def clip(x: Any, lo: float, hi: float) -> Any:
+    """x limited to [lo, hi] (Python numbers)."""
+    xp = namespace(x)
+    return xp.minimum(xp.maximum(x, lo), hi)
+
+
+def sign(x: Any) -> Any:
+    """-1, 0 or 1 by the sign of x, in x's dtype."""
+    xp = namespace(x)
+    return xp.astype(x > 0, x.dtype) - xp.astype(x < 0, x.dtype)

@@ -9,6 +9,7 @@ import math
 from typing import Any, Sequence
 
 from .backend import namespace
+from .functional import clip
 from .parameter import Parameter
 
 __all__ = ["ClipByNorm", "ClipByValue", "WeightDecay", "global_norm"]
@@ -65,7 +66,5 @@ class ClipByValue:
     def __call__(self, params: Sequence[Parameter], grads: list[Any]) -> list[Any]:
         if not grads:
             return grads
-        xp = namespace(*grads)
-        # minimum/maximum rather than clip: array-api-compat's CuPy clip indexes with boolean
-        # masks, which reads a count back to the host (backend SYNCING)
-        return [xp.minimum(xp.maximum(g, -self.limit), self.limit) for g in grads]
+        namespace(*grads, where="ClipByValue")  # one library and device, or a clear error
+        return [clip(g, -self.limit, self.limit) for g in grads]

@@ -17,6 +17,7 @@ import math
 from typing import Any, Callable, Iterable, Sequence
 
 from .backend import device_of, following, namespace, to_device
+from .functional import sign
 from .parameter import Parameter
 from .schedules import LR
 
@@ -340,11 +341,6 @@ class RAdam(Adam):
         return p.data - (lr * r) * m_hat * adaptive
 
 
-def _sign(xp: Any, a: Any) -> Any:
-    """sign(a) from comparisons (array-api-compat's CuPy sign reads a mask count back to the host)."""
-    return xp.astype(a > 0, a.dtype) - xp.astype(a < 0, a.dtype)
-
-
 class Lion(Optimizer):
     """Evolved sign momentum: c = b1 m + (1 - b1) dW; W <- W - lr (sign(c) + weight_decay W);
     m <- b2 m + (1 - b2) dW. Use a learning rate 3-10x smaller than Adam's.
@@ -362,11 +358,10 @@ class Lion(Optimizer):
         self.beta1, self.beta2, self.weight_decay = beta1, beta2, weight_decay
 
     def step(self, p, g, lr):
-        xp = namespace(p.data, g)
         m = self._state(p, "m")
         c = self.beta1 * m + (1.0 - self.beta1) * g
         p.state["m"] = self.beta2 * m + (1.0 - self.beta2) * g
-        return p.data - lr * (_sign(xp, c) + self.weight_decay * p.data)
+        return p.data - lr * (sign(c) + self.weight_decay * p.data)
 
 
 class LAMB(Adam):

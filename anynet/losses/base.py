@@ -122,13 +122,3 @@ def _mean_over_features(xp: Any, e: Any) -> Any:
 
 def _sum_over_features(xp: Any, e: Any, keepdims: bool = False) -> Any:
     return xp.sum(e, axis=tuple(range(1, e.ndim)), keepdims=keepdims) if e.ndim > 1 else e
-
-
-# clip and sign written with minimum/maximum and comparisons: array-api-compat's CuPy versions
-# index with boolean masks, a host read per call (see backend SYNCING)
-def _clip(xp: Any, x: Any, lo: float, hi: float) -> Any:
-    return xp.minimum(xp.maximum(x, lo), hi)
-
-
-def _sign(xp: Any, x: Any) -> Any:
-    return xp.astype(x > 0, x.dtype) - xp.astype(x < 0, x.dtype)

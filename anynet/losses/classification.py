@@ -9,8 +9,8 @@ Losses from logits use the stable log-softmax / softplus forms and need no guard
 from __future__ import annotations
 
 from ..backend import namespace
-from ..functional import as_indices, log_softmax, sigmoid, softmax, softplus
-from .base import Loss, _clip, _mean_over_features
+from ..functional import as_indices, clip, log_softmax, sigmoid, softmax, softplus
+from .base import Loss, _mean_over_features
 
 __all__ = [
     "BinaryCrossEntropy",
@@ -106,7 +106,7 @@ class CategoricalCrossEntropy(Loss):
             logp = log_softmax(y, axis=1)
             self.cache = (y, None, target)
         else:
-            clipped = _clip(xp, y, self.eps, 1.0 - self.eps)
+            clipped = clip(y, self.eps, 1.0 - self.eps)
             logp = xp.log(clipped)
             self.cache = (y, clipped, target)
         return self._reduce(xp, -xp.sum(target * logp, axis=1))
@@ -152,7 +152,7 @@ class BinaryCrossEntropy(Loss):
             per_element = softplus(y) - t * y
             self.cache = (y, None, t)
         else:
-            clipped = _clip(xp, y, self.eps, 1.0 - self.eps)
+            clipped = clip(y, self.eps, 1.0 - self.eps)
             per_element = -(t * xp.log(clipped) + (1.0 - t) * xp.log(1.0 - clipped))
             self.cache = (y, clipped, t)
         return self._reduce(xp, _mean_over_features(xp, per_element))

@@ -7,7 +7,8 @@ do); ``KLDivergence`` and ``CosineProximity`` work on each sample as a whole.
 from __future__ import annotations
 
 from ..backend import namespace
-from .base import Loss, _clip, _mean_over_features, _sign, _sum_over_features
+from ..functional import clip, sign
+from .base import Loss, _mean_over_features, _sum_over_features
 
 __all__ = [
     "CosineProximity",
@@ -49,7 +50,7 @@ class MeanAbsoluteError(Loss):
     def backward(self, dout=1.0):
         diff = self._need()
         xp = namespace(diff, where=self.name)
-        return _sign(xp, diff) * self._per_element(xp, dout, diff)
+        return sign(diff) * self._per_element(xp, dout, diff)
 
 
 class MeanAbsolutePercentageError(Loss):
@@ -74,7 +75,7 @@ class MeanAbsolutePercentageError(Loss):
     def backward(self, dout=1.0):
         diff, scale = self._need()
         xp = namespace(diff, where=self.name)
-        return _sign(xp, diff) * scale * self._per_element(xp, dout, diff)
+        return sign(diff) * scale * self._per_element(xp, dout, diff)
 
 
 class MeanSquaredLogarithmicError(Loss):
@@ -113,8 +114,8 @@ class KLDivergence(Loss):
 
     def forward(self, y, t):
         xp = self._same_shape(y, t)
-        tc = _clip(xp, t, self.eps, 1.0)
-        yc = _clip(xp, y, self.eps, 1.0)
+        tc = clip(t, self.eps, 1.0)
+        yc = clip(y, self.eps, 1.0)
         self.cache = (y, yc, tc)
         return self._reduce(xp, _sum_over_features(xp, tc * xp.log(tc / yc)))
 
@@ -201,5 +202,4 @@ class Huber(Loss):
     def backward(self, dout=1.0):
         d = self._need()
         xp = namespace(d, where=self.name)
-        clipped = xp.minimum(xp.maximum(d, xp.full_like(d, -self.delta)), xp.full_like(d, self.delta))
-        return clipped * self._per_element(xp, dout, d)
+        return clip(d, -self.delta, self.delta) * self._per_element(xp, dout, d)
