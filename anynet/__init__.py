@@ -8,6 +8,7 @@ from .gradcheck import numerical_gradient
 from .hooks import ClipByNorm, ClipByValue, WeightDecay
 from .layers import (
     ELU,
+    GELU,
     GRU,
     LRN,
     LSTM,
@@ -20,6 +21,7 @@ from .layers import (
     Embedding,
     Flatten,
     Layer,
+    LayerNorm,
     LeakyReLU,
     LogSoftmax,
     MatMul,
@@ -95,8 +97,8 @@ __all__ = [
     "Device", "DeviceError", "as_device", "current_device", "debug", "device", "device_of", "seed",
     "to_device", "to_numpy", "numerical_gradient",
     # layers and containers
-    "Affine", "AvgPool", "BatchNorm", "Conv", "Dropout", "ELU", "Embedding", "Flatten", "GRU", "LRN",
-    "LSTM", "Layer", "LeakyReLU", "LogSoftmax", "MatMul", "MaxPool", "Parameter", "RNN", "ReLU",
+    "Affine", "AvgPool", "BatchNorm", "Conv", "Dropout", "ELU", "Embedding", "Flatten", "GELU", "GRU", "LRN",
+    "LSTM", "Layer", "LayerNorm", "LeakyReLU", "LogSoftmax", "MatMul", "MaxPool", "Parameter", "RNN", "ReLU",
     "Sequential", "Sigmoid", "Softmax", "Tanh", "TimeAffine", "TimeEmbedding", "TimeGRU", "TimeLSTM",
     "TimeRNN",
     # losses and metrics

@@ -2,12 +2,13 @@
 
 # Last: containers build on the layers above (anynet.containers imports anynet.layers.base).
 from ..containers import Sequential  # noqa: E402
-from .activations import ELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .activations import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .base import Layer
 from .conv import Conv
 from .core import Affine, Flatten, MatMul
 from .embedding import Embedding, TimeEmbedding
 from .lrn import LRN
+from .normalization import LayerNorm
 from .pooling import AvgPool, MaxPool
 from .recurrent import GRU, LSTM, RNN
 from .regularization import BatchNorm, Dropout
@@ -15,7 +16,7 @@ from .time import TimeAffine
 from .time_recurrent import TimeGRU, TimeLSTM, TimeRNN
 
 __all__ = [
-    "Affine", "AvgPool", "BatchNorm", "Conv", "Dropout", "ELU", "Embedding", "Flatten", "GRU",
-    "LRN", "LSTM", "Layer", "LeakyReLU", "LogSoftmax", "MatMul", "MaxPool", "RNN", "ReLU",
+    "Affine", "AvgPool", "BatchNorm", "Conv", "Dropout", "ELU", "Embedding", "Flatten", "GELU", "GRU",
+    "LRN", "LSTM", "Layer", "LayerNorm", "LeakyReLU", "LogSoftmax", "MatMul", "MaxPool", "RNN", "ReLU",
     "Sequential", "Sigmoid", "Softmax", "Tanh", "TimeAffine", "TimeEmbedding", "TimeGRU", "TimeLSTM", "TimeRNN",
 ]

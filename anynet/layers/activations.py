@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 from ..backend import namespace
 from ..functional import log_softmax, sigmoid, softmax
 from ..validation import check_array
 from .base import Layer
 
-__all__ = ["ELU", "LeakyReLU", "LogSoftmax", "ReLU", "Sigmoid", "Softmax", "Tanh"]
+__all__ = ["ELU", "GELU", "LeakyReLU", "LogSoftmax", "ReLU", "Sigmoid", "Softmax", "Tanh"]
 
 
 class _Elementwise(Layer):
@@ -148,3 +150,30 @@ class LogSoftmax(_Elementwise):
     def backward(self, dout):
         xp, y = self._begin_backward(dout, "out")
         return dout - xp.exp(y) * xp.sum(dout, axis=self.axis, keepdims=True)
+
+
+class GELU(_Elementwise):
+    """x * Phi(x) in its tanh approximation, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+
+    The tanh form (BERT's and GPT-2's; PyTorch's ``gelu(x, approximate="tanh")``)
+    because the array API has no erf; it differs from the exact x * Phi(x) by
+    less than 5e-4. Hendrycks and Gimpel, https://arxiv.org/abs/1606.08415
+    """
+
+    C = math.sqrt(2.0 / math.pi)
+    A = 0.044715
+
+    def __init__(self):
+        super().__init__()
+        self.x = self.t = None
+
+    def forward(self, x, train=None):
+        xp = self._begin(x)
+        self.x, self.t = x, xp.tanh(self.C * (x + self.A * x * x * x))
+        return 0.5 * x * (1.0 + self.t)
+
+    def backward(self, dout):
+        _, x = self._begin_backward(dout, "x")
+        t = self.t
+        dinner = self.C * (1.0 + 3.0 * self.A * x * x)
+        return dout * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * dinner)
