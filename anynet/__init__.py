@@ -26,6 +26,7 @@ from .layers import (
     LogSoftmax,
     MatMul,
     MaxPool,
+    MultiHeadAttention,
     ReLU,
     Sigmoid,
     Softmax,
@@ -98,7 +99,7 @@ __all__ = [
     "to_device", "to_numpy", "numerical_gradient",
     # layers and containers
     "Affine", "AvgPool", "BatchNorm", "Conv", "Dropout", "ELU", "Embedding", "Flatten", "GELU", "GRU", "LRN",
-    "LSTM", "Layer", "LayerNorm", "LeakyReLU", "LogSoftmax", "MatMul", "MaxPool", "Parameter", "RNN", "ReLU",
+    "LSTM", "Layer", "LayerNorm", "LeakyReLU", "LogSoftmax", "MatMul", "MaxPool", "MultiHeadAttention", "Parameter", "RNN", "ReLU",
     "Sequential", "Sigmoid", "Softmax", "Tanh", "TimeAffine", "TimeEmbedding", "TimeGRU", "TimeLSTM",
     "TimeRNN",
     # losses and metrics

@@ -3,6 +3,7 @@
 # Last: containers build on the layers above (anynet.containers imports anynet.layers.base).
 from ..containers import Sequential  # noqa: E402
 from .activations import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .attention import MultiHeadAttention
 from .base import Layer
 from .conv import Conv
 from .core import Affine, Flatten, MatMul
@@ -17,6 +18,6 @@ from .time_recurrent import TimeGRU, TimeLSTM, TimeRNN
 
 __all__ = [
     "Affine", "AvgPool", "BatchNorm", "Conv", "Dropout", "ELU", "Embedding", "Flatten", "GELU", "GRU",
-    "LRN", "LSTM", "Layer", "LayerNorm", "LeakyReLU", "LogSoftmax", "MatMul", "MaxPool", "RNN", "ReLU",
+    "LRN", "LSTM", "Layer", "LayerNorm", "LeakyReLU", "LogSoftmax", "MatMul", "MaxPool", "MultiHeadAttention", "RNN", "ReLU",
     "Sequential", "Sigmoid", "Softmax", "Tanh", "TimeAffine", "TimeEmbedding", "TimeGRU", "TimeLSTM", "TimeRNN",
 ]
