@@ -98,10 +98,12 @@ __all__ = [
     "Device", "DeviceError", "as_device", "current_device", "debug", "device", "device_of", "seed",
     "to_device", "to_numpy", "numerical_gradient",
     # layers and containers
-    "Affine", "AvgPool", "BatchNorm", "Conv", "Dropout", "ELU", "Embedding", "Flatten", "GELU", "GRU", "LRN",
-    "LSTM", "Layer", "LayerNorm", "LeakyReLU", "LogSoftmax", "MatMul", "MaxPool", "MultiHeadAttention", "Parameter", "RNN", "ReLU",
+    "Affine", "AvgPool", "BatchNorm", "Conv", "Dropout", "ELU", "Embedding", "Flatten", "GRU", "LRN",
+    "LSTM", "Layer", "LeakyReLU", "LogSoftmax", "MatMul", "MaxPool", "Parameter", "RNN", "ReLU",
     "Sequential", "Sigmoid", "Softmax", "Tanh", "TimeAffine", "TimeEmbedding", "TimeGRU", "TimeLSTM",
     "TimeRNN",
+    # attention and transformers
+    "GELU", "LayerNorm", "MultiHeadAttention",
     # losses and metrics
     "BinaryCrossEntropy", "CategoricalCrossEntropy", "Loss", "CosineProximity", "CrossEntropy", "FocalLoss",
     "Hinge", "Huber",

@@ -17,7 +17,9 @@ from .time import TimeAffine
 from .time_recurrent import TimeGRU, TimeLSTM, TimeRNN
 
 __all__ = [
-    "Affine", "AvgPool", "BatchNorm", "Conv", "Dropout", "ELU", "Embedding", "Flatten", "GELU", "GRU",
-    "LRN", "LSTM", "Layer", "LayerNorm", "LeakyReLU", "LogSoftmax", "MatMul", "MaxPool", "MultiHeadAttention", "RNN", "ReLU",
+    "Affine", "AvgPool", "BatchNorm", "Conv", "Dropout", "ELU", "Embedding", "Flatten", "GRU",
+    "LRN", "LSTM", "Layer", "LeakyReLU", "LogSoftmax", "MatMul", "MaxPool", "RNN", "ReLU",
     "Sequential", "Sigmoid", "Softmax", "Tanh", "TimeAffine", "TimeEmbedding", "TimeGRU", "TimeLSTM", "TimeRNN",
+    # attention and transformers
+    "GELU", "LayerNorm", "MultiHeadAttention",
 ]
