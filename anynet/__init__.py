@@ -27,6 +27,7 @@ from .layers import (
     MatMul,
     MaxPool,
     MultiHeadAttention,
+    PositionalEncoding,
     ReLU,
     Sigmoid,
     Softmax,
@@ -36,6 +37,7 @@ from .layers import (
     TimeGRU,
     TimeLSTM,
     TimeRNN,
+    TransformerBlock,
 )
 from .losses import (
     BinaryCrossEntropy,
@@ -68,6 +70,7 @@ from .models import (
     LeNet5,
     SequenceClassifier,
     SimpleConvNet,
+    TransformerLM,
     TwoLayerNet,
 )
 from .optimizers import (
@@ -103,7 +106,7 @@ __all__ = [
     "Sequential", "Sigmoid", "Softmax", "Tanh", "TimeAffine", "TimeEmbedding", "TimeGRU", "TimeLSTM",
     "TimeRNN",
     # attention and transformers
-    "GELU", "LayerNorm", "MultiHeadAttention",
+    "GELU", "LayerNorm", "MultiHeadAttention", "PositionalEncoding", "TransformerBlock",
     # losses and metrics
     "BinaryCrossEntropy", "CategoricalCrossEntropy", "Loss", "CosineProximity", "CrossEntropy", "FocalLoss",
     "Hinge", "Huber",
@@ -116,7 +119,7 @@ __all__ = [
     "ClipByNorm", "ClipByValue", "WeightDecay", "CosineDecay", "OneCycle", "StepDecay", "Warmup",
     # models and training
     "AlexNet", "DeepConvNet", "LanguageModel", "LeNet5", "MLP", "SequenceClassifier", "SimpleConvNet",
-    "TwoLayerNet", "VGG", "Trainer",
+    "TwoLayerNet", "VGG", "Trainer", "TransformerLM",
     # submodules
     "data", "functional", "hooks", "layers", "losses", "models", "optimizers", "schedules",
 ]

@@ -15,11 +15,12 @@ from .recurrent import GRU, LSTM, RNN
 from .regularization import BatchNorm, Dropout
 from .time import TimeAffine
 from .time_recurrent import TimeGRU, TimeLSTM, TimeRNN
+from .transformer import PositionalEncoding, TransformerBlock
 
 __all__ = [
     "Affine", "AvgPool", "BatchNorm", "Conv", "Dropout", "ELU", "Embedding", "Flatten", "GRU",
     "LRN", "LSTM", "Layer", "LeakyReLU", "LogSoftmax", "MatMul", "MaxPool", "RNN", "ReLU",
     "Sequential", "Sigmoid", "Softmax", "Tanh", "TimeAffine", "TimeEmbedding", "TimeGRU", "TimeLSTM", "TimeRNN",
     # attention and transformers
-    "GELU", "LayerNorm", "MultiHeadAttention",
+    "GELU", "LayerNorm", "MultiHeadAttention", "PositionalEncoding", "TransformerBlock",
 ]

@@ -7,7 +7,7 @@ from typing import Any
 from .. import backend
 from ..parameter import Parameter
 
-__all__ = ["Layer", "ParameterHolder", "check_keys", "new_constant", "new_parameter"]
+__all__ = ["Composite", "Layer", "ParameterHolder", "check_keys", "new_constant", "new_parameter"]
 
 
 def _dtype(dev: backend.Device, dtype: Any) -> Any:
@@ -149,3 +149,54 @@ class Layer(ParameterHolder):
     def eval(self) -> "Layer":
         """Switch to inference mode; returns self."""
         return self.train(False)
+
+
+class Composite(Layer):
+    """A layer built from named sub-layers (a Transformer block, an encoder-decoder).
+
+    Subclasses register each part with ``self.add(name, layer)``; ``params`` joins
+    the parts' parameters in registration order, ``train``/``eval``/``to`` reach every
+    part, and ``state_dict`` keys read "name.key". ``forward``/``backward`` are the subclass's.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: dict[str, Layer] = {}
+
+    def add(self, name: str, layer: Layer) -> Layer:
+        self.parts[name] = layer
+        setattr(self, name, layer)
+        return layer
+
+    @property
+    def params(self):
+        return [p for layer in self.parts.values() for p in layer.params]
+
+    def train(self, mode: bool = True) -> "Composite":
+        super().train(mode)
+        for layer in self.parts.values():
+            layer.train(mode)
+        return self
+
+    def to(self, device: Any) -> "Composite":
+        for layer in self.parts.values():
+            layer.to(device)
+        return self
+
+    @property
+    def device(self) -> backend.Device:
+        for layer in self.parts.values():
+            if layer.params or layer.buffers:
+                return layer.device
+        return super().device
+
+    def state_dict(self) -> dict[str, Any]:
+        return {f"{n}.{k}": v for n, layer in self.parts.items() for k, v in layer.state_dict().items()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        check_keys(self.name, self.state_dict(), state)
+        for n, layer in self.parts.items():
+            prefix = f"{n}."
+            sub = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+            if sub:
+                layer.load_state_dict(sub)

@@ -3,8 +3,10 @@
 from .convnets import VGG, AlexNet, DeepConvNet, LeNet5, SimpleConvNet
 from .mlp import MLP, TwoLayerNet
 from .rnn import LanguageModel, SequenceClassifier, recurrent_stack
+from .transformer import TransformerLM
 
 __all__ = [
     "AlexNet", "DeepConvNet", "LanguageModel", "LeNet5", "MLP", "SequenceClassifier",
     "SimpleConvNet", "TwoLayerNet", "VGG", "recurrent_stack",
+    "TransformerLM",
 ]
