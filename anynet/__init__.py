@@ -33,6 +33,7 @@ from .layers import (
     Softmax,
     Tanh,
     TimeAffine,
+    TimeAttention,
     TimeEmbedding,
     TimeGRU,
     TimeLSTM,
@@ -68,6 +69,7 @@ from .models import (
     DeepConvNet,
     LanguageModel,
     LeNet5,
+    Seq2seq,
     SequenceClassifier,
     SimpleConvNet,
     TransformerLM,
@@ -106,7 +108,8 @@ __all__ = [
     "Sequential", "Sigmoid", "Softmax", "Tanh", "TimeAffine", "TimeEmbedding", "TimeGRU", "TimeLSTM",
     "TimeRNN",
     # attention and transformers
-    "GELU", "LayerNorm", "MultiHeadAttention", "PositionalEncoding", "TransformerBlock",
+    "GELU", "LayerNorm", "MultiHeadAttention", "PositionalEncoding", "TimeAttention",
+    "TransformerBlock",
     # losses and metrics
     "BinaryCrossEntropy", "CategoricalCrossEntropy", "Loss", "CosineProximity", "CrossEntropy", "FocalLoss",
     "Hinge", "Huber",
@@ -119,7 +122,7 @@ __all__ = [
     "ClipByNorm", "ClipByValue", "WeightDecay", "CosineDecay", "OneCycle", "StepDecay", "Warmup",
     # models and training
     "AlexNet", "DeepConvNet", "LanguageModel", "LeNet5", "MLP", "SequenceClassifier", "SimpleConvNet",
-    "TwoLayerNet", "VGG", "Trainer", "TransformerLM",
+    "TwoLayerNet", "VGG", "Trainer", "Seq2seq", "TransformerLM",
     # submodules
     "data", "functional", "hooks", "layers", "losses", "models", "optimizers", "schedules",
 ]

@@ -3,7 +3,7 @@
 # Last: containers build on the layers above (anynet.containers imports anynet.layers.base).
 from ..containers import Sequential  # noqa: E402
 from .activations import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
-from .attention import MultiHeadAttention
+from .attention import MultiHeadAttention, TimeAttention
 from .base import Layer
 from .conv import Conv
 from .core import Affine, Flatten, MatMul
@@ -22,5 +22,6 @@ __all__ = [
     "LRN", "LSTM", "Layer", "LeakyReLU", "LogSoftmax", "MatMul", "MaxPool", "RNN", "ReLU",
     "Sequential", "Sigmoid", "Softmax", "Tanh", "TimeAffine", "TimeEmbedding", "TimeGRU", "TimeLSTM", "TimeRNN",
     # attention and transformers
-    "GELU", "LayerNorm", "MultiHeadAttention", "PositionalEncoding", "TransformerBlock",
+    "GELU", "LayerNorm", "MultiHeadAttention", "PositionalEncoding", "TimeAttention",
+    "TransformerBlock",
 ]

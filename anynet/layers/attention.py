@@ -1,4 +1,4 @@
-"""Scaled dot-product attention and MultiHeadAttention, with causal and key-padding masks.
+"""Attention: the book's TimeAttention, and scaled dot-product and MultiHeadAttention with masks.
 
 The maths lives in two functions on arrays, ``attention`` and ``attention_backward``
 (as the recurrent step functions do), so the layer and its tests share them.
@@ -18,7 +18,7 @@ from ..validation import check_array
 from .base import Layer, new_parameter
 from .init import init_scale
 
-__all__ = ["MultiHeadAttention", "attention", "attention_backward", "attention_mask"]
+__all__ = ["MultiHeadAttention", "TimeAttention", "attention", "attention_backward", "attention_mask"]
 
 
 def attention_mask(xp: Any, N: int, Tq: int, Tk: int, causal: bool = False, padding: Any = None,
@@ -180,3 +180,43 @@ class MultiHeadAttention(Layer):
     def __repr__(self) -> str:
         return (f"{self.name}({self.embed_size}, heads={self.num_heads}, causal={self.causal}, "
                 f"dropout={self.dropout})")
+
+
+class TimeAttention(Layer):
+    """The book's attention for encoder-decoder nets, at every decoder step at once.
+
+    ``forward(hs_enc, hs_dec)``: encoder states hs_enc (N, T, H), decoder states
+    hs_dec (N, T', H) -> contexts c (N, T', H): the weights a = softmax(hs_dec . hs_enc)
+    over the T encoder steps (the book's AttentionWeight), c = their weighted sum of
+    hs_enc (WeightSum). ``backward(dc)`` -> (dhs_enc, dhs_dec). No parameters.
+    Bahdanau et al., https://arxiv.org/abs/1409.0473; Luong et al., https://arxiv.org/abs/1508.04025
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.cache = None
+
+    def forward(self, hs_enc, hs_dec=None):
+        if hs_dec is None or isinstance(hs_dec, bool):
+            raise TypeError(f"{self.name}: takes the encoder and decoder states, forward(hs_enc, hs_dec)")
+        xp = namespace(hs_enc, hs_dec, where=self.name)
+        check_array(self.name, hs_enc, xp, ("N", "T", "H"), name="hs_enc")
+        N, T, H = hs_enc.shape
+        check_array(self.name, hs_dec, xp, (N, "T'", H), hs_enc.dtype, name="hs_dec")
+        a = softmax(xp.matmul(hs_dec, xp.matrix_transpose(hs_enc)), axis=-1)  # (N, T', T)
+        self.cache = (hs_enc, hs_dec, a)
+        return xp.matmul(a, hs_enc)
+
+    @property
+    def weights(self) -> Any:
+        """The attention weights (N, T', T) of the last forward: decoder step over encoder steps."""
+        return self._need("cache")[2]
+
+    def backward(self, dc):
+        hs_enc, hs_dec, a = self._need("cache")
+        xp = namespace(dc, hs_enc, where=self.name)
+        self._check_dout(dc, tuple(hs_dec.shape))
+        da = xp.matmul(dc, xp.matrix_transpose(hs_enc))
+        ds = a * (da - xp.sum(a * da, axis=-1, keepdims=True))
+        dhs_enc = xp.matmul(xp.matrix_transpose(a), dc) + xp.matmul(xp.matrix_transpose(ds), hs_dec)
+        return dhs_enc, xp.matmul(ds, hs_enc)

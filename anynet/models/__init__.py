@@ -3,10 +3,11 @@
 from .convnets import VGG, AlexNet, DeepConvNet, LeNet5, SimpleConvNet
 from .mlp import MLP, TwoLayerNet
 from .rnn import LanguageModel, SequenceClassifier, recurrent_stack
+from .seq2seq import Seq2seq
 from .transformer import TransformerLM
 
 __all__ = [
     "AlexNet", "DeepConvNet", "LanguageModel", "LeNet5", "MLP", "SequenceClassifier",
     "SimpleConvNet", "TwoLayerNet", "VGG", "recurrent_stack",
-    "TransformerLM",
+    "Seq2seq", "TransformerLM",
 ]
