@@ -52,7 +52,7 @@ def train(model, train_ids, held_out, dev, args) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--time-size", type=int, default=32)
     parser.add_argument("--embed", type=int, default=64, help="the Transformer's width")
@@ -60,7 +60,7 @@ def main() -> None:
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--positional", choices=("sinusoidal", "learned"), default="sinusoidal")
     parser.add_argument("--hidden", type=int, default=128, help="the LSTM's hidden size")
-    parser.add_argument("--dropout", type=float, default=0.2)
+    parser.add_argument("--dropout", type=float, default=0.3)
     parser.add_argument("--lr", type=float, default=0.003)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
