@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 from .backend import following, namespace
-from .layers.base import Layer, check_keys
+from .layers.base import Composite, Layer
 from .layers.recurrent import Cell
 from .validation import check_finite, inside_network, values_checked
 
 __all__ = ["Sequential"]
 
 
-class Sequential(Layer):
-    """Layers applied in order; ``params`` concatenates theirs in layer order.
+class Sequential(Composite):
+    """Layers applied in order; ``params`` concatenates theirs in layer order, ``state_dict``
+    keys read "index.key".
 
     ``forward(x, train=None)`` passes ``train`` to every layer (None: each
     layer's own mode, set for all by ``train()`` / ``eval()``).
@@ -39,41 +40,13 @@ class Sequential(Layer):
         return self.layers[i]
 
     @property
-    def params(self):
-        return [p for layer in self.layers for p in layer.params]
-
-    @property
     def input_ids(self):
         return self.layers[0].input_ids if self.layers else None
 
-    def train(self, mode: bool = True) -> "Sequential":
-        super().train(mode)
-        for layer in self.layers:
-            layer.train(mode)
-        return self
-
-    def to(self, device: Any) -> "Sequential":
-        for layer in self.layers:
-            layer.to(device)
-        return self
-
     @property
-    def device(self):
-        for layer in self.layers:
-            if layer.params or layer.buffers:
-                return layer.device
-        return super().device
-
-    def state_dict(self) -> dict[str, Any]:
-        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.state_dict().items()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        check_keys(self.name, self.state_dict(), state)
-        for i, layer in enumerate(self.layers):
-            prefix = f"{i}."
-            sub = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-            if sub:
-                layer.load_state_dict(sub)
+    def parts(self) -> dict[str, Layer]:
+        """The layers by position ("0", "1", ...): the names their state_dict keys start with."""
+        return {str(i): layer for i, layer in enumerate(self.layers)}
 
     def forward(self, x, train=None):
         xp = namespace(x, where=self.name)

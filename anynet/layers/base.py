@@ -152,7 +152,7 @@ class Layer(ParameterHolder):
 
 
 class Composite(Layer):
-    """A layer built from named sub-layers (a Transformer block, an encoder-decoder).
+    """A layer built from named sub-layers (a Sequential, a Transformer block, an encoder-decoder).
 
     Subclasses register each part with ``self.add(name, layer)``; ``params`` joins
     the parts' parameters in registration order, ``train``/``eval``/``to`` reach every
@@ -161,10 +161,18 @@ class Composite(Layer):
 
     def __init__(self) -> None:
         super().__init__()
-        self.parts: dict[str, Layer] = {}
+        self._parts: dict[str, Layer] = {}
+
+    @property
+    def parts(self) -> dict[str, Layer]:
+        """The sub-layers by name, in order."""
+        return self._parts
 
     def add(self, name: str, layer: Layer) -> Layer:
-        self.parts[name] = layer
+        """Register ``layer`` as the part ``name`` (also the attribute ``self.<name>``)."""
+        if not isinstance(layer, Layer):
+            raise TypeError(f"{self.name}: part {name!r} is a {type(layer).__name__}, not a Layer")
+        self._parts[name] = layer
         setattr(self, name, layer)
         return layer
 
