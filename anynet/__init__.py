@@ -16,6 +16,7 @@ from .layers import (
     Affine,
     AvgPool,
     BatchNorm,
+    Composite,
     Conv,
     Dropout,
     Embedding,
@@ -108,7 +109,7 @@ __all__ = [
     "Sequential", "Sigmoid", "Softmax", "Tanh", "TimeAffine", "TimeEmbedding", "TimeGRU", "TimeLSTM",
     "TimeRNN",
     # attention and transformers
-    "GELU", "LayerNorm", "MultiHeadAttention", "PositionalEncoding", "TimeAttention",
+    "Composite", "GELU", "LayerNorm", "MultiHeadAttention", "PositionalEncoding", "TimeAttention",
     "TransformerBlock",
     # losses and metrics
     "BinaryCrossEntropy", "CategoricalCrossEntropy", "Loss", "CosineProximity", "CrossEntropy", "FocalLoss",

@@ -4,7 +4,7 @@
 from ..containers import Sequential  # noqa: E402
 from .activations import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .attention import MultiHeadAttention, TimeAttention
-from .base import Layer
+from .base import Composite, Layer
 from .conv import Conv
 from .core import Affine, Flatten, MatMul
 from .embedding import Embedding, TimeEmbedding
@@ -22,6 +22,6 @@ __all__ = [
     "LRN", "LSTM", "Layer", "LeakyReLU", "LogSoftmax", "MatMul", "MaxPool", "RNN", "ReLU",
     "Sequential", "Sigmoid", "Softmax", "Tanh", "TimeAffine", "TimeEmbedding", "TimeGRU", "TimeLSTM", "TimeRNN",
     # attention and transformers
-    "GELU", "LayerNorm", "MultiHeadAttention", "PositionalEncoding", "TimeAttention",
+    "Composite", "GELU", "LayerNorm", "MultiHeadAttention", "PositionalEncoding", "TimeAttention",
     "TransformerBlock",
 ]
