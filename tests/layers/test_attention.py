@@ -1,14 +1,15 @@
-"""Attention on every backend: MultiHeadAttention, its masks and dropout, against PyTorch; TimeAttention."""
+"""Attention (anynet.layers.attention) on every backend: MultiHeadAttention, its masks and dropout,
+against PyTorch; the book's TimeAttention."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import arr, check_inputs_unchanged, host
 
 import anynet
 from anynet.gradcheck import check_layer
 from anynet.layers.attention import attention, attention_backward, attention_mask
+from anynet.testing import arr, check_inputs_unchanged, host
 
 F64 = "float64"
 N, T, D, HEADS = 2, 4, 6, 2
@@ -211,3 +212,51 @@ def test_mha_agrees_with_torch():
     np.testing.assert_allclose(dx, x.grad.numpy(), rtol=1e-11, atol=1e-13)
     for p in layer.params:
         np.testing.assert_allclose(p.grad, P[p.name].grad.numpy(), rtol=1e-11, atol=1e-13, err_msg=p.name)
+
+
+# -- TimeAttention --------------------------------------------------------------------
+
+
+class EncoderDecoderPair(anynet.Layer):
+    """TimeAttention on one input, x (N, T + T', H) split into hs_enc and hs_dec (for check_layer)."""
+
+    def __init__(self, T_enc):
+        super().__init__()
+        self.inner, self.T_enc = anynet.TimeAttention(), T_enc
+
+    def forward(self, x, train=None):
+        return self.inner.forward(x[:, :self.T_enc, :], x[:, self.T_enc:, :])
+
+    def backward(self, dout):
+        denc, ddec = self.inner.backward(dout)
+        return anynet.backend.namespace(denc).concat([denc, ddec], axis=1)
+
+
+def test_time_attention_gradient(backend):
+    check_layer(EncoderDecoderPair(4), arr(backend, randn((2, 4 + 3, 3))))
+
+
+def test_time_attention_is_the_books_loop(backend):
+    """The book's AttentionWeight and WeightSum, one decoder step at a time, in NumPy."""
+    enc, dec = randn((2, 5, 3)), randn((2, 4, 3), seed=1)
+    c = host(anynet.TimeAttention().forward(arr(backend, enc), arr(backend, dec)))
+    for t in range(4):
+        s = np.sum(enc * dec[:, t][:, None, :], axis=2)
+        a = np.exp(s - s.max(axis=1, keepdims=True))
+        a /= a.sum(axis=1, keepdims=True)
+        np.testing.assert_allclose(c[:, t], np.sum(enc * a[:, :, None], axis=1), rtol=1e-12)
+
+
+def test_time_attention_inputs_unchanged_and_errors(backend):
+    layer = anynet.TimeAttention()
+    e0, d0, g0 = randn((2, 4, 3)), randn((2, 2, 3), seed=1), randn((2, 2, 3), seed=2)
+    enc, dec, dc = arr(backend, e0), arr(backend, d0), arr(backend, g0)
+    layer.forward(enc, dec)
+    layer.backward(dc)
+    for a, a0 in ((enc, e0), (dec, d0), (dc, g0)):
+        np.testing.assert_array_equal(host(a), a0)
+    np.testing.assert_allclose(host(layer.weights).sum(axis=2), 1.0, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"TimeAttention: expected hs_dec of shape \(2, T', 3\), got \(2, 2, 4\)"):
+        layer.forward(enc, arr(backend, np.zeros((2, 2, 4))))
+    with pytest.raises(TypeError, match=r"forward\(hs_enc, hs_dec\)"):
+        layer.forward(enc)

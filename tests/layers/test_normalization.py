@@ -1,4 +1,5 @@
-"""LayerNorm and GELU on every backend: gradients, closed forms, inputs unchanged, PyTorch agreement."""
+"""LayerNorm (anynet.layers.normalization) on every backend: gradients, closed form, inputs unchanged,
+agreement with torch.nn.LayerNorm."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ import math
 
 import numpy as np
 import pytest
-from conftest import arr, check_inputs_unchanged, host
 
 import anynet
 from anynet.gradcheck import check_layer
+from anynet.testing import arr, check_inputs_unchanged, host
 
 F64 = "float64"
 
@@ -32,10 +33,6 @@ def test_layer_norm_gradient(backend, shape):
     check_layer(_layer_norm(shape[-1]), arr(backend, randn(shape)))
 
 
-def test_gelu_gradient(backend):
-    check_layer(anynet.GELU(), arr(backend, 3.0 * randn((3, 4))))
-
-
 def test_layer_norm_closed_form(backend):
     layer = anynet.LayerNorm(4, eps=0.0, dtype=F64)
     y = host(layer.forward(arr(backend, [[1.0, 2.0, 3.0, 4.0], [2.0, 2.0, 2.0, 6.0]])))
@@ -52,20 +49,8 @@ def test_layer_norm_parameters():
     np.testing.assert_array_equal(host(layer.gamma.data), np.ones(3))
 
 
-def test_gelu_closed_form(backend):
-    x = [-3.0, -1.0, 0.0, 0.5, 2.0]
-    y = host(anynet.GELU().forward(arr(backend, np.array(x))))
-    c = math.sqrt(2 / math.pi)
-    expected = [0.5 * v * (1 + math.tanh(c * (v + 0.044715 * v ** 3))) for v in x]
-    np.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-15)
-    # the tanh form stays within 5e-4 of the exact x * Phi(x)
-    exact = [0.5 * v * (1 + math.erf(v / math.sqrt(2))) for v in x]
-    np.testing.assert_allclose(y, exact, atol=5e-4)
-
-
-@pytest.mark.parametrize("make", [lambda: _layer_norm(5), anynet.GELU])
-def test_inputs_unchanged(backend, make):
-    check_inputs_unchanged(backend, make(), randn((2, 3, 5)))
+def test_layer_norm_inputs_unchanged(backend):
+    check_inputs_unchanged(backend, _layer_norm(5), randn((2, 3, 5)))
 
 
 def test_layer_norm_errors():
@@ -96,14 +81,3 @@ def test_layer_norm_agrees_with_torch():
     np.testing.assert_allclose(ours.backward(d0), x.grad.numpy(), rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(ours.gamma.grad, theirs.weight.grad.numpy(), rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(ours.beta.grad, theirs.bias.grad.numpy(), rtol=1e-12, atol=1e-13)
-
-
-def test_gelu_agrees_with_torch_tanh_form():
-    torch = pytest.importorskip("torch", reason="the comparison with torch's gelu needs torch")
-    x0, d0 = 4.0 * randn((50,)), randn((50,), seed=1)
-    x = torch.tensor(x0, requires_grad=True)
-    y = torch.nn.functional.gelu(x, approximate="tanh")
-    y.backward(torch.from_numpy(d0))
-    layer = anynet.GELU()
-    np.testing.assert_allclose(layer.forward(x0), y.detach().numpy(), rtol=1e-13, atol=1e-15)
-    np.testing.assert_allclose(layer.backward(d0), x.grad.numpy(), rtol=1e-12, atol=1e-14)
