@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backend import namespace
+from ..backend import following, namespace
 from ..layers import TimeAffine, TimeAttention, TimeEmbedding, TimeLSTM
 from ..layers.base import Composite
-from ..validation import check_labels
+from ..validation import check_labels, inside_network
 
 __all__ = ["Seq2seq"]
 
@@ -50,7 +50,6 @@ class Seq2seq(Composite):
 
     def _encode(self, xs, train):
         xp = namespace(xs, where=self.name)
-        check_labels(self.name, xs, xp, self.vocab_size, ("N", "T"), name="xs")
         hs = self.encoder.forward(self.enc_embed.forward(xs, train), train)
         h = hs[:, -1, :]
         self.decoder.set_state(h, xp.zeros_like(h))
@@ -77,16 +76,24 @@ class Seq2seq(Composite):
     def forward(self, xs, ts=None, train=None):
         if ts is None or isinstance(ts, bool):
             raise TypeError(f"{self.name}: takes source and decoder input ids, forward(xs, ts)")
-        check_labels(self.name, ts, namespace(ts, where=self.name), self.vocab_size, ("N", "T'"),
-                     name="ts")
+        xp = namespace(xs, ts, where=self.name)
+        check_labels(self.name, xs, xp, self.vocab_size, ("N", "T"), name="xs")
+        check_labels(self.name, ts, xp, self.vocab_size, ("N", "T'"), name="ts")
         if ts.shape[0] != xs.shape[0]:
             raise ValueError(f"{self.name}: xs has {xs.shape[0]} sequences, ts has {ts.shape[0]}")
-        hs, h = self._encode(xs, train)
-        self.cache = tuple(hs.shape)
-        return self._decode(ts, hs, h, train)
+        # checked once here; computed on the inputs' device (CuPy: its GPU)
+        with following(xs), inside_network():
+            hs, h = self._encode(xs, train)
+            self.cache = tuple(hs.shape)
+            return self._decode(ts, hs, h, train)
 
     def backward(self, dscore):
-        N, T, H = self._need("cache")
+        self._need("cache")
+        with following(dscore):
+            return self._backward(dscore)
+
+    def _backward(self, dscore):
+        N, T, H = self.cache
         xp = namespace(dscore, where=self.name)
         dout = self.affine.backward(dscore)
         dhs = None
@@ -111,15 +118,19 @@ class Seq2seq(Composite):
     def generate(self, xs: Any, start_id: int, length: int) -> Any:
         """Greedy decoding: feed ``start_id``, then each step's most likely token -> ids (N, length)."""
         xp = namespace(xs, where=self.name)
-        hs, h = self._encode(xs, False)
-        ids = xp.full((xs.shape[0], 1), start_id, dtype=xs.dtype, device=xs.device)
-        out = []
-        for _ in range(length):
-            score = self._decode(ids, hs, h, False)
-            ids = xp.astype(xp.argmax(score, axis=2), xs.dtype)
-            out.append(ids)
-        self.decoder.reset_state()
-        return xp.concat(out, axis=1)
+        check_labels(self.name, xs, xp, self.vocab_size, ("N", "T"), name="xs")
+        if not 0 <= start_id < self.vocab_size:
+            raise ValueError(f"{self.name}: start_id must lie in [0, {self.vocab_size}), got {start_id}")
+        with following(xs), inside_network():
+            hs, h = self._encode(xs, False)
+            ids = xp.full((xs.shape[0], 1), start_id, dtype=xs.dtype, device=xs.device)
+            out = []
+            for _ in range(length):
+                score = self._decode(ids, hs, h, False)
+                ids = xp.astype(xp.argmax(score, axis=2), xs.dtype)
+                out.append(ids)
+            self.decoder.reset_state()
+            return xp.concat(out, axis=1)
 
     def __repr__(self) -> str:
         return (f"{self.name}(vocab={self.vocab_size}, wordvec={self.enc_embed.W.shape[1]}, "

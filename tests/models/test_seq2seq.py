@@ -75,6 +75,10 @@ def test_seq2seq_parts_and_errors():
         model.forward(np.zeros((2, 3), np.int64), np.zeros((3, 2), np.int64))
     with pytest.raises(ValueError, match=r"Seq2seq: xs must lie in \[0, 10\)"):
         model.forward(np.full((2, 3), 10), np.zeros((2, 2), np.int64))
+    with pytest.raises(ValueError, match=r"Seq2seq: ts must lie in \[0, 10\)"):
+        model.forward(np.zeros((2, 3), np.int64), np.full((2, 2), -1))
+    with pytest.raises(ValueError, match=r"Seq2seq: start_id must lie in \[0, 10\), got 10"):
+        model.generate(np.zeros((2, 3), np.int64), 10, 4)
 
 
 @pytest.mark.parametrize("kind", KINDS)
