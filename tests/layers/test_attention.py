@@ -124,6 +124,14 @@ def test_query_with_no_key_left_gets_zeros(backend):
     np.testing.assert_array_equal(host(dq)[0, 0, 2], 0.0)
 
 
+def test_attention_is_stable_for_large_scores(backend):
+    q, k, v = (arr(backend, 1e3 * randn((1, 2, 3, 4), seed=s)) for s in range(3))
+    out, cache = attention(q, k, v)
+    a = host(cache[3])
+    assert np.isfinite(host(out)).all() and np.isfinite(a).all()
+    np.testing.assert_allclose(a.sum(axis=-1), 1.0, rtol=1e-12)
+
+
 def test_dropout_only_in_training(backend):
     layer = _mha(dropout=0.5)
     x = arr(backend, randn((N, T, D)))
