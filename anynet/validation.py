@@ -61,12 +61,13 @@ def check_array(
     dtype: Any = None,
     name: str = "x",
 ) -> None:
-    """Check ``x``'s shape against ``shape`` (ints must match, names like "N" are free),
-    that it is floating (and of ``dtype`` when given), and that its batch is not empty."""
+    """Check ``x``'s shape against ``shape`` (ints must match, names like "N" are free; a dimension
+    of ``x`` that is None, unknown while a graph is traced, matches anything), that it is floating
+    (and of ``dtype`` when given), and that its batch is not empty."""
     got = tuple(x.shape)
     if shape is not None:
         fits = len(got) == len(shape) and all(
-            not isinstance(want, int) or want == g for want, g in zip(shape, got)
+            not isinstance(want, int) or g is None or want == g for want, g in zip(shape, got)
         )
         if not fits:
             raise ValueError(f"{where}: expected {name} of shape {_fmt(shape)}, got {_fmt(got)}")

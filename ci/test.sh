@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The CPU backend matrix: install anynet with its test tools and the CPU array
-# libraries (NumPy, array-api-strict, PyTorch, JAX), then run the whole suite.
+# The CPU backend matrix: install anynet with its test tools, the ONNX export extra and
+# the CPU array libraries (NumPy, array-api-strict, PyTorch, JAX), then run the whole suite.
 # The summary ends with one line per backend. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,5 +10,5 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && [ ! -d /usr/share
     (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist) >/dev/null 2>&1 \
         || echo "note: could not install dataset-fashion-mnist; the Fashion-MNIST test will be skipped"
 fi
-python3 -m pip install --quiet --disable-pip-version-check -e ".[test,progress,plot]" -r ci/backends.txt
+python3 -m pip install --quiet --disable-pip-version-check -e ".[test,progress,plot,onnx]" -r ci/backends.txt
 python3 -m pytest "$@"

@@ -4,11 +4,11 @@ Everything else in anynet computes with the namespace of its inputs (``namespace
 asks this package for what the array API standard leaves out: where new arrays are born (the
 device context), moving arrays between devices and to the host, and random numbers. Each
 library has one module with its ``Device`` subclass (``_numpy``, ``_cupy``, ``_torch``, ``_jax``,
-``_strict``); adding a library is adding a module that registers its class.
+``_strict``, ``_ndonnx``); adding a library is adding a module that registers its class.
 """
 
-from . import _cupy, _jax, _numpy, _strict, _torch  # noqa: F401 - each registers its Device class
-from ._arrays import describe, device_of, following, is_host, namespace, to_device, to_numpy
+from . import _cupy, _jax, _ndonnx, _numpy, _strict, _torch  # noqa: F401 - each registers its Device class
+from ._arrays import describe, device_of, following, is_host, namespace, pad, to_device, to_numpy
 from ._context import as_device, current_device, device, library_of
 from ._device import Device, DeviceError
 from ._generic import GenericDevice
@@ -16,6 +16,6 @@ from ._random import host_rng, normal, numpy_dtype, rng_state, seed, set_rng_sta
 
 __all__ = [
     "Device", "DeviceError", "GenericDevice", "as_device", "current_device", "describe", "device",
-    "device_of", "following", "host_rng", "is_host", "library_of", "namespace", "normal", "numpy_dtype", "rng_state",
-    "seed", "set_rng_state", "to_device", "to_numpy", "uniform_like",
+    "device_of", "following", "host_rng", "is_host", "library_of", "namespace", "normal", "numpy_dtype", "pad",
+    "rng_state", "seed", "set_rng_state", "to_device", "to_numpy", "uniform_like",
 ]

@@ -12,7 +12,7 @@ from ._context import as_device, current_device, device, library_of
 from ._device import Device, DeviceError
 from ._numpy import cpu
 
-__all__ = ["describe", "device_of", "following", "is_host", "namespace", "to_device", "to_numpy"]
+__all__ = ["describe", "device_of", "following", "is_host", "namespace", "pad", "to_device", "to_numpy"]
 
 _NAMESPACES: dict[type, tuple[Any, Any]] = {}  # array type -> (namespace, its Device class's device_key)
 _DEVICES: dict[tuple[type, Any], Device] = {}
@@ -122,3 +122,8 @@ def to_device(x: Any, device: Any = None) -> Any:
         return x
     return target.receive(x, source)
 
+
+
+def pad(x: Any, widths: tuple[tuple[int, int], ...], value: float = 0.0) -> Any:
+    """``x`` padded with ``value``: ``widths[k] = (before, after)`` for axis k (constant mode only)."""
+    return device_of(x).pad(x, widths, value)

@@ -34,7 +34,7 @@ def library_of(xp: Any) -> type[Device]:
 def _spec_help() -> str:
     return (
         "use 'cpu', 'cuda', 'cuda:N', 'torch:cpu', 'torch:cuda', 'jax:cpu', "
-        "'array_api_strict:device1', or a namespace and a device"
+        "'array_api_strict:device1', 'ndonnx', or a namespace and a device"
     )
 
 

@@ -123,6 +123,12 @@ class Device:
                 return y
         return self.from_numpy(source.to_numpy(x))
 
+    def pad(self, x: Any, widths: tuple[tuple[int, int], ...], value: float = 0.0) -> Any:
+        """``x`` with ``widths[k] = (before, after)`` elements of ``value`` added on axis k."""
+        import array_api_extra as xpx
+
+        return xpx.pad(x, widths, constant_values=value)
+
     def can_share(self, x: Any) -> bool:
         """Whether another library may see ``x``'s memory (not a read-only array)."""
         return True

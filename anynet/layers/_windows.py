@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 import array_api_extra as xpx
 
+from .. import backend
 from ..backend import namespace
 
 __all__ = ["col2im", "im2col", "output_size", "pair", "window_scatter", "window_views"]
@@ -50,7 +51,7 @@ def _pad(x: Any, pad: tuple[int, int], value: float = 0.0) -> Any:
     ph, pw = pad
     if ph == 0 and pw == 0:
         return x
-    return xpx.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
+    return backend.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), value)
 
 
 def window_views(x: Any, kernel: tuple[int, int], stride: tuple[int, int], pad: tuple[int, int],
@@ -105,7 +106,7 @@ def im2col(x: Any, kernel: tuple[int, int], stride: tuple[int, int], pad: tuple[
     OH, OW = output_size("im2col", (H, W), kernel, stride, pad)
     views = window_views(xp.permute_dims(x, (1, 0, 2, 3)), kernel, stride, pad, (OH, OW))
     col = xp.stack(views, axis=1)  # (C, FH*FW, N, OH, OW)
-    return xp.reshape(col, (C * kernel[0] * kernel[1], N * OH * OW))
+    return xp.reshape(col, (C * kernel[0] * kernel[1], -1))  # -1: N may be symbolic (None)
 
 
 def col2im(col: Any, in_shape: Sequence[int], kernel: tuple[int, int], stride: tuple[int, int],

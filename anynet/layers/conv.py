@@ -50,8 +50,11 @@ class Conv(Layer):
         """(C, H, W) of one input -> (FN, OH, OW) of its output."""
         return (self.W.shape[0], *output_size(self.name, in_shape[1:], self.kernel, self.stride, self.pad))
 
-    def _chunks(self, N: int, rows: int, P: int, x: Any = None) -> list[tuple[int, int]]:
-        """Batch ranges whose im2col columns (of ``x``'s dtype) stay under ``max_col_elements``."""
+    def _chunks(self, N: int | None, rows: int, P: int, x: Any = None) -> list[tuple[int, int | None]]:
+        """Batch ranges whose im2col columns (of ``x``'s dtype) stay under ``max_col_elements`` (one
+        range when N is None, a symbolic batch size in a traced graph)."""
+        if N is None:
+            return [(0, None)]
         limit = self.max_col_elements
         if limit is None:
             limit = device_of(x).work_budget // (namespace(x).finfo(x.dtype).bits // 8)
@@ -72,7 +75,7 @@ class Conv(Layer):
         self.x, self.out_shape = x, (N, FN, OH, OW)
         # (FN, N, OH, OW) seen as (N, FN, OH, OW): a view; the next conv's im2col
         # swaps the axes back for free.
-        return xp.permute_dims(xp.reshape(out, (FN, N, OH, OW)), (1, 0, 2, 3))
+        return xp.permute_dims(xp.reshape(out, (FN, -1, OH, OW)), (1, 0, 2, 3))
 
     def backward(self, dout):
         x = self._need("x")

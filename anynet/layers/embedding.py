@@ -42,7 +42,7 @@ class Embedding(Layer):
         check_labels(self.name, x, xp, V, self.axes, name="ids")
         self.ids = x
         flat = xp.reshape(x, (-1,))
-        return xp.reshape(xp.take(W, flat, axis=0), (*x.shape, D))
+        return xp.reshape(xp.take(W, flat, axis=0), (-1, *x.shape[1:], D))  # -1: N may be symbolic
 
     def backward(self, dout):
         ids = self._need("ids")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import array_api_extra as xpx
-
+from .. import backend
 from ..backend import namespace
 from ..validation import check_array
 from .base import Layer
@@ -14,7 +13,7 @@ __all__ = ["LRN"]
 def _channel_window_sum(a, before: int, after: int):
     """s[:, c] = sum of a[:, c - before : c + after + 1] over channels, zeros outside."""
     C = a.shape[1]
-    padded = xpx.pad(a, ((0, 0), (before, after), (0, 0), (0, 0)))
+    padded = backend.pad(a, ((0, 0), (before, after), (0, 0), (0, 0)))
     s = padded[:, 0:C, ...]
     for d in range(1, before + after + 1):
         s = s + padded[:, d:d + C, ...]

@@ -34,8 +34,8 @@ class TimeAffine(Layer):
         check_array(self.name, x, xp, ("N", "T", W.shape[0]), W.dtype)
         N, T, D = x.shape
         self.x = x
-        out = xp.matmul(xp.reshape(x, (N * T, D)), W) + b
-        return xp.reshape(out, (N, T, W.shape[1]))
+        out = xp.matmul(xp.reshape(x, (-1, D)), W) + b
+        return xp.reshape(out, (-1, T, W.shape[1]))  # -1: N may be symbolic (None)
 
     def backward(self, dout):
         x = self._need("x")

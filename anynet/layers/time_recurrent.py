@@ -47,7 +47,8 @@ class _TimeRecurrent(RecurrentWeights, Layer):
                     "call reset_state() before changing the batch size"
                 )
             return self.state
-        zeros = xp.zeros((N, H), dtype=x.dtype, device=x.device)
+        # (N, 1) + (H,): zeros of x's batch size, also where N is symbolic (a traced graph)
+        zeros = xp.zeros_like(x[:, 0, :1]) + xp.zeros((H,), dtype=x.dtype, device=x.device)
         return (zeros,) * self.spec.n_state
 
     def forward(self, x, train=None):

@@ -1,0 +1,106 @@
+"""Export a model to ONNX by running its forward pass on ndonnx arrays.
+
+Every layer is written against the array API standard, so its inference forward pass, run on
+the arrays of ``ndonnx`` (values of an ONNX graph), records the graph: parameters and running
+statistics become constants, the input batch an argument, the scores the output. Nothing here
+knows a layer's maths. Needs the extra ``onnx`` (``pip install 'anynet[onnx]'``).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from typing import Any, Sequence
+
+from . import backend
+from .layers import Embedding
+
+__all__ = ["ExportError", "example_shape", "to_onnx"]
+
+
+class ExportError(ValueError):
+    """A model or an input shape that cannot be exported."""
+
+
+def _layers(model: Any) -> list[Any]:
+    """The layers of ``model`` in order, containers opened."""
+    inner = getattr(model, "layers", None)
+    if inner is None:
+        return [model]
+    return [leaf for layer in inner for leaf in _layers(layer)]
+
+
+def _stateful(model: Any) -> list[Any]:
+    """The layers that carry a recurrent state from one call to the next."""
+    return [layer for layer in _layers(model) if getattr(layer, "stateful", False) and hasattr(layer, "set_state")]
+
+
+def example_shape(model: Any) -> tuple[int, ...] | None:
+    """The shape of one example the model takes, where its first layer tells (Affine: (in,)); else None."""
+    first = _layers(model)[0]
+    W = getattr(first, "W", None)
+    if W is not None and len(W.shape) == 2 and not isinstance(first, Embedding) and hasattr(first, "b"):
+        if type(first).__name__ in ("Affine", "MatMul"):
+            return (int(W.shape[0]),)
+    return None
+
+
+def _input_dtype(model: Any, dtype: Any) -> Any:
+    if dtype is not None:
+        return backend.numpy_dtype(dtype)
+    if isinstance(_layers(model)[0], Embedding):
+        return backend.numpy_dtype("int64")  # token ids
+    params = model.params
+    return backend.numpy_dtype(params[0].data.dtype if params else None)
+
+
+def to_onnx(model: Any, input_shape: Sequence[int | None], path: str | os.PathLike | None = None,
+            dynamic_batch: bool = True, dtype: Any = None) -> Any:
+    """The ONNX graph of ``model``'s inference forward pass on a batch of ``input_shape``
+    (batch axis first, e.g. (N, 1, 28, 28)), written to ``path`` when given; returns the
+    ``onnx.ModelProto``.
+
+    ``dynamic_batch``: the batch axis is symbolic ("N"; its value in ``input_shape`` may be None),
+    so one file serves every batch size. The input is float32 (the parameters' dtype) or int64
+    token ids for a model that starts with an embedding; ``dtype`` overrides. The model itself
+    is not changed: a copy in inference mode (no dropout, BatchNorm's running statistics) is
+    traced. Graph inputs ``x`` and outputs ``y``; a model with stateful recurrent layers
+    (``LanguageModel``) also takes each layer's state (``h0``, ``c0``, ``h1``, ...; (N, H)) and
+    returns the next (``h0_next``, ...), so a caller carries it from call to call.
+    """
+    dev = backend.as_device("ndonnx")
+    shape = tuple(input_shape)
+    if not shape or any(s is not None and (not isinstance(s, int) or s < 1) for s in shape[1:]):
+        raise ExportError(f"to_onnx: input_shape must be (N, ...) with positive sizes after the batch axis, "
+                          f"got {shape}")
+    if shape[0] is None and not dynamic_batch:
+        raise ExportError("to_onnx: a fixed batch (dynamic_batch=False) needs its size in input_shape[0]")
+    if any(s is None for s in shape[1:]):
+        raise ExportError(f"to_onnx: only the batch axis may be unknown, got input_shape {shape}")
+    if dynamic_batch:
+        shape = ("N", *shape[1:])
+    net = copy.deepcopy(model)
+    net.eval()
+    net.to(dev)
+    x = dev.argument(shape, _input_dtype(model, dtype))
+    inputs, state_layers = {"x": x}, _stateful(net)
+    for i, layer in enumerate(state_layers):
+        names = ("h", "c")[:layer.n_state]
+        state = [dev.argument((shape[0], layer.hidden_size), layer.params[0].data.dtype) for _ in names]
+        inputs.update({f"{n}{i}": s for n, s in zip(names, state)})
+        layer.set_state(*state)
+    try:
+        y = net.forward(x, train=False)
+    except backend.DeviceError:
+        raise
+    except (TypeError, ValueError) as err:  # e.g. Python arithmetic on the symbolic batch size
+        raise ExportError(f"to_onnx: {type(model).__name__} does not trace on ndonnx: {err}") from err
+    outputs = {"y": y}
+    for i, layer in enumerate(state_layers):
+        names = ("h", "c")[:layer.n_state]
+        outputs.update({f"{n}{i}_next": s for n, s in zip(names, layer.state)})
+    proto = dev.build(inputs, outputs)
+    if path is not None:
+        with open(path, "wb") as f:
+            f.write(proto.SerializeToString())
+    return proto
