@@ -1,4 +1,5 @@
-"""The ``anynet`` command: ``anynet train`` and ``anynet evaluate CHECKPOINT``."""
+"""The ``anynet`` command: ``anynet train``, ``anynet evaluate CHECKPOINT`` and
+``anynet export CHECKPOINT OUT.onnx``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from . import backend
 from .data import DataNotFoundError, IDXError, as_dataset, fashion_mnist, mnist, spiral, train_val_split
+from .export import ExportError, to_onnx
 from .losses import SoftmaxWithLoss
 from .training import Checkpoint, CheckpointError, Trainer, checkpoint, plot_history
 
@@ -115,15 +117,51 @@ def _train(args: argparse.Namespace) -> int:
     return 1 if trainer.diverged else 0
 
 
-def _evaluate(args: argparse.Namespace) -> int:
-    meta, _ = checkpoint.read(args.checkpoint)
+def _load_model(path: str, data: str | None = None) -> tuple[Any, dict[str, Any], str]:
+    """The model a checkpoint written by ``anynet train`` names, with its weights, on the current
+    device; its configuration; the data set (``data``, else the one it was trained on)."""
+    meta, _ = checkpoint.read(path)
     config = meta.get("metadata", {})
     if "model" not in config:
-        raise UsageError(f"{args.checkpoint}: no model description; it was not written by 'anynet train'")
-    data = args.data or config["data"]
+        raise UsageError(f"{path}: no model description; it was not written by 'anynet train'")
+    data = data or config["data"]
+    model = build_model(config["model"], data, config.get("hidden", 100), config.get("layers", 2))
+    checkpoint.load(path, model, restore_rng=False)
+    return model, config, data
+
+
+def example_shape(model: str, data: str) -> tuple[int, ...]:
+    """The shape of one example of ``data`` as ``model`` reads it (MLPs take flat images)."""
+    if data == "spiral":
+        return (2,)
+    return (784,) if model == "mlp" else (1, 28, 28)
+
+
+def _parse_shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(s) for s in text.replace("x", ",").split(",") if s.strip())
+    except ValueError:
+        shape = ()
+    if not shape or min(shape) < 1:
+        raise UsageError(f"--input-shape must be positive sizes separated by commas, such as 1,28,28; got {text!r}")
+    return shape
+
+
+def _export(args: argparse.Namespace) -> int:
+    model, config, data = _load_model(args.checkpoint)
+    shape = _parse_shape(args.input_shape) if args.input_shape else example_shape(config["model"], data)
+    if args.batch is not None and args.batch < 1:
+        raise UsageError(f"--batch must be a positive batch size, got {args.batch}")
+    proto = to_onnx(model, (args.batch, *shape), args.out, dynamic_batch=args.batch is None)
+    dims = ", ".join(str(s) for s in ("N" if args.batch is None else args.batch, *shape))
+    print(f"wrote {args.out}: {config['model']} from {args.checkpoint}, input x ({dims}), output y, "
+          f"{len(proto.graph.node)} ONNX nodes")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
     with backend.device(args.device):
-        model = build_model(config["model"], data, config.get("hidden", 100), config.get("layers", 2))
-        checkpoint.load(args.checkpoint, model, restore_rng=False)
+        model, config, data = _load_model(args.checkpoint, args.data)
         trainer = Trainer(model, SoftmaxWithLoss(), None, verbose=0)
         _, test = load_data(data, config["model"] == "mlp", args.data_dir, not args.no_download)
         loss, acc = trainer.evaluate(test)
@@ -159,6 +197,11 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--device", default="cpu")
     ev.add_argument("--data-dir")
     ev.add_argument("--no-download", action="store_true")
+    ex = sub.add_parser("export", help="write a checkpoint of 'anynet train' as an ONNX file (needs anynet[onnx])")
+    ex.add_argument("checkpoint")
+    ex.add_argument("out", help="the .onnx file to write")
+    ex.add_argument("--input-shape", help="one example's shape, e.g. 1,28,28 (default: the training data's)")
+    ex.add_argument("--batch", type=int, help="a fixed batch size (default: any, a symbolic batch axis)")
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
@@ -169,9 +212,11 @@ def main(argv: list[str] | None = None) -> int:
         args.layers = args.layers or (1 if spiral_net else 2)
         args.out = args.out or os.path.join("runs", f"{args.data}-{args.model}")
         args.optimizer = args.optimizer.lower()
+    commands = {"train": _train, "evaluate": _evaluate, "export": _export}
     try:
-        return _train(args) if args.command == "train" else _evaluate(args)
-    except (UsageError, backend.DeviceError, DataNotFoundError, IDXError, CheckpointError, FileNotFoundError) as err:
+        return commands[args.command](args)
+    except (UsageError, backend.DeviceError, DataNotFoundError, IDXError, CheckpointError, ExportError,
+            FileNotFoundError) as err:
         print(f"anynet: {err}", file=sys.stderr)
         return 2
 

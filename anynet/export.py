@@ -15,7 +15,7 @@ from typing import Any, Sequence
 from . import backend
 from .layers import Embedding
 
-__all__ = ["ExportError", "example_shape", "to_onnx"]
+__all__ = ["ExportError", "to_onnx"]
 
 
 class ExportError(ValueError):
@@ -33,16 +33,6 @@ def _layers(model: Any) -> list[Any]:
 def _stateful(model: Any) -> list[Any]:
     """The layers that carry a recurrent state from one call to the next."""
     return [layer for layer in _layers(model) if getattr(layer, "stateful", False) and hasattr(layer, "set_state")]
-
-
-def example_shape(model: Any) -> tuple[int, ...] | None:
-    """The shape of one example the model takes, where its first layer tells (Affine: (in,)); else None."""
-    first = _layers(model)[0]
-    W = getattr(first, "W", None)
-    if W is not None and len(W.shape) == 2 and not isinstance(first, Embedding) and hasattr(first, "b"):
-        if type(first).__name__ in ("Affine", "MatMul"):
-            return (int(W.shape[0]),)
-    return None
 
 
 def _input_dtype(model: Any, dtype: Any) -> Any:
@@ -94,7 +84,8 @@ def to_onnx(model: Any, input_shape: Sequence[int | None], path: str | os.PathLi
     except backend.DeviceError:
         raise
     except (TypeError, ValueError) as err:  # e.g. Python arithmetic on the symbolic batch size
-        raise ExportError(f"to_onnx: {type(model).__name__} does not trace on ndonnx: {err}") from err
+        shown = "(" + ", ".join(str(s) for s in shape) + ")"
+        raise ExportError(f"to_onnx: {type(model).__name__} cannot be traced on input of shape {shown}: {err}") from err
     outputs = {"y": y}
     for i, layer in enumerate(state_layers):
         names = ("h", "c")[:layer.n_state]
