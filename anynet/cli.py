@@ -152,7 +152,8 @@ def _export(args: argparse.Namespace) -> int:
     shape = _parse_shape(args.input_shape) if args.input_shape else example_shape(config["model"], data)
     if args.batch is not None and args.batch < 1:
         raise UsageError(f"--batch must be a positive batch size, got {args.batch}")
-    proto = to_onnx(model, (args.batch, *shape), args.out, dynamic_batch=args.batch is None)
+    proto = to_onnx(model, (args.batch, *shape), args.out, dynamic_batch=args.batch is None,
+                    operators=not args.traced)
     dims = ", ".join(str(s) for s in ("N" if args.batch is None else args.batch, *shape))
     print(f"wrote {args.out}: {config['model']} from {args.checkpoint}, input x ({dims}), output y, "
           f"{len(proto.graph.node)} ONNX nodes")
@@ -202,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     ex.add_argument("out", help="the .onnx file to write")
     ex.add_argument("--input-shape", help="one example's shape, e.g. 1,28,28 (default: the training data's)")
     ex.add_argument("--batch", type=int, help="a fixed batch size (default: any, a symbolic batch axis)")
+    ex.add_argument("--traced", action="store_true",
+                    help="trace every layer's primitives instead of emitting whole ONNX operators (the reference)")
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

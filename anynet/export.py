@@ -2,8 +2,11 @@
 
 Every layer is written against the array API standard, so its inference forward pass, run on
 the arrays of ``ndonnx`` (values of an ONNX graph), records the graph: parameters and running
-statistics become constants, the input batch an argument, the scores the output. Nothing here
-knows a layer's maths. Needs the extra ``onnx`` (``pip install 'anynet[onnx]'``).
+statistics become constants, the input batch an argument, the scores the output. By default
+a layer that has one standard ONNX operator (Conv, pooling, Gemm, BatchNormalization, LRN,
+RNN/GRU/LSTM) is emitted as that operator (``_onnx_operators``): a smaller, faster graph;
+``operators=False`` keeps the traced primitives of every layer, the reference.
+Needs the extra ``onnx`` (``pip install 'anynet[onnx]'``).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import os
 from typing import Any, Sequence
 
 from . import backend
+from ._onnx_operators import emitter
 from .layers import Embedding
 
 __all__ = ["ExportError", "to_onnx"]
@@ -35,6 +39,17 @@ def _stateful(model: Any) -> list[Any]:
     return [layer for layer in _layers(model) if getattr(layer, "stateful", False) and hasattr(layer, "set_state")]
 
 
+def _forward(net: Any, x: Any, ops: Any) -> Any:
+    """``net``'s inference forward pass on ``x``, each layer with an ONNX operator emitted as it."""
+    inner = getattr(net, "layers", None)
+    if inner is None:
+        emit = emitter(net)
+        return net.forward(x, train=False) if emit is None else emit(ops, net, x)
+    for layer in inner:
+        x = _forward(layer, x, ops)
+    return x
+
+
 def _input_dtype(model: Any, dtype: Any) -> Any:
     if dtype is not None:
         return backend.numpy_dtype(dtype)
@@ -45,7 +60,7 @@ def _input_dtype(model: Any, dtype: Any) -> Any:
 
 
 def to_onnx(model: Any, input_shape: Sequence[int | None], path: str | os.PathLike | None = None,
-            dynamic_batch: bool = True, dtype: Any = None) -> Any:
+            dynamic_batch: bool = True, dtype: Any = None, operators: bool = True) -> Any:
     """The ONNX graph of ``model``'s inference forward pass on a batch of ``input_shape``
     (batch axis first, e.g. (N, 1, 28, 28)), written to ``path`` when given; returns the
     ``onnx.ModelProto``.
@@ -57,6 +72,7 @@ def to_onnx(model: Any, input_shape: Sequence[int | None], path: str | os.PathLi
     traced. Graph inputs ``x`` and outputs ``y``; a model with stateful recurrent layers
     (``LanguageModel``) also takes each layer's state (``h0``, ``c0``, ``h1``, ...; (N, H)) and
     returns the next (``h0_next``, ...), so a caller carries it from call to call.
+    ``operators``: emit whole ONNX operators where a layer has one (False: trace every layer).
     """
     dev = backend.as_device("ndonnx")
     shape = tuple(input_shape)
@@ -80,7 +96,7 @@ def to_onnx(model: Any, input_shape: Sequence[int | None], path: str | os.PathLi
         inputs.update({f"{n}{i}": s for n, s in zip(names, state)})
         layer.set_state(*state)
     try:
-        y = net.forward(x, train=False)
+        y = _forward(net, x, dev.operators) if operators else net.forward(x, train=False)
     except backend.DeviceError:
         raise
     except (TypeError, ValueError) as err:  # e.g. Python arithmetic on the symbolic batch size

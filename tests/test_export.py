@@ -33,18 +33,21 @@ from anynet.export import ExportError, to_onnx  # noqa: E402 - after the skip
 
 VOCAB = 7
 
-# name -> (a small model of the zoo, the shape of one example)
+# name -> (a small model of the zoo, the shape of one example, the ONNX operators its layers become)
 ZOO = {
-    "MLP": (lambda: MLP(6, [8, 8], 3, batchnorm=True, dropout=0.5), (6,)),
-    "TwoLayerNet": (lambda: TwoLayerNet(6, 8, 3), (6,)),
-    "SimpleConvNet": (lambda: SimpleConvNet((1, 8, 8), 3, filter_num=4, filter_size=3, hidden_size=8), (1, 8, 8)),
-    "LeNet5": (lambda: LeNet5((1, 12, 12), 3, pool="avg"), (1, 12, 12)),
+    "MLP": (lambda: MLP(6, [8, 8], 3, batchnorm=True, dropout=0.5), (6,), {"Gemm"}),
+    "TwoLayerNet": (lambda: TwoLayerNet(6, 8, 3), (6,), {"Gemm"}),
+    "SimpleConvNet": (lambda: SimpleConvNet((1, 8, 8), 3, filter_num=4, filter_size=3, hidden_size=8), (1, 8, 8),
+                      {"Conv", "MaxPool", "Gemm"}),
+    "LeNet5": (lambda: LeNet5((1, 12, 12), 3, pool="avg"), (1, 12, 12), {"Conv", "AveragePool", "Gemm"}),
     "DeepConvNet": (lambda: DeepConvNet((2, 12, 12), 3, channels=(2, 2, 3, 3, 4, 4), hidden_size=8,
-                                        batchnorm=True), (2, 12, 12)),
-    "VGG": (lambda: VGG((1, 8, 8), 3, blocks=((2,), (3,)), hidden_size=8), (1, 8, 8)),
-    "AlexNet": (lambda: AlexNet((1, 12, 12), 3, channels=(2, 3, 4, 4, 3), hidden_size=8), (1, 12, 12)),
-    "SequenceClassifier": (lambda: SequenceClassifier(4, 5, 3, cell="gru", layers=2), (3, 4)),
-    "LanguageModel": (lambda: LanguageModel(VOCAB, 4, 5, cell="lstm", layers=2, dropout=0.3), (3,)),
+                                        batchnorm=True), (2, 12, 12), {"Conv", "MaxPool", "Gemm"}),
+    "VGG": (lambda: VGG((1, 8, 8), 3, blocks=((2,), (3,)), hidden_size=8), (1, 8, 8), {"Conv", "MaxPool", "Gemm"}),
+    "AlexNet": (lambda: AlexNet((1, 12, 12), 3, channels=(2, 3, 4, 4, 3), hidden_size=8), (1, 12, 12),
+                {"Conv", "LRN", "MaxPool", "Gemm"}),
+    "SequenceClassifier": (lambda: SequenceClassifier(4, 5, 3, cell="gru", layers=2), (3, 4), {"GRU", "Gemm"}),
+    "LanguageModel": (lambda: LanguageModel(VOCAB, 4, 5, cell="lstm", layers=2, dropout=0.3), (3,),
+                      {"LSTM", "MatMul"}),
 }
 
 
@@ -72,6 +75,11 @@ def _zero_states(session, n):
     return {i.name: np.zeros((n, i.shape[1]), np.float32) for i in session.get_inputs() if i.name != "x"}
 
 
+def _run(path, x):
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(["y"], {"x": x, **_zero_states(session, x.shape[0])})[0]
+
+
 @pytest.mark.parametrize("name", list(ZOO))
 def test_every_zoo_model_exports_and_matches_predict_at_two_batch_sizes(name, tmp_path):
     model = _model(name)
@@ -91,6 +99,44 @@ def test_every_zoo_model_exports_and_matches_predict_at_two_batch_sizes(name, tm
         assert y.shape == expected.shape and y.dtype == expected.dtype
         np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
         assert np.ptp(expected) > 1e-3  # outputs that differ: the comparison can fail
+
+
+@pytest.mark.parametrize("name", list(ZOO))
+def test_whole_onnx_operators_agree_with_the_traced_reference(name, tmp_path):
+    model = _model(name)
+    shape = (None, *ZOO[name][1])
+    fast = to_onnx(model, shape, tmp_path / "fast.onnx")
+    traced = to_onnx(model, shape, tmp_path / "traced.onnx", operators=False)
+    onnx.checker.check_model(traced, full_check=True)
+    kinds = {node.op_type for node in fast.graph.node}
+    assert ZOO[name][2] <= kinds and not ZOO[name][2] & {node.op_type for node in traced.graph.node}
+    assert len(fast.graph.node) < len(traced.graph.node)
+    x = _batch(name, 7)
+    np.testing.assert_allclose(_run(tmp_path / "fast.onnx", x), _run(tmp_path / "traced.onnx", x),
+                               rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_each_recurrent_cell_as_its_onnx_operator_carries_state(cell, tmp_path):
+    model = LanguageModel(VOCAB, 4, 5, cell=cell, layers=1)
+    proto = to_onnx(model, (None, 3), tmp_path / "lm.onnx")
+    assert cell.upper() in {node.op_type for node in proto.graph.node}
+    session = ort.InferenceSession(str(tmp_path / "lm.onnx"), providers=["CPUExecutionProvider"])
+    outs = [o.name for o in session.get_outputs()]
+    feed = _zero_states(session, 2)
+    for seed in (1, 2):
+        chunk = _batch("LanguageModel", 2, seed)
+        y, *state = session.run(outs, {**feed, "x": chunk})
+        np.testing.assert_allclose(y, model.predict(chunk), rtol=1e-5, atol=1e-5)
+        feed = dict(zip([name[:-len("_next")] for name in outs[1:]], state))
+
+
+def test_an_even_lrn_window_is_traced_not_emitted(tmp_path):
+    model = anynet.Sequential(anynet.Conv(1, 4, 3), anynet.LRN(size=4))
+    proto = to_onnx(model, (None, 1, 6, 6), tmp_path / "lrn.onnx")
+    assert "LRN" not in {node.op_type for node in proto.graph.node}  # ONNX centres even windows otherwise
+    x = np.random.default_rng(0).standard_normal((3, 1, 6, 6)).astype(np.float32)
+    np.testing.assert_allclose(_run(tmp_path / "lrn.onnx", x), model.predict(x), rtol=1e-5, atol=1e-6)
 
 
 def test_export_leaves_the_model_as_it_was(tmp_path):
@@ -179,12 +225,15 @@ def test_cli_round_trip_from_a_training_checkpoint(tmp_path, capsys):
     ckpt, out = run / "checkpoint.npz", tmp_path / "spiral.onnx"
     assert main(["export", str(ckpt), str(out)]) == 0
     assert "input x (N, 2), output y" in capsys.readouterr().out
+    assert main(["export", str(ckpt), str(tmp_path / "traced.onnx"), "--traced", "--batch", "9"]) == 0
+    assert "input x (9, 2), output y" in capsys.readouterr().out
     onnx.checker.check_model(onnx.load(out), full_check=True)
     model = MLP(2, [30], 3)
     anynet.training.checkpoint.load(ckpt, model, restore_rng=False)
     x = anynet.data.spiral(seed=2024)[0][:9]
-    y = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(["y"], {"x": x})[0]
-    np.testing.assert_allclose(y, model.predict(x), rtol=1e-5, atol=1e-5)
+    for path in (out, tmp_path / "traced.onnx"):
+        y = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(["y"], {"x": x})[0]
+        np.testing.assert_allclose(y, model.predict(x), rtol=1e-5, atol=1e-5)
 
     assert main(["export", str(ckpt), str(tmp_path / "bad.onnx"), "--input-shape", "3"]) == 2
     assert "expected x of shape (N, 2), got (None, 3)" in capsys.readouterr().err
