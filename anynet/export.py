@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 from . import backend
 from ._onnx_operators import emitter
+from .containers import Sequential
 from .layers import Embedding
 
 __all__ = ["ExportError", "to_onnx"]
@@ -41,11 +42,10 @@ def _stateful(model: Any) -> list[Any]:
 
 def _forward(net: Any, x: Any, ops: Any) -> Any:
     """``net``'s inference forward pass on ``x``, each layer with an ONNX operator emitted as it."""
-    inner = getattr(net, "layers", None)
-    if inner is None:
-        emit = emitter(net)
+    if not isinstance(net, Sequential) or type(net).forward is not Sequential.forward:
+        emit = emitter(net)  # a container with its own forward is traced whole
         return net.forward(x, train=False) if emit is None else emit(ops, net, x)
-    for layer in inner:
+    for layer in net.layers:
         x = _forward(layer, x, ops)
     return x
 

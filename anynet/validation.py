@@ -99,10 +99,11 @@ def check_labels(
     also: str = "", ignore: int | None = None,
 ) -> None:
     """Check class indices (labels, embedding ids): ``shape`` (ints must match, names like "N"
-    are free; ``also`` names another accepted form), an integer dtype, a non-empty batch, and
-    (reading values) 0 <= t < n_classes wherever t is not ``ignore`` (padding)."""
+    are free, as are sizes unknown while a graph is traced (None); ``also`` names another
+    accepted form), an integer dtype, a non-empty batch, and (reading values)
+    0 <= t < n_classes wherever t is not ``ignore`` (padding)."""
     got = tuple(t.shape)
-    if len(got) != len(shape) or any(isinstance(w, int) and w != g for w, g in zip(shape, got)):
+    if len(got) != len(shape) or any(isinstance(w, int) and g is not None and w != g for w, g in zip(shape, got)):
         raise ValueError(f"{where}: expected {name} of shape {_fmt(shape)}{also}, got {_fmt(got)}")
     if not xp.isdtype(t.dtype, "integral"):
         raise TypeError(f"{where}: expected integer {name.split()[0]}, got {t.dtype} of shape {_fmt(got)}")

@@ -171,9 +171,10 @@ def main(argv=None) -> None:
         "# Inference throughput of the exported zoo: onnxruntime vs anynet on NumPy and PyTorch eager",
         "",
         f"`python3 benchmarks/onnx_inference.py` on {platform.machine()}, {os.cpu_count()} CPUs shared with "
-        f"other users while it ran, NumPy {np.__version__}, onnxruntime {onnxruntime.__version__}, {versions}"
-        f"{THREADS} threads each, float32, default model sizes. Samples/s, the median of {args.repeats} timed "
-        f"blocks of about {BLOCK_S} s per system, the blocks rotating through the systems. "
+        f"other users while it ran (load average {os.getloadavg()[0]:.1f} at the end), NumPy {np.__version__}, "
+        f"onnxruntime {onnxruntime.__version__}, {versions}{THREADS} thread(s) each, float32, default model "
+        f"sizes. Samples/s, the median of {args.repeats} timed blocks of about {BLOCK_S} s per system, the "
+        "blocks rotating through the systems. "
         "ORT operators: the default export (whole ONNX operators); ORT traced: every layer's traced "
         f"primitives (`operators=False`). {torch_note}; -: no twin.",
         "",
