@@ -71,13 +71,13 @@ def _lrn(ops: Any, layer: LRN, x: Any) -> Any:
 _GATES = {"RNN": [(0, 1)], "LSTM": [(0, 1), (3, 1), (1, 1), (2, 1)], "GRU": [(0, -1), (1, 1), (2, 1)]}
 
 
-def _onnx_weights(layer: Any) -> tuple[Any, Any, Any]:
+def _onnx_weights(layer: Any, kind: str) -> tuple[Any, Any, Any]:
     """Wx (D, G*H), Wh (H, G*H), b (G*H,) -> ONNX's W (1, G*H, D), R (1, G*H, H), B (1, 2*G*H)."""
     Wx, Wh, b = layer._weights()
     xp, H, dev = backend.namespace(Wx), layer.hidden_size, backend.device_of(Wx)
 
     def reorder(a: Any) -> Any:
-        return xp.concat([sign * a[..., k * H:(k + 1) * H] for k, sign in _GATES[layer.kind]], axis=-1)
+        return xp.concat([sign * a[..., k * H:(k + 1) * H] for k, sign in _GATES[kind]], axis=-1)
 
     def folded(a: Any) -> Any:  # one constant in the file, not the ops that made it
         return dev.from_numpy(backend.to_numpy(xp.expand_dims(a, axis=0)))
@@ -86,20 +86,23 @@ def _onnx_weights(layer: Any) -> tuple[Any, Any, Any]:
     return folded(xp.permute_dims(reorder(Wx), (1, 0))), folded(xp.permute_dims(reorder(Wh), (1, 0))), folded(B)
 
 
-def _recurrent(ops: Any, layer: Any, x: Any) -> Any:
-    Wx = layer.Wx.data
-    check_array(layer.name, x, ops.xp, ("N", "T", layer.input_size), Wx.dtype)
-    carried = layer.state if layer.stateful and layer.state is not None else None  # None: zeros
-    hs, last = ops.recurrent(layer.kind, x, *_onnx_weights(layer), carried, layer.hidden_size)
-    if layer.stateful:
-        layer.set_state(*last)
-    return hs if layer.return_sequences else last[0]
+def _recurrent(kind: str) -> Callable[[Any, Any, Any], Any]:
+    def emit(ops: Any, layer: Any, x: Any) -> Any:
+        Wx = layer.Wx.data
+        check_array(layer.name, x, ops.xp, ("N", "T", layer.input_size), Wx.dtype)
+        carried = layer.state if layer.stateful and layer.state is not None else None  # None: zeros
+        hs, last = ops.recurrent(kind, x, *_onnx_weights(layer, kind), carried, layer.hidden_size)
+        if layer.stateful:
+            layer.set_state(*last)
+        return hs if layer.return_sequences else last[0]
+
+    return emit
 
 
 _EMITTERS: dict[type, Callable[[Any, Any, Any], Any]] = {
     Conv: _conv, MaxPool: _pool("max"), AvgPool: _pool("avg"), Affine: _gemm, MatMul: _gemm,
-    TimeAffine: _time_affine, BatchNorm: _batchnorm, LRN: _lrn, TimeRNN: _recurrent, TimeLSTM: _recurrent,
-    TimeGRU: _recurrent,
+    TimeAffine: _time_affine, BatchNorm: _batchnorm, LRN: _lrn, TimeRNN: _recurrent("RNN"),
+    TimeLSTM: _recurrent("LSTM"), TimeGRU: _recurrent("GRU"),
 }
 
 

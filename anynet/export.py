@@ -91,7 +91,7 @@ def to_onnx(model: Any, input_shape: Sequence[int | None], path: str | os.PathLi
     x = dev.argument(shape, _input_dtype(model, dtype))
     inputs, state_layers = {"x": x}, _stateful(net)
     for i, layer in enumerate(state_layers):
-        names = ("h", "c")[:layer.n_state]
+        names = ("h", "c")[:layer.spec.n_state]
         state = [dev.argument((shape[0], layer.hidden_size), layer.params[0].data.dtype) for _ in names]
         inputs.update({f"{n}{i}": s for n, s in zip(names, state)})
         layer.set_state(*state)
@@ -104,7 +104,7 @@ def to_onnx(model: Any, input_shape: Sequence[int | None], path: str | os.PathLi
         raise ExportError(f"to_onnx: {type(model).__name__} cannot be traced on input of shape {shown}: {err}") from err
     outputs = {"y": y}
     for i, layer in enumerate(state_layers):
-        names = ("h", "c")[:layer.n_state]
+        names = ("h", "c")[:layer.spec.n_state]
         outputs.update({f"{n}{i}_next": s for n, s in zip(names, layer.state)})
     proto = dev.build(inputs, outputs)
     if path is not None:
