@@ -123,7 +123,6 @@ def to_device(x: Any, device: Any = None) -> Any:
     return target.receive(x, source)
 
 
-
 def pad(x: Any, widths: tuple[tuple[int, int], ...], value: float = 0.0) -> Any:
     """``x`` padded with ``value``: ``widths[k] = (before, after)`` for axis k (constant mode only)."""
     return device_of(x).pad(x, widths, value)
