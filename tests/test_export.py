@@ -200,23 +200,6 @@ def test_bad_shapes_are_refused_with_the_reason():
         to_onnx(model, (None, 6), dynamic_batch=False)
 
 
-def test_the_ndonnx_device():
-    dev = anynet.as_device("onnx")
-    assert dev == anynet.as_device("ndonnx") and dev.name == "ndonnx"
-    a = np.arange(6, dtype=np.float32).reshape(1, 1, 2, 3)
-    c = dev.from_numpy(a)
-    assert backend.device_of(c) == dev
-    np.testing.assert_array_equal(backend.to_numpy(c), a)  # constants have values
-    padded = backend.to_numpy(backend.pad(c, ((0, 0), (0, 0), (1, 0), (0, 2)), -1.0))
-    np.testing.assert_array_equal(padded, np.pad(a, ((0, 0), (0, 0), (1, 0), (0, 2)), constant_values=-1.0))
-    x = dev.argument(("N", 3), "float32")
-    assert tuple(x.shape) == (None, 3)
-    with pytest.raises(anynet.DeviceError, match="known only when the graph runs"):
-        backend.to_numpy(x)
-    with pytest.raises(anynet.DeviceError, match="draws no random numbers"):
-        anynet.Dropout(0.5).forward(x, train=True)
-
-
 def test_cli_round_trip_from_a_training_checkpoint(tmp_path, capsys):
     run = tmp_path / "run"
     done = subprocess.run([sys.executable, "-m", "anynet", "train", "--epochs", "1", "--out", str(run),
