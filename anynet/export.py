@@ -18,7 +18,6 @@ from typing import Any, Sequence
 from . import backend
 from ._onnx_operators import emitter
 from .containers import Sequential
-from .layers import Embedding
 
 __all__ = ["ExportError", "to_onnx"]
 
@@ -53,7 +52,7 @@ def _forward(net: Any, x: Any, ops: Any) -> Any:
 def _input_dtype(model: Any, dtype: Any) -> Any:
     if dtype is not None:
         return backend.numpy_dtype(dtype)
-    if isinstance(_layers(model)[0], Embedding):
+    if getattr(model, "input_ids", None) is not None:
         return backend.numpy_dtype("int64")  # token ids
     params = model.params
     return backend.numpy_dtype(params[0].data.dtype if params else None)

@@ -21,6 +21,7 @@ from anynet.models import (
     LeNet5,
     SequenceClassifier,
     SimpleConvNet,
+    TransformerLM,
     TwoLayerNet,
 )
 
@@ -48,6 +49,7 @@ ZOO = {
     "SequenceClassifier": (lambda: SequenceClassifier(4, 5, 3, cell="gru", layers=2), (3, 4), {"GRU", "Gemm"}),
     "LanguageModel": (lambda: LanguageModel(VOCAB, 4, 5, cell="lstm", layers=2, dropout=0.3), (3,),
                       {"LSTM", "MatMul"}),
+    "TransformerLM": (lambda: TransformerLM(VOCAB, 8, 2, layers=1, max_len=16, dropout=0.1), (5,), {"MatMul"}),
 }
 
 
@@ -66,7 +68,7 @@ def _model(name):
 def _batch(name, n, seed=1):
     rng = np.random.default_rng(seed)
     shape = (n, *ZOO[name][1])
-    if name == "LanguageModel":
+    if name in ("LanguageModel", "TransformerLM"):
         return rng.integers(0, VOCAB, shape)
     return rng.standard_normal(shape).astype(np.float32)
 

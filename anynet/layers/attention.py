@@ -132,11 +132,11 @@ class MultiHeadAttention(Layer):
     def _split(self, xp, y, N, T):
         """(N*T, D) -> (N, heads, T, D/heads)."""
         h = self.num_heads
-        return xp.permute_dims(xp.reshape(y, (N, T, h, self.embed_size // h)), (0, 2, 1, 3))
+        return xp.permute_dims(xp.reshape(y, (-1, T, h, self.embed_size // h)), (0, 2, 1, 3))  # N may be None
 
     def _join(self, xp, y, N, T):
         """(N, heads, T, D/heads) -> (N*T, D)."""
-        return xp.reshape(xp.permute_dims(y, (0, 2, 1, 3)), (N * T, self.embed_size))
+        return xp.reshape(xp.permute_dims(y, (0, 2, 1, 3)), (-1, self.embed_size))
 
     def forward(self, x, train=None, padding=None):
         Wq, bq, Wk, bk, Wv, bv, Wo, bo = (p.data for p in self._params)
@@ -145,7 +145,7 @@ class MultiHeadAttention(Layer):
         check_array(self.name, x, xp, ("N", "T", D), Wq.dtype)
         N, T, _ = x.shape
         allowed = attention_mask(xp, N, T, T, self.causal, padding, x.device, self.name)
-        x2 = xp.reshape(x, (N * T, D))
+        x2 = xp.reshape(x, (-1, D))  # -1: N may be symbolic (None) in a traced graph
         q = self._split(xp, xp.matmul(x2, Wq) + bq, N, T)
         k = self._split(xp, xp.matmul(x2, Wk) + bk, N, T)
         v = self._split(xp, xp.matmul(x2, Wv) + bv, N, T)
@@ -153,7 +153,7 @@ class MultiHeadAttention(Layer):
         o, att = attention(q, k, v, allowed, dropout)
         o2 = self._join(xp, o, N, T)
         self.cache = (x2, o2, att, (N, T))
-        return xp.reshape(xp.matmul(o2, Wo) + bo, (N, T, D))
+        return xp.reshape(xp.matmul(o2, Wo) + bo, (-1, T, D))
 
     @property
     def weights(self) -> Any:
