@@ -5,12 +5,12 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Sequence
 
 from .backend import namespace
 from .functional import clip
 from .parameter import Parameter
+from .validation import check_bool, check_float
 
 __all__ = ["ClipByNorm", "ClipByValue", "WeightDecay", "global_norm"]
 
@@ -28,8 +28,8 @@ class WeightDecay:
     ``weight_decay`` does."""
 
     def __init__(self, rate: float, only_weights: bool = True):
-        self.rate = rate
-        self.only_weights = only_weights
+        self.rate = check_float("WeightDecay", "rate", rate, 0.0)
+        self.only_weights = check_bool("WeightDecay", "only_weights", only_weights)
 
     def __call__(self, params: Sequence[Parameter], grads: list[Any]) -> list[Any]:
         return [g + self.rate * p.data if p.data.ndim > 1 or not self.only_weights else g
@@ -41,9 +41,7 @@ class ClipByNorm:
     Pascanu et al., https://arxiv.org/abs/1211.5063"""
 
     def __init__(self, max_norm: float):
-        if not max_norm > 0:
-            raise ValueError(f"ClipByNorm: max_norm must be positive, got {max_norm}")
-        self.max_norm = max_norm
+        self.max_norm = check_float("ClipByNorm", "max_norm", max_norm, 0.0, low_open=True)
 
     def __call__(self, params: Sequence[Parameter], grads: list[Any]) -> list[Any]:
         if not grads:
@@ -59,9 +57,7 @@ class ClipByValue:
     """Clip every gradient element into [-limit, limit]."""
 
     def __init__(self, limit: float):
-        if not limit > 0 or math.isinf(limit):
-            raise ValueError(f"ClipByValue: limit must be positive and finite, got {limit}")
-        self.limit = limit
+        self.limit = check_float("ClipByValue", "limit", limit, 0.0, low_open=True)
 
     def __call__(self, params: Sequence[Parameter], grads: list[Any]) -> list[Any]:
         if not grads:

@@ -20,6 +20,7 @@ from .backend import device_of, following, namespace, to_device
 from .functional import sign
 from .parameter import Parameter
 from .schedules import LR
+from .validation import check_float, check_int
 
 __all__ = [
     "LAMB", "AdaDelta", "AdaGrad", "Adam", "AdamW", "GD", "Lion", "Momentum", "Nadam", "Nesterov", "Optimizer",
@@ -27,11 +28,6 @@ __all__ = [
 ]
 
 Hook = Callable[[Sequence[Parameter], list[Any]], list[Any]]
-
-
-def _check_rate(where: str, name: str, value: float, low: float = 0.0, high: float = 1.0) -> None:
-    if not low <= value < high:
-        raise ValueError(f"{where}: {name} must lie in [{low}, {high}), got {value!r}")
 
 
 class Optimizer:
@@ -46,10 +42,14 @@ class Optimizer:
     scalars: tuple[str, ...] = ()
 
     def __init__(self, lr: LR = 0.01, hooks: Iterable[Hook] = ()):
-        if not callable(lr) and not (lr > 0 and math.isfinite(lr)):
-            raise ValueError(f"{self.name}: lr must be positive and finite (or a schedule), got {lr}")
+        if not callable(lr):
+            lr = check_float(self.name, "lr", lr, 0.0, low_open=True)
         self.lr = lr
         self.hooks = list(hooks)
+        for i, hook in enumerate(self.hooks):
+            if not callable(hook):
+                raise TypeError(f"{self.name}: hooks[{i}] must be a callable hook(params, grads), "
+                                f"got {hook!r} ({type(hook).__name__})")
         self.iterations = 0
 
     @property
@@ -111,23 +111,31 @@ class Optimizer:
         return state
 
     def check_state(self, state: dict[str, Any], params: Sequence[Parameter]) -> list[dict[str, Any]]:
-        """Check a ``state_dict`` against ``params`` without changing anything (ValueError if it
-        does not fit); returns each parameter's state arrays."""
+        """Check a ``state_dict`` against ``params`` without changing anything (ValueError or
+        TypeError if it does not fit); returns each parameter's state arrays."""
         missing = [k for k in ("iterations", *self.scalars) if k not in state]
         if missing:
             raise ValueError(f"{self.name}: the state lacks {missing}; was it saved by another optimizer?")
+        check_int(self.name, "the state's iterations", state["iterations"], 0)
+        if "lr" in state:
+            check_float(self.name, "the state's lr", state["lr"], 0.0, low_open=True)
+        for name in self.scalars:
+            check_float(self.name, f"the state's {name}", state[name])
         per_param: list[dict[str, Any]] = [{} for _ in params]
         for name, value in state.items():
-            if name.startswith("state."):
-                _, index, key = name.split(".", 2)
-                if int(index) >= len(params):
-                    raise ValueError(f"{self.name}: state names parameter {index}, but there are {len(params)}")
-                if tuple(value.shape) != params[int(index)].shape:
-                    raise ValueError(
-                        f"{self.name}: state {key} of parameter {index} has shape {tuple(value.shape)}, "
-                        f"the parameter {params[int(index)].shape}"
-                    )
-                per_param[int(index)][key] = value
+            if name in ("iterations", "lr", *self.scalars):
+                continue
+            index, _, key = name[len("state."):].partition(".")
+            if not name.startswith("state.") or not index.isdigit() or not key:
+                raise ValueError(f"{self.name}: the state holds {name!r}, which names no parameter state")
+            if int(index) >= len(params):
+                raise ValueError(f"{self.name}: state names parameter {index}, but there are {len(params)}")
+            if tuple(getattr(value, "shape", ())) != params[int(index)].shape:
+                raise ValueError(
+                    f"{self.name}: state {key} of parameter {index} has shape {tuple(getattr(value, 'shape', ()))}, "
+                    f"the parameter {params[int(index)].shape}"
+                )
+            per_param[int(index)][key] = value
         return per_param
 
     def load_state_dict(self, state: dict[str, Any], params: Sequence[Parameter]) -> None:
@@ -164,7 +172,7 @@ class Momentum(SGD):
 
     def __init__(self, lr: LR = 0.01, momentum: float = 0.9, hooks: Iterable[Hook] = ()):
         super().__init__(lr, hooks)
-        _check_rate(self.name, "momentum", momentum)
+        momentum = check_float(self.name, "momentum", momentum, 0.0, 1.0, high_open=True)
         self.momentum = momentum
 
     def step(self, p, g, lr):
@@ -191,7 +199,7 @@ class AdaGrad(Optimizer):
 
     def __init__(self, lr: LR = 0.01, eps: float = 1e-7, hooks: Iterable[Hook] = ()):
         super().__init__(lr, hooks)
-        self.eps = eps
+        self.eps = check_float(self.name, "eps", eps, 0.0, low_open=True)
 
     def step(self, p, g, lr):
         xp = namespace(p.data, g)
@@ -207,8 +215,8 @@ class RMSProp(Optimizer):
 
     def __init__(self, lr: LR = 0.01, decay: float = 0.99, eps: float = 1e-7, hooks: Iterable[Hook] = ()):
         super().__init__(lr, hooks)
-        _check_rate(self.name, "decay", decay)
-        self.decay, self.eps = decay, eps
+        decay = check_float(self.name, "decay", decay, 0.0, 1.0, high_open=True)
+        self.decay, self.eps = decay, check_float(self.name, "eps", eps, 0.0, low_open=True)
 
     def step(self, p, g, lr):
         xp = namespace(p.data, g)
@@ -225,8 +233,8 @@ class AdaDelta(Optimizer):
 
     def __init__(self, lr: LR = 1.0, rho: float = 0.95, eps: float = 1e-6, hooks: Iterable[Hook] = ()):
         super().__init__(lr, hooks)
-        _check_rate(self.name, "rho", rho)
-        self.rho, self.eps = rho, eps
+        rho = check_float(self.name, "rho", rho, 0.0, 1.0, high_open=True)
+        self.rho, self.eps = rho, check_float(self.name, "eps", eps, 0.0, low_open=True)
 
     def step(self, p, g, lr):
         xp = namespace(p.data, g)
@@ -248,9 +256,10 @@ class Adam(Optimizer):
         hooks: Iterable[Hook] = (),
     ):
         super().__init__(lr, hooks)
-        _check_rate(self.name, "beta1", beta1)
-        _check_rate(self.name, "beta2", beta2)
-        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+        beta1 = check_float(self.name, "beta1", beta1, 0.0, 1.0, high_open=True)
+        beta2 = check_float(self.name, "beta2", beta2, 0.0, 1.0, high_open=True)
+        self.beta1, self.beta2 = beta1, beta2
+        self.eps = check_float(self.name, "eps", eps, 0.0, low_open=True)
 
     def _moments(self, p, g):
         m = self.beta1 * self._state(p, "m") + (1.0 - self.beta1) * g
@@ -278,9 +287,7 @@ class AdamW(Adam):
         weight_decay: float = 0.01, hooks: Iterable[Hook] = (),
     ):
         super().__init__(lr, beta1, beta2, eps, hooks)
-        if not weight_decay >= 0:
-            raise ValueError(f"{self.name}: weight_decay must be non-negative, got {weight_decay!r}")
-        self.weight_decay = weight_decay
+        self.weight_decay = check_float(self.name, "weight_decay", weight_decay, 0.0)
 
     def step(self, p, g, lr):
         return super().step(p, g, lr) - (lr * self.weight_decay) * p.data
@@ -300,7 +307,7 @@ class Nadam(Adam):
         momentum_decay: float = 0.004, hooks: Iterable[Hook] = (),
     ):
         super().__init__(lr, beta1, beta2, eps, hooks)
-        self.momentum_decay = momentum_decay
+        self.momentum_decay = check_float(self.name, "momentum_decay", momentum_decay, 0.0)
         self.mu_product = 1.0
 
     def _mu(self, t: int) -> float:
@@ -351,11 +358,9 @@ class Lion(Optimizer):
         hooks: Iterable[Hook] = (),
     ):
         super().__init__(lr, hooks)
-        _check_rate(self.name, "beta1", beta1)
-        _check_rate(self.name, "beta2", beta2)
-        if not weight_decay >= 0:
-            raise ValueError(f"{self.name}: weight_decay must be non-negative, got {weight_decay!r}")
-        self.beta1, self.beta2, self.weight_decay = beta1, beta2, weight_decay
+        self.beta1 = check_float(self.name, "beta1", beta1, 0.0, 1.0, high_open=True)
+        self.beta2 = check_float(self.name, "beta2", beta2, 0.0, 1.0, high_open=True)
+        self.weight_decay = check_float(self.name, "weight_decay", weight_decay, 0.0)
 
     def step(self, p, g, lr):
         m = self._state(p, "m")
@@ -374,9 +379,7 @@ class LAMB(Adam):
         weight_decay: float = 0.0, hooks: Iterable[Hook] = (),
     ):
         super().__init__(lr, beta1, beta2, eps, hooks)
-        if not weight_decay >= 0:
-            raise ValueError(f"{self.name}: weight_decay must be non-negative, got {weight_decay!r}")
-        self.weight_decay = weight_decay
+        self.weight_decay = check_float(self.name, "weight_decay", weight_decay, 0.0)
 
     def step(self, p, g, lr):
         xp = namespace(p.data, g)

@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 from typing import Callable, Union
 
+from .validation import check_float, check_int
+
 __all__ = ["LR", "Constant", "CosineDecay", "OneCycle", "Schedule", "StepDecay", "Warmup"]
 
 # What an optimizer takes as its learning rate: a number or a schedule.
@@ -32,17 +34,11 @@ class Schedule:
         return f"{type(self).__name__}({args})"
 
 
-def _positive(where: str, name: str, value: float) -> None:
-    if not value > 0 or math.isinf(value):
-        raise ValueError(f"{where}: {name} must be positive and finite, got {value!r}")
-
-
 class Constant(Schedule):
     """lr at every iteration."""
 
     def __init__(self, lr: float):
-        _positive("Constant", "lr", lr)
-        self.lr = lr
+        self.lr = check_float("Constant", "lr", lr, 0.0, low_open=True)
 
     def __call__(self, iteration: int) -> float:
         return self.lr
@@ -52,11 +48,9 @@ class StepDecay(Schedule):
     """lr * gamma ** (iteration // step): multiply by ``gamma`` every ``step`` updates."""
 
     def __init__(self, lr: float, step: int, gamma: float = 0.1):
-        _positive("StepDecay", "lr", lr)
-        if int(step) != step or step < 1:
-            raise ValueError(f"StepDecay: step must be a positive integer, got {step!r}")
-        _positive("StepDecay", "gamma", gamma)
-        self.lr, self.step, self.gamma = lr, int(step), gamma
+        self.lr = check_float("StepDecay", "lr", lr, 0.0, low_open=True)
+        self.step = check_int("StepDecay", "step", step, 1)
+        self.gamma = check_float("StepDecay", "gamma", gamma, 0.0, low_open=True)
 
     def __call__(self, iteration: int) -> float:
         return self.lr * self.gamma ** (iteration // self.step)
@@ -67,12 +61,9 @@ class CosineDecay(Schedule):
     Loshchilov & Hutter, SGDR, https://arxiv.org/abs/1608.03983 (one cycle, no restarts)."""
 
     def __init__(self, lr: float, total: int, min_lr: float = 0.0):
-        _positive("CosineDecay", "lr", lr)
-        if int(total) != total or total < 1:
-            raise ValueError(f"CosineDecay: total must be a positive integer, got {total!r}")
-        if not 0 <= min_lr <= lr:
-            raise ValueError(f"CosineDecay: min_lr must lie in [0, lr={lr}], got {min_lr!r}")
-        self.lr, self.total, self.min_lr = lr, int(total), min_lr
+        self.lr = check_float("CosineDecay", "lr", lr, 0.0, low_open=True)
+        self.total = check_int("CosineDecay", "total", total, 1)
+        self.min_lr = check_float("CosineDecay", "min_lr", min_lr, 0.0, self.lr)
 
     def __call__(self, iteration: int) -> float:
         if iteration >= self.total:
@@ -86,11 +77,8 @@ class Warmup(Schedule):
     Goyal et al., https://arxiv.org/abs/1706.02677 (gradual warm-up)."""
 
     def __init__(self, after: LR, steps: int):
-        if int(steps) != steps or steps < 0:
-            raise ValueError(f"Warmup: steps must be a non-negative integer, got {steps!r}")
-        if not callable(after):
-            after = Constant(after)
-        self.after, self.steps = after, int(steps)
+        self.steps = check_int("Warmup", "steps", steps, 0)
+        self.after = after if callable(after) else Constant(after)
 
     def __call__(self, iteration: int) -> float:
         if iteration < self.steps:
@@ -112,15 +100,11 @@ class OneCycle(Schedule):
         self, max_lr: float, total: int, pct_start: float = 0.3, div_factor: float = 25.0,
         final_div_factor: float = 1e4,
     ):
-        _positive("OneCycle", "max_lr", max_lr)
-        if int(total) != total or total < 2:
-            raise ValueError(f"OneCycle: total must be an integer >= 2, got {total!r}")
-        if not 0 < pct_start < 1:
-            raise ValueError(f"OneCycle: pct_start must lie in (0, 1), got {pct_start!r}")
-        _positive("OneCycle", "div_factor", div_factor)
-        _positive("OneCycle", "final_div_factor", final_div_factor)
-        self.max_lr, self.total, self.pct_start = max_lr, int(total), pct_start
-        self.div_factor, self.final_div_factor = div_factor, final_div_factor
+        self.max_lr = check_float("OneCycle", "max_lr", max_lr, 0.0, low_open=True)
+        self.total = check_int("OneCycle", "total", total, 2)
+        self.pct_start = check_float("OneCycle", "pct_start", pct_start, 0.0, 1.0, True, True)
+        self.div_factor = check_float("OneCycle", "div_factor", div_factor, 0.0, low_open=True)
+        self.final_div_factor = check_float("OneCycle", "final_div_factor", final_div_factor, 0.0, low_open=True)
 
     def __call__(self, iteration: int) -> float:
         start = self.max_lr / self.div_factor

@@ -1,5 +1,9 @@
 """Input checks that name the layer, what it expected and what came.
 
+Constructor arguments go through ``check_int``, ``check_float``, ``check_choice`` and
+``check_bool``: TypeError for a value of the wrong kind, ValueError for one out of range,
+both naming the class, the argument and the value.
+
 Metadata checks (shape, dtype, empty batch) are always on. Checks that read
 values (NaN/Inf, label range) cost a device sync, so they run only where it is
 free or asked for: in debug mode (``anynet.debug()``), or by default on NumPy
@@ -11,11 +15,16 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
+import numbers
 from typing import Any, Iterator, Sequence
 
 from .backend import is_host
 
-__all__ = ["check_array", "check_finite", "check_labels", "debug", "inside_network", "values_checked"]
+__all__ = [
+    "check_array", "check_bool", "check_choice", "check_finite", "check_float", "check_int", "check_labels",
+    "debug", "inside_network", "values_checked",
+]
 
 _DEBUG: contextvars.ContextVar[bool | None] = contextvars.ContextVar("anynet_debug", default=None)
 _INSIDE: contextvars.ContextVar[bool] = contextvars.ContextVar("anynet_inside", default=False)
@@ -118,3 +127,51 @@ def check_labels(
                 f"{where}: {name.split()[0]} must lie in [0, {n_classes}){also_ignored} for {n_classes} classes, "
                 f"got values in [{lo}, {hi}]"
             )
+
+
+def check_int(where: str, name: str, value: Any, minimum: int | None = 1, maximum: int | None = None) -> int:
+    """``value`` as an int in [minimum, maximum] (None: unbounded); bools and floats are refused."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise TypeError(f"{where}: {name} must be an integer, got {value!r} ({type(value).__name__})")
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        bound = (f">= {minimum}" if maximum is None else f"<= {maximum}" if minimum is None
+                 else f"in [{minimum}, {maximum}]")
+        raise ValueError(f"{where}: {name} must be an integer {bound}, got {value!r}")
+    return int(value)
+
+
+def check_float(where: str, name: str, value: Any, low: float | None = None, high: float | None = None,
+                low_open: bool = False, high_open: bool = False) -> float:
+    """``value`` as a finite float between ``low`` and ``high`` (each bound closed unless ``*_open``)."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise TypeError(f"{where}: {name} must be a number, got {value!r} ({type(value).__name__})")
+    v = float(value)
+    fits = math.isfinite(v) and not (
+        low is not None and (v < low or (low_open and v == low))
+        or high is not None and (v > high or (high_open and v == high))
+    )
+    if not fits:
+        if low is not None and high is not None:
+            bound = f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        elif low is not None:
+            bound = f"{'>' if low_open else '>='} {low}"
+        elif high is not None:
+            bound = f"{'<' if high_open else '<='} {high}"
+        else:
+            bound = "that is finite"
+        raise ValueError(f"{where}: {name} must be a number {bound}, got {value!r}")
+    return v
+
+
+def check_choice(where: str, name: str, value: Any, choices: Sequence[Any]) -> Any:
+    """``value`` if it is one of ``choices``."""
+    if not any(value is c or (type(value) is type(c) and value == c) for c in choices):
+        raise ValueError(f"{where}: {name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
+
+
+def check_bool(where: str, name: str, value: Any) -> bool:
+    """``value`` if it is a bool."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{where}: {name} must be True or False, got {value!r} ({type(value).__name__})")
+    return bool(value)

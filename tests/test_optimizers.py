@@ -446,13 +446,13 @@ def test_state_errors():
 
 
 def test_bad_hyper_parameters():
-    with pytest.raises(ValueError, match="SGD: lr must be positive"):
+    with pytest.raises(ValueError, match=r"SGD: lr must be a number > 0.0, got 0.0"):
         anynet.SGD(lr=0.0)
-    with pytest.raises(ValueError, match=r"Momentum: momentum must lie in \[0.0, 1.0\), got 1.5"):
+    with pytest.raises(ValueError, match=r"Momentum: momentum must be a number in \[0.0, 1.0\), got 1.5"):
         anynet.Momentum(momentum=1.5)
-    with pytest.raises(ValueError, match=r"Adam: beta2 must lie in"):
+    with pytest.raises(ValueError, match=r"Adam: beta2 must be a number in \[0.0, 1.0\), got 1.0"):
         anynet.Adam(beta2=1.0)
-    with pytest.raises(ValueError, match="AdamW: weight_decay must be non-negative"):
+    with pytest.raises(ValueError, match=r"AdamW: weight_decay must be a number >= 0.0, got -1.0"):
         anynet.AdamW(weight_decay=-1.0)
 
 

@@ -32,13 +32,13 @@ def test_warmup_ramps_then_hands_over():
 
 
 def test_schedule_arguments_are_checked():
-    with pytest.raises(ValueError, match="StepDecay: step must be a positive integer"):
+    with pytest.raises(ValueError, match="StepDecay: step must be an integer >= 1, got 0"):
         anynet.StepDecay(0.1, step=0)
-    with pytest.raises(ValueError, match="CosineDecay: lr must be positive"):
+    with pytest.raises(ValueError, match="CosineDecay: lr must be a number > 0.0, got -1.0"):
         anynet.CosineDecay(-1.0, total=10)
-    with pytest.raises(ValueError, match=r"CosineDecay: min_lr must lie in \[0, lr=0.1\]"):
+    with pytest.raises(ValueError, match=r"CosineDecay: min_lr must be a number in \[0.0, 0.1\], got 0.2"):
         anynet.CosineDecay(0.1, total=10, min_lr=0.2)
-    with pytest.raises(ValueError, match="Warmup: steps must be a non-negative integer"):
+    with pytest.raises(ValueError, match="Warmup: steps must be an integer >= 0, got -1"):
         anynet.Warmup(0.1, steps=-1)
 
 
@@ -94,5 +94,5 @@ def test_one_cycle_matches_pytorch():
 def test_one_cycle_arguments_are_checked():
     with pytest.raises(ValueError, match="OneCycle: total must be an integer >= 2"):
         anynet.OneCycle(0.1, total=1)
-    with pytest.raises(ValueError, match=r"OneCycle: pct_start must lie in \(0, 1\)"):
+    with pytest.raises(ValueError, match=r"OneCycle: pct_start must be a number in \(0.0, 1.0\), got 1.0"):
         anynet.OneCycle(0.1, total=10, pct_start=1.0)

@@ -7,6 +7,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .. import backend
+from ..validation import check_bool, check_float, check_int
 
 __all__ = ["DataLoader", "DataSet", "as_dataset", "train_val_split"]
 
@@ -59,7 +60,10 @@ def train_val_split(data: Any, val: float | int = 0.1, shuffle: bool = True) -> 
     """
     data = as_dataset(data)
     n = len(data)
-    n_val = int(round(val * n)) if isinstance(val, float) else int(val)
+    if isinstance(val, float):
+        n_val = int(round(check_float("train_val_split", "val", val, 0.0, 1.0, True, True) * n))
+    else:
+        n_val = check_int("train_val_split", "val", val, 0)
     if not 0 < n_val < n:
         raise ValueError(f"train_val_split: val={val} leaves {n_val} of {n} samples for validation; "
                          "need at least one on each side")
@@ -86,10 +90,13 @@ class DataLoader:
                  drop_last: bool = False, device: Any = None, resident: bool | None = None):
         self.data = as_dataset(data)
         n = len(self.data)
-        if batch_size is not None and (int(batch_size) != batch_size or batch_size < 1):
-            raise ValueError(f"DataLoader: batch_size must be a positive integer or None, got {batch_size!r}")
-        self.batch_size = n if batch_size is None else min(int(batch_size), n)
-        self.shuffle, self.drop_last, self.device, self.resident = shuffle, drop_last, device, resident
+        if batch_size is not None:
+            batch_size = check_int("DataLoader", "batch_size", batch_size, 1)
+        self.batch_size = n if batch_size is None else min(batch_size, n)
+        self.shuffle = check_bool("DataLoader", "shuffle", shuffle)
+        self.drop_last = check_bool("DataLoader", "drop_last", drop_last)
+        self.device = device
+        self.resident = None if resident is None else check_bool("DataLoader", "resident", resident)
         self._uploaded: tuple[Any, Any, Any] | None = None  # (device, x, t) of the resident mode
 
     def __len__(self) -> int:

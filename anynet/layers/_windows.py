@@ -15,21 +15,18 @@ import array_api_extra as xpx
 
 from .. import backend
 from ..backend import namespace
+from ..validation import check_int
 
 __all__ = ["col2im", "im2col", "output_size", "pair", "window_scatter", "window_views"]
 
 
 def pair(value: Any, what: str, where: str, minimum: int = 0) -> tuple[int, int]:
     """An int or a pair of ints as (height, width), each at least ``minimum``."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = (value, value)
-    try:
-        h, w = (int(v) for v in value)
-        ok = all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-    except (TypeError, ValueError):
-        ok = False
-    if not ok or h < minimum or w < minimum:
-        raise ValueError(f"{where}: {what} must be an int or a pair of ints >= {minimum}, got {value!r}")
+    if not isinstance(value, (tuple, list)):
+        value = (check_int(where, what, value, minimum),) * 2
+    if len(value) != 2:
+        raise ValueError(f"{where}: {what} must be an int or a pair of ints, got {value!r}")
+    h, w = (check_int(where, what, v, minimum) for v in value)
     return h, w
 
 

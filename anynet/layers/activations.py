@@ -6,7 +6,7 @@ import math
 
 from ..backend import namespace
 from ..functional import log_softmax, sigmoid, softmax
-from ..validation import check_array
+from ..validation import check_array, check_float, check_int
 from .base import Layer
 
 __all__ = ["ELU", "GELU", "LeakyReLU", "LogSoftmax", "ReLU", "Sigmoid", "Softmax", "Tanh"]
@@ -51,7 +51,7 @@ class LeakyReLU(_Elementwise):
 
     def __init__(self, alpha: float = 0.01):
         super().__init__()
-        self.alpha = alpha
+        self.alpha = check_float(self.name, "alpha", alpha)
         self.mask = None
 
     def forward(self, x, train=None):
@@ -69,7 +69,7 @@ class ELU(_Elementwise):
 
     def __init__(self, alpha: float = 1.0):
         super().__init__()
-        self.alpha = alpha
+        self.alpha = check_float(self.name, "alpha", alpha)
         self.x = None
 
     def forward(self, x, train=None):
@@ -121,7 +121,7 @@ class Softmax(_Elementwise):
 
     def __init__(self, axis: int = -1):
         super().__init__()
-        self.axis = axis
+        self.axis = check_int(self.name, "axis", axis, None)
         self.out = None
 
     def forward(self, x, train=None):
@@ -139,7 +139,7 @@ class LogSoftmax(_Elementwise):
 
     def __init__(self, axis: int = -1):
         super().__init__()
-        self.axis = axis
+        self.axis = check_int(self.name, "axis", axis, None)
         self.out = None
 
     def forward(self, x, train=None):

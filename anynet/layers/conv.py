@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import device_of, namespace
-from ..validation import check_array
+from ..validation import check_array, check_bool, check_int
 from ._windows import col2im, im2col, output_size, pair
 from .base import Layer, new_parameter
 from .init import init_scale
@@ -30,16 +30,16 @@ class Conv(Layer):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, pad: Any = 0,
                  weight_init: str | float = "he", input_grad: bool = True, dtype: Any = None):
         super().__init__()
-        self.kernel = pair(kernel_size, "kernel_size", "Conv", 1)
-        self.stride = pair(stride, "stride", "Conv", 1)
-        self.pad = pair(pad, "pad", "Conv", 0)
-        if in_channels < 1 or out_channels < 1:
-            raise ValueError(f"Conv: channels must be positive, got in={in_channels}, out={out_channels}")
+        in_channels = check_int(self.name, "in_channels", in_channels)
+        out_channels = check_int(self.name, "out_channels", out_channels)
+        self.kernel = pair(kernel_size, "kernel_size", self.name, 1)
+        self.stride = pair(stride, "stride", self.name, 1)
+        self.pad = pair(pad, "pad", self.name, 0)
         fan_in = in_channels * self.kernel[0] * self.kernel[1]
-        scale = init_scale(weight_init, fan_in, "Conv")
+        scale = init_scale(weight_init, fan_in, self.name)
         self.W = new_parameter("W", (out_channels, in_channels, *self.kernel), scale, dtype)
         self.b = new_parameter("b", (out_channels,), None, dtype)
-        self.input_grad = input_grad
+        self.input_grad = check_bool(self.name, "input_grad", input_grad)
         self.x = self.out_shape = None
 
     @property

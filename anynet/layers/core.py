@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from ..backend import namespace
-from ..validation import check_array
+from ..validation import check_array, check_int
 from .base import Layer, new_parameter
 from .init import init_scale
 
@@ -18,7 +18,9 @@ class MatMul(Layer):
 
     def __init__(self, in_size: int, out_size: int, weight_init: str | float = "he", dtype: Any = None):
         super().__init__()
-        self.W = new_parameter("W", (in_size, out_size), init_scale(weight_init, in_size, "MatMul"), dtype)
+        in_size = check_int(self.name, "in_size", in_size)
+        out_size = check_int(self.name, "out_size", out_size)
+        self.W = new_parameter("W", (in_size, out_size), init_scale(weight_init, in_size, self.name), dtype)
         self.x = None
 
     @property

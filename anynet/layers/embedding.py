@@ -6,7 +6,7 @@ from typing import Any
 
 from ..backend import namespace
 from ..functional import one_hot
-from ..validation import check_labels
+from ..validation import check_float, check_int, check_labels
 from .base import Layer, new_parameter
 
 __all__ = ["Embedding", "TimeEmbedding"]
@@ -24,7 +24,8 @@ class Embedding(Layer):
 
     def __init__(self, vocab_size: int, embed_size: int, weight_init: float = 0.01, dtype: Any = None):
         super().__init__()
-        self.W = new_parameter("W", (vocab_size, embed_size), weight_init, dtype)
+        shape = (check_int(self.name, "vocab_size", vocab_size), check_int(self.name, "embed_size", embed_size))
+        self.W = new_parameter("W", shape, check_float(self.name, "weight_init", weight_init, 0.0), dtype)
         self.ids = None
 
     @property

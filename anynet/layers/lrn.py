@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..backend import namespace
-from ..validation import check_array
+from ..validation import check_array, check_float, check_int
 from .base import Layer
 
 __all__ = ["LRN"]
@@ -33,9 +33,10 @@ class LRN(Layer):
 
     def __init__(self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0):
         super().__init__()
-        if size < 1:
-            raise ValueError(f"LRN: size must be a positive int, got {size}")
-        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+        self.size = check_int(self.name, "size", size)
+        self.alpha = check_float(self.name, "alpha", alpha, 0.0)
+        self.beta = check_float(self.name, "beta", beta, 0.0)
+        self.k = check_float(self.name, "k", k, 0.0, low_open=True)
         self.cache = None
 
     def forward(self, x, train=None):

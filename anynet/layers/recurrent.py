@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from ..backend import namespace
 from ..functional import sigmoid
-from ..validation import check_array
+from ..validation import check_array, check_int
 from .base import ParameterHolder, new_parameter
 from .init import init_scale
 
@@ -121,7 +121,7 @@ class RecurrentWeights(ParameterHolder):
                  dtype: Any = None):
         super().__init__()
         G = self.spec.gates
-        D, H = input_size, hidden_size
+        D, H = check_int(self.name, "input_size", input_size), check_int(self.name, "hidden_size", hidden_size)
         self.input_size, self.hidden_size = D, H
         self.Wx = new_parameter("Wx", (D, G * H), init_scale(weight_init, D, self.name), dtype)
         self.Wh = new_parameter("Wh", (H, G * H), init_scale(weight_init, H, self.name), dtype)

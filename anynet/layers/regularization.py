@@ -6,7 +6,7 @@ from typing import Any
 
 from .. import backend
 from ..backend import namespace
-from ..validation import check_array
+from ..validation import check_array, check_float, check_int
 from .base import Layer, new_constant, new_parameter
 
 __all__ = ["BatchNorm", "Dropout"]
@@ -20,9 +20,7 @@ class Dropout(Layer):
 
     def __init__(self, ratio: float = 0.5):
         super().__init__()
-        if not 0.0 <= ratio < 1.0:
-            raise ValueError(f"Dropout: ratio must lie in [0, 1), got {ratio}")
-        self.ratio = ratio
+        self.ratio = check_float(self.name, "ratio", ratio, 0.0, 1.0, high_open=True)
         self.mask = None
         self.shape = None
 
@@ -59,9 +57,9 @@ class BatchNorm(Layer):
 
     def __init__(self, num_features: int, momentum: float = 0.9, eps: float = 1e-5, dtype: Any = None):
         super().__init__()
-        self.num_features = num_features
-        self.momentum = momentum
-        self.eps = eps
+        self.num_features = check_int(self.name, "num_features", num_features)
+        self.momentum = check_float(self.name, "momentum", momentum, 0.0, 1.0)
+        self.eps = check_float(self.name, "eps", eps, 0.0, low_open=True)
         self.gamma = new_parameter("gamma", (num_features,), None, dtype)
         self.gamma.data = self.gamma.data + 1.0
         self.beta = new_parameter("beta", (num_features,), None, dtype)

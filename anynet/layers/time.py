@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..backend import namespace
-from ..validation import check_array
+from ..validation import check_array, check_int
 from .base import Layer, new_parameter
 from .init import init_scale
 
@@ -20,7 +20,8 @@ class TimeAffine(Layer):
 
     def __init__(self, in_size: int, out_size: int, weight_init: str | float = "xavier", dtype: Any = None):
         super().__init__()
-        self.W = new_parameter("W", (in_size, out_size), init_scale(weight_init, in_size, "TimeAffine"), dtype)
+        in_size, out_size = check_int(self.name, "in_size", in_size), check_int(self.name, "out_size", out_size)
+        self.W = new_parameter("W", (in_size, out_size), init_scale(weight_init, in_size, self.name), dtype)
         self.b = new_parameter("b", (out_size,), None, dtype)
         self.x = None
 

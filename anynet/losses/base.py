@@ -12,7 +12,7 @@ from typing import Any
 
 from ..backend import namespace
 from ..functional import one_hot
-from ..validation import check_array, check_labels
+from ..validation import check_array, check_choice, check_float, check_labels
 
 __all__ = ["Loss"]
 
@@ -25,15 +25,11 @@ class Loss:
     label_smoothing = 0.0
 
     def __init__(self, reduction: str = "mean"):
-        if reduction not in _REDUCTIONS:
-            raise ValueError(f"{self.name}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-        self.reduction = reduction
+        self.reduction = check_choice(self.name, "reduction", reduction, _REDUCTIONS)
         self.cache: Any = None
 
     def _set_label_smoothing(self, value: float) -> None:
-        if not (isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= value < 1.0):
-            raise ValueError(f"{self.name}: label_smoothing must lie in [0, 1), got {value!r}")
-        self.label_smoothing = float(value)
+        self.label_smoothing = check_float(self.name, "label_smoothing", value, 0.0, 1.0, high_open=True)
 
     @property
     def name(self) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..backend import namespace
 from ..functional import as_indices, clip, log_softmax, sigmoid, softmax, softplus
+from ..validation import check_bool, check_float
 from .base import Loss, _mean_over_features
 
 __all__ = [
@@ -65,7 +66,7 @@ class CrossEntropy(Loss):
 
     def __init__(self, reduction: str = "mean", delta: float = 1e-7):
         super().__init__(reduction)
-        self.delta = delta
+        self.delta = check_float(self.name, "delta", delta, 0.0, low_open=True)
 
     def forward(self, y, t):
         xp, target = self._class_target(y, t)
@@ -95,8 +96,8 @@ class CategoricalCrossEntropy(Loss):
         self, reduction: str = "mean", from_logits: bool = False, eps: float = 1e-7, label_smoothing: float = 0.0,
     ):
         super().__init__(reduction)
-        self.from_logits = from_logits
-        self.eps = eps
+        self.from_logits = check_bool(self.name, "from_logits", from_logits)
+        self.eps = check_float(self.name, "eps", eps, 0.0, low_open=True)
         self._set_label_smoothing(label_smoothing)
 
     def forward(self, y, t):
@@ -143,8 +144,8 @@ class BinaryCrossEntropy(Loss):
 
     def __init__(self, reduction: str = "mean", from_logits: bool = False, eps: float = 1e-7):
         super().__init__(reduction)
-        self.from_logits = from_logits
-        self.eps = eps
+        self.from_logits = check_bool(self.name, "from_logits", from_logits)
+        self.eps = check_float(self.name, "eps", eps, 0.0, low_open=True)
 
     def forward(self, y, t):
         xp = self._same_shape(y, t)
@@ -226,9 +227,7 @@ class FocalLoss(Loss):
 
     def __init__(self, gamma: float = 2.0, reduction: str = "mean"):
         super().__init__(reduction)
-        if not (isinstance(gamma, (int, float)) and not isinstance(gamma, bool) and 0.0 <= gamma < float("inf")):
-            raise ValueError(f"{self.name}: gamma must be a non-negative number, got {gamma!r}")
-        self.gamma = float(gamma)
+        self.gamma = check_float(self.name, "gamma", gamma, 0.0)
 
     def forward(self, x, t):
         xp, target = self._class_target(x, t, rows=False, name="x")

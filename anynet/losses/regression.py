@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..backend import namespace
 from ..functional import clip, sign
+from ..validation import check_float
 from .base import Loss, _mean_over_features, _sum_over_features
 
 __all__ = [
@@ -63,7 +64,7 @@ class MeanAbsolutePercentageError(Loss):
 
     def __init__(self, reduction: str = "mean", eps: float = 1e-7):
         super().__init__(reduction)
-        self.eps = eps
+        self.eps = check_float(self.name, "eps", eps, 0.0, low_open=True)
 
     def forward(self, y, t):
         xp = self._same_shape(y, t)
@@ -110,7 +111,7 @@ class KLDivergence(Loss):
 
     def __init__(self, reduction: str = "mean", eps: float = 1e-7):
         super().__init__(reduction)
-        self.eps = eps
+        self.eps = check_float(self.name, "eps", eps, 0.0, low_open=True)
 
     def forward(self, y, t):
         xp = self._same_shape(y, t)
@@ -136,7 +137,7 @@ class Poisson(Loss):
 
     def __init__(self, reduction: str = "mean", eps: float = 1e-7):
         super().__init__(reduction)
-        self.eps = eps
+        self.eps = check_float(self.name, "eps", eps, 0.0, low_open=True)
 
     def forward(self, y, t):
         xp = self._same_shape(y, t)
@@ -161,7 +162,7 @@ class CosineProximity(Loss):
 
     def __init__(self, reduction: str = "mean", eps: float = 1e-12):
         super().__init__(reduction)
-        self.eps = eps
+        self.eps = check_float(self.name, "eps", eps, 0.0, low_open=True)
 
     def forward(self, y, t):
         xp = self._same_shape(y, t)
@@ -187,9 +188,7 @@ class Huber(Loss):
 
     def __init__(self, delta: float = 1.0, reduction: str = "mean"):
         super().__init__(reduction)
-        if not (isinstance(delta, (int, float)) and not isinstance(delta, bool) and 0.0 < delta < float("inf")):
-            raise ValueError(f"{self.name}: delta must be a positive number, got {delta!r}")
-        self.delta = float(delta)
+        self.delta = check_float(self.name, "delta", delta, 0.0, low_open=True)
 
     def forward(self, y, t):
         xp = self._same_shape(y, t)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..backend import namespace
 from ..functional import as_indices, log_softmax, one_hot
-from ..validation import check_array, check_labels
+from ..validation import check_array, check_int, check_labels
 from .base import Loss
 
 __all__ = ["TimeSoftmaxWithLoss"]
@@ -22,7 +22,7 @@ class TimeSoftmaxWithLoss(Loss):
 
     def __init__(self, ignore_label: int = -1, reduction: str = "mean"):
         super().__init__(reduction)
-        self.ignore_label = ignore_label
+        self.ignore_label = check_int(self.name, "ignore_label", ignore_label, None)
 
     def forward(self, x, t):
         xp = namespace(x, t, where=self.name)

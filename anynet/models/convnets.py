@@ -13,6 +13,7 @@ from typing import Any, Sequence
 from ..containers import Sequential
 from ..layers import LRN, Affine, AvgPool, BatchNorm, Conv, Dropout, Flatten, MaxPool, ReLU, Sigmoid, Tanh
 from ..layers.base import Layer
+from ..validation import check_float, check_int
 
 __all__ = ["AlexNet", "DeepConvNet", "LeNet5", "SimpleConvNet", "VGG"]
 
@@ -23,11 +24,20 @@ class _Builder:
     """Appends layers while tracking the (C, H, W) shape of one example."""
 
     def __init__(self, where: str, input_shape: Sequence[int], weight_init: Any, input_grad: bool, dtype: Any):
-        if len(input_shape) != 3 or any(int(s) < 1 for s in input_shape):
-            raise ValueError(f"{where}: input_shape must be (C, H, W), got {tuple(input_shape)}")
-        self.where, self.shape = where, tuple(int(s) for s in input_shape)
+        if not isinstance(input_shape, Sequence) or len(input_shape) != 3:
+            raise ValueError(f"{where}: input_shape must be (C, H, W), got {input_shape!r}")
+        self.where, self.shape = where, tuple(check_int(where, "input_shape", s) for s in input_shape)
         self.weight_init, self.input_grad, self.dtype = weight_init, input_grad, dtype
         self.layers: list[Layer] = []
+
+    def ints(self, name: str, values: Any) -> list[int]:
+        """Positive integers (one or a sequence of them) given as the model's argument ``name``."""
+        if isinstance(values, Sequence):
+            return [check_int(self.where, f"{name}[{i}]", v) for i, v in enumerate(values)]
+        return [check_int(self.where, name, values)]
+
+    def rate(self, dropout: float) -> float:
+        return check_float(self.where, "dropout", dropout, 0.0, 1.0, high_open=True)
 
     def add(self, layer: Layer) -> None:
         if hasattr(layer, "output_shape"):
@@ -72,6 +82,10 @@ class SimpleConvNet(Sequential):
                  filter_size: int = 5, pad: int = 0, stride: int = 1, hidden_size: int = 100,
                  weight_init: str | float = "he", input_grad: bool = False, dtype: Any = None):
         b = _Builder("SimpleConvNet", input_shape, weight_init, input_grad, dtype)
+        for name, value in (("output_size", output_size), ("filter_num", filter_num), ("filter_size", filter_size),
+                            ("stride", stride), ("hidden_size", hidden_size)):
+            b.ints(name, value)
+        check_int("SimpleConvNet", "pad", pad, 0)
         b.conv(filter_num, filter_size, stride, pad)
         b.add(ReLU())
         b.add(MaxPool(2))
@@ -96,6 +110,7 @@ class LeNet5(Sequential):
             weight_init = "he" if activation == "relu" else "xavier"
         act, Pool = _ACTIVATIONS[activation], MaxPool if pool == "max" else AvgPool
         b = _Builder("LeNet5", input_shape, weight_init, input_grad, dtype)
+        b.ints("output_size", output_size)
         b.conv(6, 5, pad=2 if min(b.shape[1:]) < 32 else 0)
         b.add(act())
         b.add(Pool(2))
@@ -118,9 +133,11 @@ class DeepConvNet(Sequential):
                  channels: Sequence[int] = (16, 16, 32, 32, 64, 64), hidden_size: int = 50,
                  dropout: float = 0.5, batchnorm: bool = False, weight_init: str | float = "he",
                  input_grad: bool = False, dtype: Any = None):
+        b = _Builder("DeepConvNet", input_shape, weight_init, input_grad, dtype)
+        channels, dropout = b.ints("channels", channels), b.rate(dropout)
         if len(channels) != 6:
             raise ValueError(f"DeepConvNet: channels must list six filter counts, got {tuple(channels)}")
-        b = _Builder("DeepConvNet", input_shape, weight_init, input_grad, dtype)
+        b.ints("output_size", output_size), b.ints("hidden_size", hidden_size)
         for i, ch in enumerate(channels):
             pad = 2 if i == 3 and (b.shape[1] % 4 or b.shape[2] % 4) else 1
             b.conv(ch, 3, pad=pad)
@@ -143,9 +160,11 @@ class AlexNet(Sequential):
     def __init__(self, input_shape: Sequence[int] = (1, 28, 28), output_size: int = 10,
                  channels: Sequence[int] = (32, 64, 96, 96, 64), hidden_size: int = 256, dropout: float = 0.5,
                  weight_init: str | float = "he", input_grad: bool = False, dtype: Any = None):
+        b = _Builder("AlexNet", input_shape, weight_init, input_grad, dtype)
+        channels, dropout = b.ints("channels", channels), b.rate(dropout)
         if len(channels) != 5:
             raise ValueError(f"AlexNet: channels must list five filter counts, got {tuple(channels)}")
-        b = _Builder("AlexNet", input_shape, weight_init, input_grad, dtype)
+        b.ints("output_size", output_size), b.ints("hidden_size", hidden_size)
         for ch in channels[:2]:
             b.conv(ch, 5, pad=2)
             b.add(ReLU())
@@ -170,6 +189,8 @@ class VGG(Sequential):
                  dropout: float = 0.5, batchnorm: bool = True, weight_init: str | float = "he",
                  input_grad: bool = False, dtype: Any = None):
         b = _Builder("VGG", input_shape, weight_init, input_grad, dtype)
+        blocks, dropout = [b.ints(f"blocks[{i}]", block) for i, block in enumerate(blocks)], b.rate(dropout)
+        b.ints("output_size", output_size), b.ints("hidden_size", hidden_size)
         for block in blocks:
             for ch in block:
                 b.conv(ch, 3, pad=1)

@@ -6,6 +6,7 @@ from typing import Any, Sequence
 
 from ..containers import Sequential
 from ..layers import ELU, Affine, BatchNorm, Dropout, LeakyReLU, ReLU, Sigmoid, Tanh
+from ..validation import check_bool, check_choice, check_float, check_int
 
 __all__ = ["MLP", "TwoLayerNet"]
 
@@ -30,12 +31,18 @@ class MLP(Sequential):
         weight_init: str | float | None = None,
         dtype: Any = None,
     ):
-        if activation not in _ACTIVATIONS:
-            raise ValueError(f"MLP: activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}")
+        where = type(self).__name__
+        check_choice(where, "activation", activation, sorted(_ACTIVATIONS))
+        if isinstance(hidden_sizes, str) or not isinstance(hidden_sizes, Sequence):
+            raise TypeError(f"{where}: hidden_sizes must be a sequence of integers, got {hidden_sizes!r}")
+        sizes = [check_int(where, "input_size", input_size),
+                 *(check_int(where, f"hidden_sizes[{i}]", h) for i, h in enumerate(hidden_sizes))]
+        output_size = check_int(where, "output_size", output_size)
+        dropout = check_float(where, "dropout", dropout, 0.0, 1.0, high_open=True)
+        batchnorm = check_bool(where, "batchnorm", batchnorm)
         if weight_init is None:
             weight_init = "xavier" if activation in ("sigmoid", "tanh") else "he"
         layers = []
-        sizes = [input_size, *hidden_sizes]
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
             layers.append(Affine(fan_in, fan_out, weight_init, dtype))
             if batchnorm:

@@ -6,6 +6,7 @@ from typing import Any
 
 from ..containers import Sequential
 from ..layers import Affine, Dropout, TimeAffine, TimeEmbedding, TimeGRU, TimeLSTM, TimeRNN
+from ..validation import check_choice, check_float, check_int
 
 __all__ = ["LanguageModel", "SequenceClassifier", "recurrent_stack"]
 
@@ -17,10 +18,9 @@ def recurrent_stack(input_size: int, hidden_size: int, cell: str = "lstm", layer
                     dtype: Any = None) -> list:
     """``layers`` Time layers of ``cell`` ("rnn", "lstm", "gru"), with ``Dropout(dropout)`` between
     them; only the last honours ``return_sequences``. A list, to splice into a ``Sequential``."""
-    if cell not in _CELLS:
-        raise ValueError(f"recurrent_stack: cell must be one of {sorted(_CELLS)}, got {cell!r}")
-    if layers < 1:
-        raise ValueError(f"recurrent_stack: layers must be at least 1, got {layers}")
+    check_choice("recurrent_stack", "cell", cell, sorted(_CELLS))
+    check_int("recurrent_stack", "layers", layers)
+    check_float("recurrent_stack", "dropout", dropout, 0.0, 1.0, high_open=True)
     stack: list = []
     for i in range(layers):
         last = i == layers - 1

@@ -14,6 +14,7 @@ import os
 from typing import Any
 
 from .. import backend
+from ..validation import check_bool, check_choice, check_float, check_int
 from . import checkpoint
 
 __all__ = ["Callback", "Checkpoint", "EarlyStopping"]
@@ -38,10 +39,13 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor: str = "val_loss", patience: int = 5, min_delta: float = 0.0,
                  mode: str = "min", restore_best: bool = True):
-        if mode not in ("min", "max"):
-            raise ValueError(f"EarlyStopping: mode must be 'min' or 'max', got {mode!r}")
-        self.monitor, self.patience, self.min_delta = monitor, patience, min_delta
-        self.mode, self.restore_best = mode, restore_best
+        if not isinstance(monitor, str):
+            raise TypeError(f"EarlyStopping: monitor must be the name of a logged value, got {monitor!r}")
+        self.monitor = monitor
+        self.patience = check_int("EarlyStopping", "patience", patience, 1)
+        self.min_delta = check_float("EarlyStopping", "min_delta", min_delta, 0.0)
+        self.mode = check_choice("EarlyStopping", "mode", mode, ("min", "max"))
+        self.restore_best = check_bool("EarlyStopping", "restore_best", restore_best)
 
     def on_train_begin(self, trainer):
         self.best, self.best_epoch, self.wait, self.best_state = math.inf, 0, 0, None
@@ -75,9 +79,10 @@ class Checkpoint(Callback):
     """
 
     def __init__(self, path: str | os.PathLike, every: int = 1, metadata: dict | None = None):
-        if every < 1:
-            raise ValueError(f"Checkpoint: every must be at least 1, got {every}")
-        self.path, self.every, self.metadata = os.fspath(path), every, metadata
+        self.every = check_int("Checkpoint", "every", every, 1)
+        if metadata is not None and not isinstance(metadata, dict):
+            raise TypeError(f"Checkpoint: metadata must be a JSON-able dict, got {type(metadata).__name__}")
+        self.path, self.metadata = os.fspath(path), metadata
         self.last_saved: str | None = None
 
     def _save(self, trainer, epoch):

@@ -202,10 +202,11 @@ def test_new_losses_agree_with_pytorch():
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: L.SoftmaxWithLoss(label_smoothing=1.0), r"SoftmaxWithLoss: label_smoothing must lie in \[0, 1\)"),
+        (lambda: L.SoftmaxWithLoss(label_smoothing=1.0),
+         r"SoftmaxWithLoss: label_smoothing must be a number in \[0.0, 1.0\), got 1.0"),
         (lambda: L.CategoricalCrossEntropy(label_smoothing=-0.1), "CategoricalCrossEntropy: label_smoothing"),
-        (lambda: L.FocalLoss(gamma=-1), "FocalLoss: gamma must be a non-negative number, got -1"),
-        (lambda: L.Huber(delta=0), "Huber: delta must be a positive number, got 0"),
+        (lambda: L.FocalLoss(gamma=-1), "FocalLoss: gamma must be a number >= 0.0, got -1"),
+        (lambda: L.Huber(delta=0), "Huber: delta must be a number > 0.0, got 0"),
     ],
 )
 def test_new_loss_arguments_are_checked(make, message):
