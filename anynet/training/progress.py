@@ -41,23 +41,29 @@ class Progress:
             self.bar = tqdm(total=samples, desc=f"epoch {epoch}/{epochs}", unit="samples",
                             unit_scale=True, leave=False, file=self.stream, dynamic_ncols=True)
 
-    def step(self, n: int, running_loss: Callable[[], float]) -> None:
+    def step(self, n: int, loss_sum: Any, seen: int) -> None:
+        """``n`` more samples done; ``loss_sum`` (a 0-d device array) over ``seen`` samples is
+        read, a device sync, at most every ``_REFRESH_S`` seconds."""
         if self.bar is None:
             return
         self.bar.update(n)
         now = time.perf_counter()
         if now - self._last >= _REFRESH_S:
             self._last = now
-            self.bar.set_postfix(loss=f"{running_loss():.4f}", refresh=False)
+            self.bar.set_postfix(loss=f"{float(loss_sum) / seen:.4f}", refresh=False)
 
     def epoch_end(self, line: str, epoch: int = 0, epochs: int = 0) -> None:
         """Close the bar; report ``line`` for the first, the last and every tenth of the epochs."""
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
+        self.close()
         every = max(1, epochs // 10)
         if self.verbose and (epoch <= 1 or epoch == epochs or epoch % every == 0 or self.verbose > 1):
             self.report(line)
+
+    def close(self) -> None:
+        """Close the bar of an epoch that will not be reported."""
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
     def message(self, line: str) -> None:
         if self.verbose:

@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable
 from .. import backend
 from ..data.dataset import DataLoader, DataSet, as_dataset
 from ..metrics import accuracy
-from ..validation import inside_network
+from ..validation import check_bool, check_int, inside_network
 from . import checkpoint
 from .callbacks import Callback
 from .progress import Progress
@@ -18,8 +18,9 @@ from .progress import Progress
 __all__ = ["Trainer", "TrainingDiverged"]
 
 
-class TrainingDiverged(RuntimeWarning):
-    """The training loss became NaN or Inf; the trainer stopped."""
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or Inf: ``fit`` stopped before that epoch counted
+    (no callback saw it, so no checkpoint of it was written) and raised this."""
 
 
 class Trainer:
@@ -32,7 +33,13 @@ class Trainer:
     within an epoch and become Python floats once per epoch, in ``history``
     (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``, ``time``).
     ``accuracy=False`` for regression. A NaN/Inf guard stops training at the
-    end of a diverged epoch, before any callback (so no checkpoint of it is written).
+    end of a diverged epoch, before any callback (so no checkpoint of it is
+    written), and raises ``TrainingDiverged``.
+
+    ``fit`` and ``evaluate`` check all they can before anything changes (data not
+    empty, one inference-mode probe of the model and loss on one sample of each
+    set, labels within the model's outputs): a refused call leaves the model,
+    its running statistics, the optimizer and the generators as they were.
     """
 
     def __init__(self, model: Any, loss: Any, optimizer: Any, callbacks: Iterable[Callback] = (),
@@ -42,7 +49,12 @@ class Trainer:
                              f"got reduction={loss.reduction!r}")
         self.model, self.loss, self.optimizer = model, loss, optimizer
         self.callbacks = list(callbacks)
-        self.verbose, self.with_accuracy, self.report = verbose, accuracy, report
+        for i, cb in enumerate(self.callbacks):
+            if not isinstance(cb, Callback):
+                raise TypeError(f"Trainer: callbacks[{i}] must be a Callback, got {type(cb).__name__}")
+        self.verbose = check_int("Trainer", "verbose", verbose, 0)
+        self.with_accuracy = check_bool("Trainer", "accuracy", accuracy)
+        self.report = report
         self.history: dict[str, list[float]] = {}
         self.epoch = 0
         self.stop_reason: str | None = None
@@ -62,28 +74,28 @@ class Trainer:
     def _metrics(self, y: Any, t: Any, value: Any, n: int) -> tuple[Any, Any]:
         return value * n, (accuracy(y, t) * n if self.with_accuracy else None)
 
-    def fit(self, train: Any, val: Any = None, epochs: int = 1, batch_size: int | None = 100,
-            shuffle: bool = True, resume: Any = None) -> dict[str, list[float]]:
+    def fit(self, train: DataSet | tuple, val: DataSet | tuple | None = None, *, epochs: int = 1,
+            batch_size: int | None = 100, shuffle: bool = True, resume: Any = None) -> dict[str, list[float]]:
         """Train until ``epochs`` epochs are done in total; returns ``history``.
 
-        ``train`` and ``val`` are DataSets or ``(x, t)`` pairs of host arrays
-        (``fit(x, t)`` is read as ``fit((x, t))``). ``resume``: a checkpoint path
-        to continue from exactly (model, optimizer, RNG, epoch, history).
+        ``train`` and ``val`` are DataSets or ``(x, t)`` pairs of host arrays.
+        ``resume``: a checkpoint path to continue from exactly (model, optimizer,
+        RNG, epoch, history). Raises ``TrainingDiverged`` when the loss becomes NaN or Inf.
         """
-        if val is not None and not isinstance(val, (DataSet, tuple, list)) and not isinstance(train, (DataSet, tuple, list)):
-            train, val = (train, val), None
+        if self.optimizer is None:
+            raise ValueError("Trainer.fit: the trainer has no optimizer; build it with one to train")
+        epochs = check_int("Trainer.fit", "epochs", epochs, 0)
         train = as_dataset(train, "train")
         val = None if val is None else as_dataset(val, "val")
+        loader = DataLoader(train, batch_size, shuffle=shuffle, device=self.model.device)
+        self._check_data("fit", train, val)
+        # both loaders keep their data on the model's device for the whole fit when it fits there
+        val_loader = None if val is None else DataLoader(val, 1000, shuffle=False, device=self.model.device)
         if resume is not None:
             self.load(resume)
         if self.epoch >= epochs:
             warnings.warn(f"Trainer.fit: {self.epoch} epochs are done already and epochs={epochs} counts "
                           "the total, so there is nothing to train; pass a larger epochs", stacklevel=2)
-        # both loaders keep their data on the model's device for the whole fit when it fits there
-        loader = DataLoader(train, batch_size, shuffle=shuffle, device=self.model.device)
-        self._labels = _label_range(getattr(self.loss, "ignore_label", None), train, val)
-        _check_ids(self.model, train, val)
-        val = None if val is None else DataLoader(val, 1000, shuffle=False, device=self.model.device)
         progress = Progress(self.verbose, self.report)
         self.stop_reason, self.diverged = None, False
         for cb in self.callbacks:
@@ -92,13 +104,39 @@ class Trainer:
             # the model's device is current, so arrays the maths creates are born beside it
             with backend.device(self.model.device):
                 while self.epoch < epochs and self.stop_reason is None:
-                    self._epoch(loader, val, epochs, progress)
+                    self._epoch(loader, val_loader, epochs, progress)
         finally:
             for cb in self.callbacks:
                 cb.on_train_end(self)
-        if self.stop_reason and not self.diverged:
+        if self.diverged:
+            raise TrainingDiverged(self.stop_reason)
+        if self.stop_reason:
             progress.message(self.stop_reason)
         return self.history
+
+    def _check_data(self, where: str, *sets: DataSet | None) -> None:
+        """Refuse empty data and embedding ids out of range, then run one sample of each set
+        through the model in inference mode, its labels against the model's outputs, then the
+        loss (targets), all before anything changes: inference mode moves no running statistics
+        and draws no dropout mask (a stateful model restarts its state, as every fit and evaluate
+        does). Index ranges are read on the host, as CuPy wraps out-of-range indices around."""
+        sets = tuple(d for d in sets if d is not None)
+        for data in sets:
+            if len(data) == 0:
+                raise ValueError(f"Trainer.{where}: the {data.name} data holds no samples")
+            _check_ids(where, self.model, data)
+        dev = backend.as_device(self.model.device)
+        self._reset_state()  # a carried state fits no probe; fit and evaluate restart it anyway
+        try:
+            with backend.device(dev):
+                for data in sets:
+                    xb, tb = backend.to_device(data.x[:1], dev), backend.to_device(data.t[:1], dev)
+                    y = self.model.predict(xb)
+                    _check_label_range(where, data, y, getattr(self.loss, "ignore_label", None))
+                    with inside_network():  # scores are the model's, not input: NaN is not refused here
+                        self._metrics(y, tb, self.loss.forward(y, tb), 1)
+        finally:
+            self._reset_state()
 
     def _epoch(self, loader: DataLoader, val: DataLoader | None, epochs: int, progress: Progress) -> None:
         epoch = self.epoch + 1
@@ -112,8 +150,6 @@ class Trainer:
             # the once-per-epoch guard reads values, so a diverging run stops cleanly below
             with inside_network():
                 y = self.model.forward(xb, train=True)
-                if self._labels is not None:
-                    self._check_labels(y)
                 value = self.loss.forward(y, tb)
             self.model.backward(self.loss.backward())
             self.optimizer.update(self.model.params)
@@ -121,7 +157,7 @@ class Trainer:
             total_loss = total_loss + loss_sum
             total_hits = total_hits + hits if hits is not None else total_hits
             seen += xb.shape[0]
-            progress.step(xb.shape[0], lambda: float(total_loss) / seen)
+            progress.step(xb.shape[0], total_loss, seen)
         logs = {"loss": float(total_loss) / n}
         if self.with_accuracy:
             logs["accuracy"] = float(total_hits) / n
@@ -129,9 +165,9 @@ class Trainer:
         if not math.isfinite(logs["loss"]):
             self.diverged = True
             self.stop_reason = (f"training diverged: the loss became {logs['loss']} in epoch {epoch}; "
-                                "stopped (lower the learning rate); checkpoints keep the last good epoch")
-            progress.epoch_end(self.stop_reason)
-            warnings.warn(self.stop_reason, TrainingDiverged, stacklevel=3)
+                                f"stopped after {self.epoch} good epochs (lower the learning rate); "
+                                "nothing of the diverged epoch was saved")
+            progress.close()
             return
         if val is not None:
             logs["val_loss"], val_acc = self._evaluate(val)
@@ -145,16 +181,6 @@ class Trainer:
         progress.epoch_end(f"epoch {epoch}/{epochs}  {text}  {n / elapsed:,.0f} samples/s", epoch, epochs)
         for cb in self.callbacks:
             cb.on_epoch_end(self, epoch, logs)
-
-    def _check_labels(self, y: Any) -> None:
-        # class indices t (N, ...) index the last axis of scores y (N, ..., C): checked once, on the
-        # host, as CuPy wraps out-of-range indices around where NumPy raises
-        lo, hi, ndim = self._labels
-        self._labels = None
-        C = y.shape[-1]
-        if y.ndim == ndim + 1 and (lo < 0 or hi >= C):
-            raise ValueError(f"Trainer: labels must lie in [0, {C}) for a model with {C} "
-                             f"outputs, the data holds values in [{lo}, {hi}]")
 
     def _batches(self, loader: DataLoader):
         """The loader's batches; a stateful model restarts its state at the first batch and
@@ -173,17 +199,23 @@ class Trainer:
         if reset is not None:
             reset()
 
-    def evaluate(self, data: Any, t: Any = None, batch_size: int = 1000) -> tuple[float, float]:
-        """Mean loss and accuracy (NaN with ``accuracy=False``) over ``data`` in inference mode."""
-        data = as_dataset((data, t) if t is not None else data, "evaluate")
-        return self._evaluate(DataLoader(data, batch_size, shuffle=False, device=self.model.device))
+    def evaluate(self, data: DataSet | tuple, *, batch_size: int = 1000) -> tuple[float, float]:
+        """Mean loss and accuracy (NaN with ``accuracy=False``) over ``data`` (a DataSet or an
+        ``(x, t)`` pair of host arrays) in inference mode."""
+        data = as_dataset(data, "evaluate")
+        loader = DataLoader(data, batch_size, shuffle=False, device=self.model.device)
+        self._check_data("evaluate", data)
+        return self._evaluate(loader)
 
     def _evaluate(self, loader: DataLoader) -> tuple[float, float]:
         total_loss, total_hits = 0.0, 0.0
         with backend.device(self.model.device):
             for xb, tb in self._batches(loader):
-                y = self.model.predict(xb)
-                loss_sum, hits = self._metrics(y, tb, self.loss.forward(y, tb), xb.shape[0])
+                # checked above and where the data entered; a diverged model's NaN scores give a NaN loss
+                with inside_network():
+                    y = self.model.predict(xb)
+                    value = self.loss.forward(y, tb)
+                loss_sum, hits = self._metrics(y, tb, value, xb.shape[0])
                 total_loss = total_loss + loss_sum
                 total_hits = total_hits + hits if hits is not None else total_hits
         self._reset_state()
@@ -191,24 +223,23 @@ class Trainer:
         return float(total_loss) / n, (float(total_hits) / n if self.with_accuracy else math.nan)
 
 
-def _label_range(ignore: int | None, *sets: DataSet | None) -> tuple[int, int, int] | None:
-    """(min, max, ndim) of integer class labels of any shape over the host data sets (the loss's
-    ignore label left out), read once before training."""
-    labels = [d.t for d in sets if d is not None and d.t.dtype.kind in "iu"]
-    labels = [t if ignore is None else t[t != ignore] for t in labels]
-    if not any(t.size for t in labels):
-        return None
-    return (min(int(t.min()) for t in labels if t.size), max(int(t.max()) for t in labels if t.size),
-            sets[0].t.ndim)
+def _check_label_range(where: str, data: DataSet, y: Any, ignore: int | None) -> None:
+    """Integer class labels (ignoring ``ignore``) must index the model's outputs: y (..., C), t (...)."""
+    t = data.t
+    if t.dtype.kind not in "iu" or y.ndim != t.ndim + 1:
+        return
+    n_classes = y.shape[-1]
+    used = t if ignore is None else t[t != ignore]
+    if used.size and (int(used.min()) < 0 or int(used.max()) >= n_classes):
+        raise ValueError(f"Trainer.{where}: labels must lie in [0, {n_classes}) for a model with {n_classes} "
+                         f"outputs, the {data.name} data holds values in [{int(used.min())}, {int(used.max())}]")
 
 
-def _check_ids(model: Any, *sets: DataSet | None) -> None:
-    """Integer inputs (embedding ids, any shape) against the rows of the model's first layer,
-    on the host before training."""
+def _check_ids(where: str, model: Any, data: DataSet) -> None:
+    """Integer inputs (embedding ids, any shape) against the rows of the model's first layer."""
     n_ids = getattr(model, "input_ids", None)
-    for d in sets:
-        if n_ids is not None and d is not None and d.x.dtype.kind in "iu" and d.x.size:
-            lo, hi = int(d.x.min()), int(d.x.max())
-            if lo < 0 or hi >= n_ids:
-                raise ValueError(f"Trainer: ids must lie in [0, {n_ids}) for a model whose embedding has "
-                                 f"{n_ids} rows, the {d.name} data holds values in [{lo}, {hi}]")
+    if n_ids is not None and data.x.dtype.kind in "iu" and data.x.size:
+        lo, hi = int(data.x.min()), int(data.x.max())
+        if lo < 0 or hi >= n_ids:
+            raise ValueError(f"Trainer.{where}: ids must lie in [0, {n_ids}) for a model whose embedding has "
+                             f"{n_ids} rows, the {data.name} data holds values in [{lo}, {hi}]")

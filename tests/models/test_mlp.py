@@ -16,7 +16,7 @@ def test_spiral_reaches_95_percent(cpu_backend):
     trainer = anynet.Trainer(net, anynet.SoftmaxWithLoss(), anynet.Adam(lr=0.03), verbose=0)
     history = trainer.fit((x, t), epochs=60, batch_size=60)
     assert history["loss"][-1] < history["loss"][0]
-    assert trainer.evaluate(x, t)[1] >= 0.95
+    assert trainer.evaluate((x, t))[1] >= 0.95
     assert anynet.device_of(net.params[0].data) == cpu_backend
 
 

@@ -64,7 +64,7 @@ def test_row_classifier_loss_falls(cpu_backend, kind):
     net = anynet.models.SequenceClassifier(5, 16, 3, cell=kind)
     opt = anynet.SGD(lr=2.0 if kind == "lstm" else 1.0, hooks=[ClipByNorm(5.0)])
     trainer = anynet.Trainer(net, anynet.SoftmaxWithLoss(), opt, verbose=0)
-    history = trainer.fit(x, t, epochs=8, batch_size=16)
+    history = trainer.fit((x, t), epochs=8, batch_size=16)
     assert history["loss"][-1] < 0.5 * history["loss"][0]
     assert anynet.device_of(net.params[0].data) == cpu_backend
 

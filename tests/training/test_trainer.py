@@ -70,7 +70,7 @@ def test_nan_guard_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     trainer.fit((x, t), epochs=2, batch_size=10)
     good = [host(p.data).copy() for p in net.params]
     trainer.optimizer.lr = 1e20  # diverges within the epoch
-    with pytest.warns(TrainingDiverged, match="the loss became (nan|inf) in epoch 3"), np.errstate(all="ignore"):
+    with pytest.raises(TrainingDiverged, match="the loss became (nan|inf) in epoch 3"), np.errstate(all="ignore"):
         trainer.fit((x, t), epochs=10, batch_size=10)
     assert trainer.diverged and trainer.epoch == 2 and len(trainer.history["loss"]) == 2
     fresh, _ = _regression()
@@ -179,13 +179,13 @@ def test_integer_targets_and_ids_of_every_shape_are_checked_on_the_host():
         fit(ids[:, :-1], padded)
         bad = ids[:, 1:].copy()
         bad[3, 2] = 7
-        with pytest.raises(ValueError, match=r"Trainer: labels must lie in \[0, 7\).*\[0, 7\]"):
+        with pytest.raises(ValueError, match=r"Trainer.fit: labels must lie in \[0, 7\).*\[0, 7\]"):
             fit(ids[:, :-1], bad)
-        with pytest.raises(ValueError, match=r"Trainer: labels must lie in \[0, 7\).*\[0, 7\]"):
+        with pytest.raises(ValueError, match=r"Trainer.fit: labels must lie in \[0, 7\).*\[0, 7\]"):
             fit(ids[:, :-1], ids[:, 1:], (ids[:, :-1], bad))
         bad_ids = ids[:, :-1].copy()
         bad_ids[0, 0] = 9
-        with pytest.raises(ValueError, match=r"Trainer: ids must lie in \[0, 7\).*embedding has 7 rows.*\[0, 9\]"):
+        with pytest.raises(ValueError, match=r"Trainer.fit: ids must lie in \[0, 7\).*embedding has 7 rows.*\[0, 9\]"):
             fit(bad_ids, ids[:, 1:])
-        with pytest.raises(ValueError, match=r"Trainer: ids must lie in \[0, 7\).*the val data"):
+        with pytest.raises(ValueError, match=r"Trainer.fit: ids must lie in \[0, 7\).*the val data"):
             fit(ids[:, :-1], ids[:, 1:], (ids[:, :-1] - 1, ids[:, 1:]))
