@@ -18,7 +18,9 @@ from ._arrays import device_of
 from ._context import as_device
 from ._device import Device
 
-__all__ = ["host_rng", "normal", "numpy_dtype", "rng_state", "seed", "set_rng_state", "uniform_like"]
+__all__ = [
+    "check_rng_state", "host_rng", "normal", "numpy_dtype", "rng_state", "seed", "set_rng_state", "uniform_like",
+]
 
 _SEED: int | None = None
 _HOST: np.random.Generator = np.random.default_rng()
@@ -97,20 +99,50 @@ def rng_state() -> dict[str, Any]:
     return {"seed": _SEED, "host": _HOST.bit_generator.state, "devices": devices, "unsaved": unsaved}
 
 
+def _restored(state: Any) -> tuple[int | None, np.random.Generator, dict[str, tuple[Device, Any]]]:
+    """The seed, host generator and device generators ``state`` (from ``rng_state``) describes,
+    built anew without touching the live ones; ValueError naming what does not fit."""
+    if not isinstance(state, dict) or not {"seed", "host", "devices"} <= set(state) <= {
+            "seed", "host", "devices", "unsaved"}:
+        raise ValueError(f"RNG state must hold seed, host, devices (and unsaved), got {state!r:.200}")
+    unsaved = state.get("unsaved", [])
+    if not isinstance(unsaved, list) or not all(isinstance(name, str) for name in unsaved):
+        raise ValueError(f"RNG state: unsaved must list device names, got {unsaved!r:.100}")
+    seed_ = state["seed"]
+    if seed_ is not None and (not isinstance(seed_, int) or isinstance(seed_, bool) or seed_ < 0):
+        raise ValueError(f"RNG state: seed must be null or a non-negative integer, got {seed_!r:.100}")
+    if not isinstance(state["devices"], dict):
+        raise ValueError(f"RNG state: devices must map device names to states, got {state['devices']!r:.100}")
+    try:
+        host = np.random.default_rng()
+        host.bit_generator.state = state["host"]
+        devices = {}
+        for name, saved in state["devices"].items():
+            if not isinstance(saved, dict) or len(saved) != 1:
+                raise ValueError(f"device {name!r}: expected one generator state, got {saved!r:.100}")
+            dev = as_device(name)
+            rng = dev.restore_rng(saved)
+            if rng is not None:
+                devices[name] = (dev, rng)
+    # each library refuses a damaged state in its own way
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError, RuntimeError, ImportError) as err:
+        raise ValueError(f"RNG state does not fit: {err}") from None
+    return seed_, host, devices
+
+
+def check_rng_state(state: Any) -> None:
+    """Raise ValueError unless ``set_rng_state(state)`` would succeed; changes nothing."""
+    _restored(state)
+
+
 def set_rng_state(state: dict[str, Any]) -> None:
-    """Restore what ``rng_state`` returned."""
+    """Restore what ``rng_state`` returned: every generator, or (ValueError) none."""
     global _SEED, _HOST, _RESUMED
-    _SEED = state["seed"]
-    _HOST = np.random.default_rng()
-    _HOST.bit_generator.state = state["host"]
+    _SEED, _HOST, devices = _restored(state)
     # read from the state, not drawn: the host generator goes on exactly as in a straight run
     digest = hashlib.sha256(json.dumps(state["host"], sort_keys=True, default=str).encode()).digest()
     _RESUMED = int.from_bytes(digest[:8], "little") % (2**63)
     _UNSAVED.clear()
     _UNSAVED.update(state.get("unsaved", ()))
     _DEVICE_RNGS.clear()
-    for name, saved in state["devices"].items():
-        dev = as_device(name)
-        rng = dev.restore_rng(saved)
-        if rng is not None:
-            _DEVICE_RNGS[name] = (dev, rng)
+    _DEVICE_RNGS.update(devices)

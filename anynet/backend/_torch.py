@@ -117,6 +117,6 @@ class TorchDevice(Device):
         import torch
 
         rng = self.new_rng(None)
-        raw = np.frombuffer(base64.b64decode(saved["torch"]), dtype=np.uint8).copy()
+        raw = np.frombuffer(base64.b64decode(saved["torch"], validate=True), dtype=np.uint8).copy()
         rng.set_state(torch.from_numpy(raw))
         return rng

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .. import backend
+from ..layers.base import check_keys
 
 __all__ = ["CheckpointError", "load", "read", "save"]
 
@@ -101,10 +102,8 @@ def read(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]
         meta = json.loads(arrays.pop(_META).tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CheckpointError(f"{path}: the metadata is corrupted ({err})") from err
-    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
-        raise CheckpointError(f"{path}: format {meta.get('format')!r} version {meta.get('version')!r}, "
-                              f"expected {FORMAT!r} version {VERSION}")
-    listed = meta.get("arrays", {})
+    _check_schema(path, meta)
+    listed = meta["arrays"]
     if set(listed) != set(arrays):
         raise CheckpointError(f"{path}: arrays {sorted(arrays)} do not match the metadata's {sorted(listed)}")
     for key, a in arrays.items():
@@ -119,45 +118,101 @@ def load(path: str | os.PathLike, model: Any = None, optimizer: Any = None,
          restore_rng: bool = True) -> dict[str, Any]:
     """Restore ``model`` and ``optimizer`` (when given) and the RNG from ``path``; returns the metadata.
 
-    Everything is read and checked against the model and optimizer first (keys,
-    shapes, dtypes, classes); nothing is assigned unless all of it fits.
+    Everything is read and checked first (the metadata against its schema, then keys,
+    shapes and dtypes against the model, the optimizer's state, the RNG state);
+    nothing is assigned unless all of it fits, else ``CheckpointError``.
     """
+    path = os.fspath(path)
     meta, arrays = read(path)
     model_state = {k[len("model/"):]: a for k, a in arrays.items() if k.startswith("model/")}
-    opt_arrays = {k[len("optimizer/"):]: a for k, a in arrays.items() if k.startswith("optimizer/")}
+    opt_state = {}
     if model is not None:
         own = model.state_dict()
-        missing, unexpected = sorted(set(own) - set(model_state)), sorted(set(model_state) - set(own))
-        if missing or unexpected:
-            raise CheckpointError(f"{path}: saved from a {meta['model']['class']} that does not fit this "
-                                  f"{type(model).__name__}: missing {missing}, unexpected {unexpected}")
+        _refuse_errors(path, check_keys, f"the {meta['model']['class']} saved here and this {type(model).__name__}",
+                       own, model_state)
         for key, a in model_state.items():
             mine = own[key]
             if tuple(a.shape) != tuple(mine.shape) or a.dtype != backend.numpy_dtype(mine.dtype):
                 raise CheckpointError(f"{path}: {key} is {a.dtype}{tuple(a.shape)} in the file, "
                                       f"{backend.numpy_dtype(mine.dtype)}{tuple(mine.shape)} in the model")
+    params = model.params if model is not None else []
     if optimizer is not None:
-        saved = meta.get("optimizer")
+        saved = meta["optimizer"]
         if saved is None:
             raise CheckpointError(f"{path}: holds no optimizer state")
         if saved["class"] != type(optimizer).__name__:
             raise CheckpointError(f"{path}: optimizer state of {saved['class']}, not {type(optimizer).__name__}")
-        n_params = len(model.params) if model is not None else meta["model"]["num_params"]
-        for key in opt_arrays:
-            index = key.split(".")[1] if key.startswith("state.") else None
-            if index is not None and (not index.isdigit() or int(index) >= n_params):
-                raise CheckpointError(f"{path}: optimizer state {key!r} names no parameter of {n_params}")
-        if model is not None:
-            try:
-                optimizer.check_state({**saved["scalars"], **opt_arrays}, model.params)
-            except ValueError as err:
-                raise CheckpointError(f"{path}: {err}") from None
+        opt_arrays = {k[len("optimizer/"):]: a for k, a in arrays.items() if k.startswith("optimizer/")}
+        opt_state = {**saved["scalars"], **opt_arrays}
+        _refuse_errors(path, optimizer.check_state, opt_state, params)
+    if restore_rng and meta["rng"] is not None:
+        _refuse_errors(path, backend.check_rng_state, meta["rng"])
     # every check passed: assign
     if model is not None:
         model.load_state_dict(model_state)
     if optimizer is not None:
-        params = model.params if model is not None else []
-        optimizer.load_state_dict({**meta["optimizer"]["scalars"], **opt_arrays}, params)
-    if restore_rng and meta.get("rng") is not None:
+        optimizer.load_state_dict(opt_state, params)
+    if restore_rng and meta["rng"] is not None:
         backend.set_rng_state(meta["rng"])
     return meta
+
+
+def _refuse_errors(path: str, check: Any, *args: Any) -> None:
+    """Run ``check(*args)``; its ValueError or TypeError becomes a CheckpointError naming ``path``."""
+    try:
+        check(*args)
+    except (ValueError, TypeError) as err:
+        raise CheckpointError(f"{path}: {err}") from None
+
+
+def _is_int(value: Any, minimum: int = 0) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_schema(path: str, meta: Any) -> None:
+    """Every field's type and range, so that nothing later meets a field it cannot read."""
+    def need(field: str, value: Any, ok: bool, what: str) -> None:
+        if not ok:
+            raise CheckpointError(f"{path}: the metadata's {field} must be {what}, got {value!r:.120}")
+
+    need("top level", meta, isinstance(meta, dict), "a JSON object")
+    if meta.get("format") != FORMAT or not _is_int(meta.get("version")) or meta.get("version") != VERSION:
+        raise CheckpointError(f"{path}: format {meta.get('format')!r:.60} version {meta.get('version')!r:.60}, "
+                              f"expected {FORMAT!r} version {VERSION}")
+    fields = {"format", "version", "model", "optimizer", "trainer", "rng", "metadata", "arrays"}
+    need("field list", sorted(meta), set(meta) == fields, f"{sorted(fields)}")
+    model = meta["model"]
+    need("model", model, isinstance(model, dict) and set(model) == {"class", "num_params"},
+         "an object of class and num_params")
+    need("model.class", model["class"], isinstance(model["class"], str), "a class name")
+    need("model.num_params", model["num_params"], _is_int(model["num_params"]), "a non-negative integer")
+    opt = meta["optimizer"]
+    if opt is not None:
+        need("optimizer", opt, isinstance(opt, dict) and set(opt) == {"class", "scalars"},
+             "null or an object of class and scalars")
+        need("optimizer.class", opt["class"], isinstance(opt["class"], str), "a class name")
+        need("optimizer.scalars", opt["scalars"], isinstance(opt["scalars"], dict) and all(
+            _is_scalar(v) or (isinstance(v, list) and all(map(_is_scalar, v))) for v in opt["scalars"].values()),
+            "an object of numbers, strings and lists of them")
+    trainer = meta["trainer"]
+    need("trainer", trainer, isinstance(trainer, dict) and set(trainer) <= {"epoch", "history"},
+         "an object of epoch and history")
+    if "epoch" in trainer:
+        need("trainer.epoch", trainer["epoch"], _is_int(trainer["epoch"]), "a non-negative integer")
+    history = trainer.get("history", {})
+    need("trainer.history", history, isinstance(history, dict) and all(
+        isinstance(v, list) and all(map(_is_number, v)) for v in history.values()), "an object of lists of numbers")
+    rng = meta["rng"]
+    need("rng", rng, rng is None or isinstance(rng, dict), "null or an object (checked when restored)")
+    need("metadata", meta["metadata"], isinstance(meta["metadata"], dict), "an object")
+    arrays = meta["arrays"]
+    need("arrays", arrays, isinstance(arrays, dict), "an object")
+    for key, want in arrays.items():
+        need(f"arrays[{key!r}]", want, key.startswith(("model/", "optimizer/")) and isinstance(want, dict)
+             and set(want) == {"shape", "dtype", "sha256"} and isinstance(want["shape"], list)
+             and all(map(_is_int, want["shape"])) and isinstance(want["dtype"], str)
+             and isinstance(want["sha256"], str), "a model/ or optimizer/ array's shape, dtype and sha256")
