@@ -8,50 +8,60 @@ import csv
 import json
 import os
 import sys
-from typing import Any
+import warnings
+from typing import Any, NamedTuple
 
 from . import backend
 from .data import DataNotFoundError, IDXError, as_dataset, fashion_mnist, mnist, spiral, train_val_split
 from .export import ExportError, to_onnx
 from .losses import SoftmaxWithLoss
-from .training import Checkpoint, CheckpointError, Trainer, checkpoint, plot_history
+from .models import MLP, VGG, AlexNet, DeepConvNet, LeNet5, SimpleConvNet
+from .optimizers import GD, SGD, AdaDelta, AdaGrad, Adam, AdamW, Momentum, Nadam, Nesterov, RMSProp
+from .training import Checkpoint, CheckpointError, Trainer, TrainingDiverged, checkpoint, plot_history
+from .validation import check_float, check_int
 
-# command-line name -> class name in anynet.models / anynet.optimizers, looked up
-# when used so that a build without some of them still runs the others
-MODELS = {"mlp": "MLP", "simple-convnet": "SimpleConvNet", "lenet5": "LeNet5",
-          "deep-convnet": "DeepConvNet", "alexnet": "AlexNet", "vgg": "VGG"}
-OPTIMIZERS = {"gd": "GD", "sgd": "SGD", "momentum": "Momentum", "nesterov": "Nesterov",
-              "adagrad": "AdaGrad", "rmsprop": "RMSProp", "adadelta": "AdaDelta", "adam": "Adam",
-              "nadam": "Nadam", "adamw": "AdamW"}
+MODELS = {"mlp": MLP, "simple-convnet": SimpleConvNet, "lenet5": LeNet5, "deep-convnet": DeepConvNet,
+          "alexnet": AlexNet, "vgg": VGG}
+OPTIMIZERS = {"gd": GD, "sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adagrad": AdaGrad,
+              "rmsprop": RMSProp, "adadelta": AdaDelta, "adam": Adam, "nadam": Nadam, "adamw": AdamW}
 DATA = ("spiral", "fashion-mnist", "mnist")
-# per data set: epochs, batch size, learning rate, validation fraction
-DEFAULTS = {"spiral": (300, 30, 1.0, 0.0), "fashion-mnist": (5, 100, 0.1, 0.1), "mnist": (5, 100, 0.1, 0.1)}
+
+
+class Defaults(NamedTuple):
+    """What ``anynet train`` uses for a data set when a flag is not given."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    val_fraction: float
+
+
+DEFAULTS = {"spiral": Defaults(epochs=300, batch_size=30, lr=1.0, val_fraction=0.0),
+            "fashion-mnist": Defaults(epochs=5, batch_size=100, lr=0.1, val_fraction=0.1),
+            "mnist": Defaults(epochs=5, batch_size=100, lr=0.1, val_fraction=0.1)}
 
 
 class UsageError(ValueError):
     """A request the command cannot carry out; printed without a traceback."""
 
 
-def _lookup(module: str, table: dict[str, str], name: str, what: str) -> Any:
-    import importlib
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad flag as a UsageError: one line, no usage block."""
 
-    if name not in table:
-        raise UsageError(f"unknown {what} {name!r}: choose one of {', '.join(table)}")
-    cls = getattr(importlib.import_module(f"anynet.{module}"), table[name], None)
-    if cls is None:
-        raise UsageError(f"{what} {name!r} is not available in this build (anynet.{module}.{table[name]} is missing)")
-    return cls
+    def error(self, message: str) -> Any:
+        raise UsageError(f"{self.prog.split()[-1]}: {message}")
 
 
 def build_model(name: str, data: str, hidden: int = 100, layers: int = 2) -> Any:
     """The network ``name`` for data set ``data`` (2-D points or 1x28x28 images)."""
-    cls = _lookup("models", MODELS, name, "model")
+    if name not in MODELS:
+        raise UsageError(f"unknown model {name!r}: choose one of {', '.join(MODELS)}")
     if name == "mlp":
         inputs, classes = (2, 3) if data == "spiral" else (784, 10)
-        return cls(inputs, [hidden] * layers, classes)
+        return MLP(inputs, [hidden] * check_int("build_model", "layers", layers), classes)
     if data == "spiral":
         raise UsageError(f"model {name!r} needs image data: use --data fashion-mnist or --data mnist")
-    return cls(input_shape=(1, 28, 28), output_size=10)
+    return MODELS[name](input_shape=(1, 28, 28), output_size=10)
 
 
 def load_data(name: str, flatten: bool, data_dir: str | None = None, download: bool = True):
@@ -73,15 +83,43 @@ def _write_history(history: dict[str, list[float]], out: str) -> None:
             w.writerow([i + 1, *(history[k][i] for k in keys)])
 
 
+def _available(spec: str) -> None:
+    """Refuse a device that is unknown or absent here before any work, in one line."""
+    try:
+        backend.as_device(spec).zeros((1,))
+    except backend.DeviceError:
+        raise
+    except Exception as err:  # noqa: BLE001 - array libraries fail on absent hardware in their own ways
+        raise UsageError(f"device {spec!r} is not available here ({type(err).__name__}: {err})") from None
+
+
+def _check_flags(args: argparse.Namespace) -> None:
+    """Refuse flag values out of range before anything runs (ValueError naming the flag)."""
+    for flag, minimum in (("epochs", 1), ("batch_size", 0), ("hidden", 1), ("layers", 1), ("limit", 1),
+                          ("seed", 0), ("checkpoint_every", 1), ("verbose", 0)):
+        if getattr(args, flag) is not None:
+            check_int("train", "--" + flag.replace("_", "-"), getattr(args, flag), minimum)
+    if args.lr is not None:
+        check_float("train", "--lr", args.lr, 0.0, low_open=True)
+    if args.val_fraction is not None:
+        check_float("train", "--val-fraction", args.val_fraction, 0.0, 1.0, high_open=True)
+
+
 def _train(args: argparse.Namespace) -> int:
-    epochs, batch, lr, val_fraction = DEFAULTS[args.data]
-    epochs = args.epochs if args.epochs is not None else epochs
-    batch = args.batch_size if args.batch_size is not None else batch
+    _check_flags(args)
+    _available(args.device)
+    default = DEFAULTS[args.data]
+    epochs = args.epochs if args.epochs is not None else default.epochs
+    batch = args.batch_size if args.batch_size is not None else default.batch_size
     batch = None if batch == 0 else batch
-    lr = args.lr if args.lr is not None else lr
-    val_fraction = args.val_fraction if args.val_fraction is not None else val_fraction
-    opt_cls = _lookup("optimizers", OPTIMIZERS, args.optimizer, "optimizer")
-    _lookup("models", MODELS, args.model, "model")
+    lr = args.lr if args.lr is not None else default.lr
+    val_fraction = args.val_fraction if args.val_fraction is not None else default.val_fraction
+    if args.model != "mlp" and args.data == "spiral":
+        raise UsageError(f"model {args.model!r} needs image data: use --data fashion-mnist or --data mnist")
+    spiral_net = args.data == "spiral"
+    args.hidden = args.hidden or (30 if spiral_net else 100)
+    args.layers = args.layers or (1 if spiral_net else 2)
+    args.out = args.out or os.path.join("runs", f"{args.data}-{args.model}")
     backend.seed(args.seed)
     flatten = args.model == "mlp"
     train, test = (as_dataset(d) for d in load_data(args.data, flatten, args.data_dir, not args.no_download))
@@ -97,11 +135,15 @@ def _train(args: argparse.Namespace) -> int:
     with backend.device(args.device) as dev:
         model = build_model(args.model, args.data, args.hidden, args.layers)
         every = args.checkpoint_every or max(1, epochs // 10)
-        trainer = Trainer(model, SoftmaxWithLoss(), opt_cls(lr=lr), verbose=args.verbose,
+        trainer = Trainer(model, SoftmaxWithLoss(), OPTIMIZERS[args.optimizer](lr=lr), verbose=args.verbose,
                           callbacks=[Checkpoint(ckpt, every=every, metadata=config)])
         print(f"training {args.model} on {args.data} ({len(train)} samples) on {dev.name}: "
               f"{epochs} epochs, batch {batch or 'full'}, {args.optimizer} lr {lr}", flush=True)
-        trainer.fit(train, val, epochs=epochs, batch_size=batch, resume=args.resume)
+        try:
+            trainer.fit(train, val, epochs=epochs, batch_size=batch, resume=args.resume)
+        except TrainingDiverged:
+            _write_history(trainer.history, args.out)
+            raise
         test_loss, test_acc = trainer.evaluate(test)
     _write_history(trainer.history, args.out)
     written = [ckpt, os.path.join(args.out, "history.csv"), os.path.join(args.out, "history.json")]
@@ -114,18 +156,21 @@ def _train(args: argparse.Namespace) -> int:
     if trainer.stop_reason:
         print(f"stopped early: {trainer.stop_reason}")
     print(f"test loss {test_loss:.4f}, test accuracy {test_acc:.2%}")
-    return 1 if trainer.diverged else 0
+    return 0
 
 
 def _load_model(path: str, data: str | None = None) -> tuple[Any, dict[str, Any], str]:
     """The model a checkpoint written by ``anynet train`` names, with its weights, on the current
     device; its configuration; the data set (``data``, else the one it was trained on)."""
     meta, _ = checkpoint.read(path)
-    config = meta.get("metadata", {})
-    if "model" not in config:
+    config = meta["metadata"]
+    if config.get("model") not in MODELS or config.get("data") not in DATA:
         raise UsageError(f"{path}: no model description; it was not written by 'anynet train'")
     data = data or config["data"]
-    model = build_model(config["model"], data, config.get("hidden", 100), config.get("layers", 2))
+    try:
+        model = build_model(config["model"], data, config.get("hidden", 100), config.get("layers", 2))
+    except (TypeError, ValueError) as err:
+        raise UsageError(f"{path}: its model description does not build: {err}") from None
     checkpoint.load(path, model, restore_rng=False)
     return model, config, data
 
@@ -161,6 +206,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    _available(args.device)
     with backend.device(args.device):
         model, config, data = _load_model(args.checkpoint, args.data)
         trainer = Trainer(model, SoftmaxWithLoss(), None, verbose=0)
@@ -171,7 +217,37 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="anynet", description="Deep learning from scratch, on any array library.")
+    """Run the command; a bad request or a failed run ends in one line on stderr and a
+    non-zero status (2: refused, 1: the run diverged, 130: interrupted), never a traceback."""
+    try:
+        args = _parser().parse_args(argv)
+        if args.command is None:
+            _parser().print_help()
+            return 0
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_line
+            # overflow in a diverging run: the trainer's guard reports it once, as TrainingDiverged
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return {"train": _train, "evaluate": _evaluate, "export": _export}[args.command](args)
+    except TrainingDiverged as err:
+        print(f"anynet: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("anynet: interrupted", file=sys.stderr)
+        return 130
+    except (UsageError, backend.DeviceError, DataNotFoundError, IDXError, CheckpointError, ExportError,
+            ValueError, TypeError, OSError, MemoryError) as err:
+        # the first five are ValueErrors or OSErrors too; ValueError and TypeError are every refused argument
+        print(f"anynet: {err or type(err).__name__}", file=sys.stderr)
+        return 2
+
+
+def _warning_line(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+    print(f"anynet: warning: {message}", file=sys.stderr)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="anynet", description="Deep learning from scratch, on any array library.")
     sub = parser.add_subparsers(dest="command")
     train = sub.add_parser("train", help="train a network (default: an MLP on the spiral set, on the CPU)")
     train.add_argument("--model", default="mlp", choices=list(MODELS))
@@ -179,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, torch:cpu, jax:cpu, ...")
     train.add_argument("--epochs", type=int, help="default: 300 on spiral, 5 on (fashion-)mnist")
     train.add_argument("--batch-size", type=int, help="0 for full-batch; default: 30 on spiral, else 100")
-    train.add_argument("--optimizer", default="sgd", help=", ".join(OPTIMIZERS))
+    train.add_argument("--optimizer", default="sgd", type=_optimizer_name, help=", ".join(OPTIMIZERS))
     train.add_argument("--lr", type=float, help="default: 1.0 on spiral, else 0.1")
     train.add_argument("--hidden", type=int, default=None, help="MLP hidden width (30 on spiral, else 100)")
     train.add_argument("--layers", type=int, default=None, help="MLP hidden layers (1 on spiral, else 2)")
@@ -205,23 +281,14 @@ def main(argv: list[str] | None = None) -> int:
     ex.add_argument("--batch", type=int, help="a fixed batch size (default: any, a symbolic batch axis)")
     ex.add_argument("--traced", action="store_true",
                     help="trace every layer's primitives instead of emitting whole ONNX operators (the reference)")
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
-    if args.command == "train":
-        spiral_net = args.data == "spiral"
-        args.hidden = args.hidden or (30 if spiral_net else 100)
-        args.layers = args.layers or (1 if spiral_net else 2)
-        args.out = args.out or os.path.join("runs", f"{args.data}-{args.model}")
-        args.optimizer = args.optimizer.lower()
-    commands = {"train": _train, "evaluate": _evaluate, "export": _export}
-    try:
-        return commands[args.command](args)
-    except (UsageError, backend.DeviceError, DataNotFoundError, IDXError, CheckpointError, ExportError,
-            FileNotFoundError) as err:
-        print(f"anynet: {err}", file=sys.stderr)
-        return 2
+    return parser
+
+
+def _optimizer_name(text: str) -> str:
+    name = text.lower()
+    if name not in OPTIMIZERS:
+        raise argparse.ArgumentTypeError(f"unknown optimizer {text!r}: choose one of {', '.join(OPTIMIZERS)}")
+    return name
 
 
 if __name__ == "__main__":
