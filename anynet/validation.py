@@ -72,7 +72,7 @@ def check_array(
 ) -> None:
     """Check ``x``'s shape against ``shape`` (ints must match, names like "N" are free; a dimension
     of ``x`` that is None, unknown while a graph is traced, matches anything), that it is floating
-    (and of ``dtype`` when given), and that its batch is not empty."""
+    (and of ``dtype`` when given), and that it has a batch axis and values."""
     got = tuple(x.shape)
     if shape is not None:
         fits = len(got) == len(shape) and all(
@@ -80,8 +80,12 @@ def check_array(
         )
         if not fits:
             raise ValueError(f"{where}: expected {name} of shape {_fmt(shape)}, got {_fmt(got)}")
-    if len(got) > 0 and got[0] == 0:
+    if len(got) == 0:
+        raise ValueError(f"{where}: expected {name} with a batch axis, (N, ...), got a 0-d array")
+    if got[0] == 0:
         raise ValueError(f"{where}: empty batch: {name} has shape {_fmt(got)}")
+    if 0 in got:
+        raise ValueError(f"{where}: {name} of shape {_fmt(got)} holds no values")
     if not xp.isdtype(x.dtype, "real floating"):
         raise TypeError(
             f"{where}: expected {name} of a floating dtype, got {x.dtype} of shape {_fmt(got)}; "

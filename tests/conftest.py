@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import collections
 import importlib.util
+import os
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 import anynet
 from anynet.testing import BACKENDS, CPU_BACKENDS, backend_fixture
@@ -23,6 +25,14 @@ if importlib.util.find_spec("jax") is not None:
     import jax
 
     jax.config.update("jax_enable_x64", True)  # gradient checks run in float64
+
+# Property-based tests stay small (each sets max_examples) and never time one example: the
+# machine is shared. A function-scoped fixture (the backend) is the same for every example.
+# Under CI=true the examples are derandomized, so a run is repeatable.
+settings.register_profile("anynet", deadline=None, database=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+settings.register_profile("ci", settings.get_profile("anynet"), derandomize=True)
+settings.load_profile("ci" if os.environ.get("CI") == "true" else "anynet")
 
 backend = backend_fixture("backend")  # every backend; the test body runs with it as the current device
 cpu_backend = backend_fixture("cpu_backend", CPU_BACKENDS)  # training runs that would be slow to repeat on GPUs

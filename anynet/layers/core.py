@@ -79,10 +79,12 @@ class Flatten(Layer):
         xp = namespace(x, where=self.name)
         if x.ndim < 1:
             raise ValueError(f"{self.name}: expected x with a batch axis, got shape {tuple(x.shape)}")
+        if x.shape[0] == 0:
+            raise ValueError(f"{self.name}: empty batch: x has shape {tuple(x.shape)}")
         self.x_shape = tuple(x.shape)
         if x.shape[0] is None:  # a symbolic batch size, in a traced graph
             return xp.reshape(x, (-1, math.prod(x.shape[1:])))
-        return xp.reshape(x, (x.shape[0], -1))
+        return xp.reshape(x, (x.shape[0], math.prod(x.shape[1:])))
 
     def backward(self, dout):
         shape = self._need("x_shape")
