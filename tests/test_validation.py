@@ -256,7 +256,7 @@ BAD_ARGUMENTS = [
 ]
 
 
-@pytest.mark.parametrize("build, error, names", BAD_ARGUMENTS, ids=[b[2].split(":")[0] for b in BAD_ARGUMENTS])
+@pytest.mark.parametrize(("build", "error", "names"), BAD_ARGUMENTS, ids=[b[2].split(":")[0] for b in BAD_ARGUMENTS])
 def test_bad_constructor_arguments_name_class_and_argument(build, error, names):
     with pytest.raises(error, match=f"^{names}") as info:
         build()

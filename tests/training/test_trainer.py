@@ -189,3 +189,71 @@ def test_integer_targets_and_ids_of_every_shape_are_checked_on_the_host():
             fit(bad_ids, ids[:, 1:])
         with pytest.raises(ValueError, match=r"Trainer.fit: ids must lie in \[0, 7\).*the val data"):
             fit(ids[:, :-1], ids[:, 1:], (ids[:, :-1] - 1, ids[:, 1:]))
+
+# -- all or nothing: a refused fit or evaluate changes nothing -----------------------------------
+
+
+def _everything(trainer):
+    """Model arrays (BatchNorm statistics included), optimizer state, generators, epoch, history."""
+    arrays = [host(v).copy() for v in trainer.model.state_dict().values()]
+    return arrays, trainer.optimizer.iterations, anynet.backend.rng_state(), trainer.epoch, dict(trainer.history)
+
+
+def _assert_same(before, after):
+    for a, b in zip(before[0], after[0]):
+        np.testing.assert_array_equal(a, b)
+    assert before[1:] == after[1:]
+
+
+REFUSED_FITS = [
+    # (what is passed to fit, the error, its message)
+    (lambda x, t: dict(train=(x, t + 1)), ValueError, r"labels must lie in \[0, 3\).*\[1, 3\]"),
+    (lambda x, t: dict(train=(x, t), val=(x, t - 1)), ValueError, r"labels must lie in \[0, 3\).*val"),
+    (lambda x, t: dict(train=(x[:, :1], t)), ValueError, r"Affine: expected x of shape \(N, 2\)"),
+    (lambda x, t: dict(train=(x.astype(np.int64), t)), TypeError, "expected x of a floating dtype"),
+    (lambda x, t: dict(train=(x.astype(np.float64), t)), TypeError,
+     r"Affine: expected x of dtype \S*float32 like the layer's"),
+    (lambda x, t: dict(train=(x, t.astype(np.float32))), TypeError, "SoftmaxWithLoss: expected integer labels"),
+    (lambda x, t: dict(train=(x, t[:, None])), ValueError, r"SoftmaxWithLoss: expected labels t of shape"),
+    (lambda x, t: dict(train=(x[:0], t[:0])), ValueError, "the train data holds no samples"),
+    (lambda x, t: dict(train=(x, t), val=(x[:0], t[:0])), ValueError, "the val data holds no samples"),
+    (lambda x, t: dict(train=x, val=t), TypeError, r"expected a DataSet or an \(x, t\) pair for train"),
+    (lambda x, t: dict(train=(x, t), epochs=-1), ValueError, "Trainer.fit: epochs"),
+    (lambda x, t: dict(train=(x, t), batch_size=0), ValueError, "DataLoader: batch_size"),
+]
+
+
+@pytest.mark.parametrize("case", range(len(REFUSED_FITS)))
+def test_a_refused_fit_changes_nothing(cpu_backend, case):
+    build, error, match = REFUSED_FITS[case]
+    x, t = anynet.data.spiral(points_per_class=7)
+    net = anynet.MLP(2, [8], 3, batchnorm=True, dropout=0.2)
+    trainer = anynet.Trainer(net, anynet.SoftmaxWithLoss(), anynet.Momentum(lr=0.1), verbose=0)
+    before = _everything(trainer)
+    with pytest.raises(error, match=match):
+        trainer.fit(**build(x, t))
+    _assert_same(before, _everything(trainer))
+    trainer.fit((x, t), epochs=1)  # and the trainer still works
+    assert trainer.epoch == 1
+
+
+def test_a_refused_evaluate_changes_nothing(cpu_backend):
+    x, t = anynet.data.spiral(points_per_class=7)
+    trainer = anynet.Trainer(anynet.MLP(2, [8], 3, batchnorm=True), anynet.SoftmaxWithLoss(), anynet.SGD(0.1),
+                             verbose=0)
+    before = _everything(trainer)
+    with pytest.raises(ValueError, match="the evaluate data holds no samples"):
+        trainer.evaluate((x[:0], t[:0]))
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\)"):
+        trainer.evaluate((x, t + 5))
+    with pytest.raises(TypeError, match="pair for evaluate"):
+        trainer.evaluate(x)
+    _assert_same(before, _everything(trainer))
+
+
+def test_evaluate_of_a_diverged_model_reports_nan_instead_of_failing():
+    x, t = anynet.data.spiral(points_per_class=7)
+    net = anynet.MLP(2, [8], 3)
+    net.params[0].data = net.params[0].data * np.nan
+    loss, _ = anynet.Trainer(net, anynet.SoftmaxWithLoss(), None, verbose=0).evaluate((x, t))
+    assert np.isnan(loss)
