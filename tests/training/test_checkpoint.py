@@ -6,9 +6,11 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import anynet
-from anynet.testing import host
+from anynet.testing import arr, host
 from anynet.training import CheckpointError, checkpoint
 
 
@@ -166,3 +168,130 @@ def test_resume_is_exact_with_dropout_on_every_cpu_backend(cpu_backend, tmp_path
     run(1, callbacks=[Checkpoint(tmp_path / "ck.npz", every=1)])
     for a, b in zip(straight, run(3, resume=tmp_path / "ck.npz")):
         np.testing.assert_array_equal(a, b)
+
+
+# -- property-based: random damage never loads, and a refused load changes nothing ---------------
+
+
+def _ready(dev, tmp_path):
+    """A checkpoint with model, optimizer (per-parameter state), trainer and device RNG state,
+    and a different model and optimizer to load it into."""
+    anynet.seed(3)
+    net, opt = _net(), anynet.Momentum(lr=0.05)
+    for p in net.params:
+        p.grad = p.data * 0 + 1
+    opt.update(net.params)
+    anynet.Dropout(0.5).forward(arr(dev, np.ones((2, 3), np.float32)), train=True)  # a device generator
+    path = checkpoint.save(tmp_path / "good.npz", net, opt, {"epoch": 3, "history": {"loss": [1.0, 0.5, 0.25]}},
+                           {"note": "x"})
+    anynet.seed(4)
+    return path, _net(), anynet.Momentum(lr=1.0)
+
+
+def _everything(net, opt):
+    states = [{k: host(v).copy() for k, v in p.state.items()} for p in net.params]
+    return ([host(v).copy() for v in net.state_dict().values()], states, opt.lr, opt.iterations,
+            anynet.backend.rng_state())
+
+
+def _assert_refused_whole(path, net, opt):
+    before = _everything(net, opt)
+    with pytest.raises(CheckpointError):
+        checkpoint.load(path, net, opt)
+    after = _everything(net, opt)
+    for a, b in zip(before[0], after[0]):
+        np.testing.assert_array_equal(a, b)
+    assert [s.keys() for s in before[1]] == [s.keys() for s in after[1]]
+    assert before[2:] == after[2:]
+
+
+corruptions = st.one_of(
+    st.tuples(st.just("flip"), st.lists(st.tuples(st.integers(0, 2**20), st.integers(1, 255)), min_size=1,
+                                        max_size=4)),
+    st.tuples(st.just("cut"), st.integers(0, 2**20)),
+    st.tuples(st.just("insert"), st.tuples(st.integers(0, 2**20), st.binary(min_size=1, max_size=8))),
+)
+
+
+def _damage(data: bytes, how) -> bytes:
+    kind, what = how
+    if kind == "cut":
+        return data[:what % len(data)]
+    if kind == "insert":
+        at, extra = what
+        return data[:at % len(data)] + extra + data[at % len(data):]
+    out = bytearray(data)
+    for offset, bits in what:
+        out[offset % len(out)] ^= bits
+    return bytes(out)
+
+
+@settings(max_examples=25)
+@given(how=corruptions)
+def test_random_byte_damage_is_refused_or_reads_exactly(cpu_backend, tmp_path, how):
+    path, net, opt = _ready(cpu_backend, tmp_path)
+    good_meta, good_arrays = checkpoint.read(path)
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(_damage(open(path, "rb").read(), how))
+    try:
+        checkpoint.read(bad)
+    except CheckpointError:
+        _assert_refused_whole(bad, net, opt)
+        return
+    meta = checkpoint.load(bad, net, opt)
+    # damage to zip bookkeeping that changes no content (timestamps, extra fields) may pass
+    assert meta == good_meta
+    for key, value in net.state_dict().items():
+        np.testing.assert_array_equal(host(value), good_arrays[f"model/{key}"])
+
+
+def _nodes(meta):
+    """(path, value) of every node of the metadata but the user's free-form ``metadata``."""
+    found = []
+
+    def walk(node, path):
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for key, value in items:
+            if path + (key,) != ("metadata",):
+                found.append((path + (key,), value))
+                walk(value, path + (key,))
+
+    walk(meta, ())
+    return found
+
+
+# deleting these (or a device's generator, or one series of the history) leaves a valid
+# checkpoint, so deletion skips them
+_OPTIONAL = {("trainer", "epoch"), ("trainer", "history"), ("optimizer", "scalars", "lr")}
+
+
+def _retyped(value):
+    """A JSON value of another type than ``value``."""
+    if isinstance(value, str):
+        return 12345
+    if isinstance(value, (dict, list)):
+        return "text" if isinstance(value, dict) else {"a": 1}
+    return "text"  # numbers, booleans, null
+
+
+@settings(max_examples=25)
+@given(pick=st.integers(0, 2**16), delete=st.booleans())
+def test_random_metadata_edits_are_refused_and_change_nothing(cpu_backend, tmp_path, pick, delete):
+    import json
+
+    path, net, opt = _ready(cpu_backend, tmp_path)
+    meta, arrays = checkpoint.read(path)
+    nodes = _nodes(meta)
+    where, value = nodes[pick % len(nodes)]
+    parent = meta
+    for key in where[:-1]:
+        parent = parent[key]
+    deletable = (isinstance(parent, dict) and where not in _OPTIONAL
+                 and where[:2] not in (("rng", "devices"), ("trainer", "history")))
+    if delete and deletable:
+        del parent[where[-1]]
+    else:
+        parent[where[-1]] = _retyped(value)
+    edited = tmp_path / "edited.npz"
+    np.savez(edited, **arrays, __metadata__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
+    _assert_refused_whole(edited, net, opt)
