@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
+import re
 import subprocess
 import sys
 
 import pytest
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
 
 import anynet
 import anynet.data.images
-from anynet.cli import main
+from anynet.cli import OPTIMIZERS, main
 
 
 def test_train_on_the_spiral_writes_everything(tmp_path):
@@ -90,3 +95,113 @@ def test_train_and_evaluate_on_fashion_mnist_when_installed(tmp_path, capsys):
     assert float(acc.rstrip("%")) > 60.0
     assert main(["evaluate", str(tmp_path / "checkpoint.npz"), "--no-download"]) == 0
     assert capsys.readouterr().out.strip().endswith(f"accuracy {acc}")
+
+
+# -- refusals: one line on stderr, a non-zero status, never a traceback ---------------------------
+
+
+def _run(argv):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+BAD_FLAGS = [
+    (["--epochs", "-1"], "train: --epochs must be an integer >= 1, got -1"),
+    (["--epochs", "0"], "train: --epochs must be an integer >= 1, got 0"),
+    (["--epochs", "ten"], "train: argument --epochs: invalid int value: 'ten'"),
+    (["--batch-size", "-5"], "train: --batch-size must be an integer >= 0, got -5"),
+    (["--lr", "0"], "train: --lr must be a number > 0.0, got 0.0"),
+    (["--lr", "-0.1"], "train: --lr must be a number > 0.0, got -0.1"),
+    (["--lr", "nan"], "train: --lr must be a number > 0.0, got nan"),
+    (["--lr", "inf"], "train: --lr must be a number > 0.0, got inf"),
+    (["--lr", "fast"], "train: argument --lr: invalid float value: 'fast'"),
+    (["--hidden", "0"], "train: --hidden must be an integer >= 1, got 0"),
+    (["--layers", "-1"], "train: --layers must be an integer >= 1, got -1"),
+    (["--limit", "0"], "train: --limit must be an integer >= 1, got 0"),
+    (["--val-fraction", "1"], r"train: --val-fraction must be a number in \[0.0, 1.0\), got 1.0"),
+    (["--val-fraction", "-0.1"], r"train: --val-fraction must be a number in \[0.0, 1.0\), got -0.1"),
+    (["--limit", "1", "--val-fraction", "0.4"], "train_val_split: val=0.4 leaves 0 of 1 samples"),
+    (["--seed", "-1"], "train: --seed must be an integer >= 0, got -1"),
+    (["--checkpoint-every", "0"], "train: --checkpoint-every must be an integer >= 1, got 0"),
+    (["--verbose", "-1"], "train: --verbose must be an integer >= 0, got -1"),
+    (["--optimizer", "lbfgs"], "train: argument --optimizer: unknown optimizer 'lbfgs'"),
+    (["--model", "resnet"], "train: argument --model: invalid choice: 'resnet'"),
+    (["--data", "cifar"], "train: argument --data: invalid choice: 'cifar'"),
+    (["--device", "tpu"], "unknown device 'tpu'"),
+    (["--device", "cpu:1"], "device 'cpu:1': NumPy has one device"),
+    (["--device", "torch:9"], "device 'torch:9': use 'torch:cpu'"),
+    (["--device", "jax:gpu"], "device 'jax:gpu': JAX has no 'gpu' devices here"),
+    (["--resume", "missing.npz"], "No such file or directory: 'missing.npz'"),
+    (["--model", "lenet5"], "model 'lenet5' needs image data"),
+    (["--colour", "red"], "unrecognized arguments: --colour red"),
+]
+
+
+@pytest.mark.parametrize(("flags", "message"), BAD_FLAGS, ids=[" ".join(f) for f, _ in BAD_FLAGS])
+def test_a_bad_flag_is_one_line_and_status_2(tmp_path, flags, message):
+    code, _, err = _run(["train", "--epochs", "1", "--out", str(tmp_path), "--verbose", "0", *flags])
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("anynet: "), err
+    assert re.search(message, err), err
+
+
+def test_a_damaged_checkpoint_and_a_missing_one_in_evaluate(tmp_path):
+    (tmp_path / "bad.npz").write_bytes(b"not a zip at all")
+    for path in (tmp_path / "bad.npz", tmp_path / "none.npz"):
+        code, _, err = _run(["evaluate", str(path)])
+        assert code == 2 and err.count("\n") == 1 and err.startswith("anynet: ")
+
+
+def test_a_diverged_run_says_so_and_keeps_the_last_good_checkpoint(tmp_path):
+    assert _run(["train", "--epochs", "2", "--out", str(tmp_path), "--verbose", "0"])[0] == 0
+    good = (tmp_path / "checkpoint.npz").read_bytes()
+    code, _, err = _run(["train", "--epochs", "3", "--lr", "1e30", "--out", str(tmp_path), "--verbose", "0"])
+    assert code == 1
+    assert err.count("\n") == 1 and err.startswith("anynet: training diverged: the loss became"), err
+    assert (tmp_path / "checkpoint.npz").read_bytes() == good
+    assert json.loads((tmp_path / "history.json").read_text()) == {}  # no good epoch in this run
+
+
+def test_a_refusal_from_the_shell_has_no_traceback(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "anynet", "train", "--lr", "-1", "--out", str(tmp_path)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and out.stderr == "anynet: train: --lr must be a number > 0.0, got -1.0\n"
+
+
+def _text():
+    return st.text(st.characters(codec="ascii", exclude_categories=("Cc",)), max_size=4)
+
+
+FLAG_VALUES = {
+    "--epochs": st.one_of(st.integers(-2, 2).map(str), _text()),
+    "--batch-size": st.one_of(st.integers(-2, 80).map(str), _text()),
+    "--lr": st.one_of(st.floats(allow_nan=True, allow_infinity=True).map(repr),
+                      st.sampled_from(["1e30", "0.5", "1e-3"]), _text()),
+    "--hidden": st.integers(-1, 8).map(str),
+    "--layers": st.integers(-1, 2).map(str),
+    "--val-fraction": st.floats(-0.5, 1.5).map(repr),
+    "--limit": st.integers(-1, 60).map(str),
+    "--seed": st.integers(-2, 3).map(str),
+    "--checkpoint-every": st.integers(-1, 2).map(str),
+    "--verbose": st.integers(-1, 1).map(str),
+    "--optimizer": st.sampled_from([*OPTIMIZERS, "ADAM", "lbfgs", ""]),
+    "--model": st.sampled_from(["mlp", "lenet5", "resnet"]),
+    "--device": st.sampled_from(["cpu", "tpu", "numpy:cpu", "cpu:1", "torch:9", "jax:gpu", "cuda:x", ""]),
+}
+
+
+@settings(max_examples=30)
+@given(flags=st.dictionaries(st.sampled_from(sorted(FLAG_VALUES)), st.none(), max_size=5).flatmap(
+    lambda chosen: st.fixed_dictionaries({k: FLAG_VALUES[k] for k in chosen})))
+def test_random_flag_values_run_or_give_one_clear_line(tmp_path, flags):
+    argv = ["train", "--epochs", "1", "--limit", "60", "--verbose", "0", "--out", str(tmp_path)]
+    for flag, value in flags.items():
+        argv += [f"{flag}={value}"]  # "=": a value that starts with "-" stays a value
+    code, _, err = _run(argv)
+    event(f"exit status {code}")
+    lines = err.splitlines()
+    assert all(line.startswith("anynet: ") for line in lines), err
+    if code != 0:
+        assert code in (1, 2) and lines and not lines[-1].startswith("anynet: warning:"), err
