@@ -262,7 +262,7 @@ def _nodes(meta):
 
 # deleting these (or a device's generator, or one series of the history) leaves a valid
 # checkpoint, so deletion skips them
-_OPTIONAL = {("trainer", "epoch"), ("trainer", "history"), ("optimizer", "scalars", "lr")}
+_OPTIONAL = {("trainer", "epoch"), ("trainer", "history"), ("optimizer", "scalars", "lr"), ("rng", "unsaved")}
 
 
 def _retyped(value):

@@ -190,6 +190,7 @@ def test_integer_targets_and_ids_of_every_shape_are_checked_on_the_host():
         with pytest.raises(ValueError, match=r"Trainer.fit: ids must lie in \[0, 7\).*the val data"):
             fit(ids[:, :-1], ids[:, 1:], (ids[:, :-1] - 1, ids[:, 1:]))
 
+
 # -- all or nothing: a refused fit or evaluate changes nothing -----------------------------------
 
 
