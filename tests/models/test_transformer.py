@@ -33,7 +33,7 @@ def test_lm_loss_falls_with_the_trainer(cpu_backend, positional):
     model = anynet.TransformerLM(4, 16, 2, layers=1, max_len=8, positional=positional)
     trainer = anynet.Trainer(model, anynet.TimeSoftmaxWithLoss(), anynet.Adam(lr=0.01, hooks=[ClipByNorm(5.0)]),
                              verbose=0)
-    history = trainer.fit(x, t, epochs=6, batch_size=10)
+    history = trainer.fit((x, t), epochs=6, batch_size=10)
     assert history["loss"][-1] < 0.5 * history["loss"][0]
 
 
