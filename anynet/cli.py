@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import inspect
 import json
 import os
 import sys
@@ -13,17 +14,35 @@ from typing import Any, NamedTuple
 
 from . import backend
 from .data import DataNotFoundError, IDXError, as_dataset, fashion_mnist, mnist, spiral, train_val_split
+from .data.augment import for_data
 from .export import ExportError, to_onnx
 from .losses import SoftmaxWithLoss
 from .models import MLP, VGG, AlexNet, DeepConvNet, LeNet5, SimpleConvNet
-from .optimizers import GD, SGD, AdaDelta, AdaGrad, Adam, AdamW, Momentum, Nadam, Nesterov, RMSProp
+from .optimizers import (
+    GD,
+    LAMB,
+    SGD,
+    AdaDelta,
+    AdaGrad,
+    Adam,
+    AdamW,
+    Lion,
+    Momentum,
+    Nadam,
+    Nesterov,
+    RAdam,
+    RMSProp,
+)
+from .schedules import CosineDecay, OneCycle
 from .training import Checkpoint, CheckpointError, Trainer, TrainingDiverged, checkpoint, plot_history
 from .validation import check_float, check_int
 
 MODELS = {"mlp": MLP, "simple-convnet": SimpleConvNet, "lenet5": LeNet5, "deep-convnet": DeepConvNet,
           "alexnet": AlexNet, "vgg": VGG}
 OPTIMIZERS = {"gd": GD, "sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adagrad": AdaGrad,
-              "rmsprop": RMSProp, "adadelta": AdaDelta, "adam": Adam, "nadam": Nadam, "adamw": AdamW}
+              "rmsprop": RMSProp, "adadelta": AdaDelta, "adam": Adam, "nadam": Nadam, "adamw": AdamW,
+              "radam": RAdam, "lion": Lion, "lamb": LAMB}
+SCHEDULES = ("constant", "cosine", "onecycle")
 DATA = ("spiral", "fashion-mnist", "mnist")
 
 
@@ -52,16 +71,36 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog.split()[-1]}: {message}")
 
 
-def build_model(name: str, data: str, hidden: int = 100, layers: int = 2) -> Any:
-    """The network ``name`` for data set ``data`` (2-D points or 1x28x28 images)."""
+def build_model(name: str, data: str, hidden: int = 100, layers: int = 2, batchnorm: bool = False) -> Any:
+    """The network ``name`` for data set ``data`` (2-D points or 1x28x28 images); ``batchnorm``
+    asks for BatchNorm where the model has the option (MLP, DeepConvNet, VGG)."""
     if name not in MODELS:
         raise UsageError(f"unknown model {name!r}: choose one of {', '.join(MODELS)}")
+    if batchnorm:
+        _check_batchnorm(name)
+    options = {"batchnorm": True} if batchnorm else {}
     if name == "mlp":
         inputs, classes = (2, 3) if data == "spiral" else (784, 10)
-        return MLP(inputs, [hidden] * check_int("build_model", "layers", layers), classes)
+        return MLP(inputs, [hidden] * check_int("build_model", "layers", layers), classes, **options)
     if data == "spiral":
         raise UsageError(f"model {name!r} needs image data: use --data fashion-mnist or --data mnist")
-    return MODELS[name](input_shape=(1, 28, 28), output_size=10)
+    return MODELS[name](input_shape=(1, 28, 28), output_size=10, **options)
+
+
+def _check_batchnorm(name: str) -> None:
+    if "batchnorm" not in inspect.signature(MODELS[name]).parameters:
+        have = ", ".join(n for n, cls in MODELS.items() if "batchnorm" in inspect.signature(cls).parameters)
+        raise UsageError(f"--batchnorm: model {name!r} has no BatchNorm option ({have} have)")
+
+
+def build_schedule(name: str, lr: float, total: int) -> Any:
+    """The learning rate for ``anynet train --schedule``: ``lr`` held, cosine-decayed, or as the peak
+    of a one-cycle policy, over ``total`` updates."""
+    if name == "constant":
+        return lr
+    if name == "cosine":
+        return CosineDecay(lr, total=max(total, 1))
+    return OneCycle(lr, total=max(total, 2))
 
 
 def load_data(name: str, flatten: bool, data_dir: str | None = None, download: bool = True):
@@ -103,6 +142,11 @@ def _check_flags(args: argparse.Namespace) -> None:
         check_float("train", "--lr", args.lr, 0.0, low_open=True)
     if args.val_fraction is not None:
         check_float("train", "--val-fraction", args.val_fraction, 0.0, 1.0, high_open=True)
+    check_float("train", "--label-smoothing", args.label_smoothing, 0.0, 1.0, high_open=True)
+    if args.batchnorm:
+        _check_batchnorm(args.model)
+    if args.augment and (args.data == "spiral" or args.model == "mlp"):
+        raise UsageError("--augment transforms image batches: use a convolutional --model on fashion-mnist or mnist")
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -129,18 +173,23 @@ def _train(args: argparse.Namespace) -> int:
     if val_fraction:
         train, val = train_val_split(train, val_fraction)
     config = {"model": args.model, "data": args.data, "hidden": args.hidden, "layers": args.layers,
-              "optimizer": args.optimizer, "lr": lr, "batch_size": batch, "seed": args.seed}
+              "batchnorm": args.batchnorm, "optimizer": args.optimizer, "lr": lr, "schedule": args.schedule,
+              "label_smoothing": args.label_smoothing, "augment": args.augment, "batch_size": batch,
+              "seed": args.seed}
+    augment = for_data(args.data) if args.augment else None
+    updates = epochs * -(-len(train) // (batch or len(train)))
     os.makedirs(args.out, exist_ok=True)
     ckpt = os.path.join(args.out, "checkpoint.npz")
     with backend.device(args.device) as dev:
-        model = build_model(args.model, args.data, args.hidden, args.layers)
+        model = build_model(args.model, args.data, args.hidden, args.layers, args.batchnorm)
         every = args.checkpoint_every or max(1, epochs // 10)
-        trainer = Trainer(model, SoftmaxWithLoss(), OPTIMIZERS[args.optimizer](lr=lr), verbose=args.verbose,
-                          callbacks=[Checkpoint(ckpt, every=every, metadata=config)])
+        optimizer = OPTIMIZERS[args.optimizer](lr=build_schedule(args.schedule, lr, updates))
+        trainer = Trainer(model, SoftmaxWithLoss(label_smoothing=args.label_smoothing), optimizer,
+                          verbose=args.verbose, callbacks=[Checkpoint(ckpt, every=every, metadata=config)])
         print(f"training {args.model} on {args.data} ({len(train)} samples) on {dev.name}: "
               f"{epochs} epochs, batch {batch or 'full'}, {args.optimizer} lr {lr}", flush=True)
         try:
-            trainer.fit(train, val, epochs=epochs, batch_size=batch, resume=args.resume)
+            trainer.fit(train, val, epochs=epochs, batch_size=batch, augment=augment, resume=args.resume)
         except TrainingDiverged:
             _write_history(trainer.history, args.out)
             raise
@@ -168,7 +217,8 @@ def _load_model(path: str, data: str | None = None) -> tuple[Any, dict[str, Any]
         raise UsageError(f"{path}: no model description; it was not written by 'anynet train'")
     data = data or config["data"]
     try:
-        model = build_model(config["model"], data, config.get("hidden", 100), config.get("layers", 2))
+        model = build_model(config["model"], data, config.get("hidden", 100), config.get("layers", 2),
+                            config.get("batchnorm", False))
     except (TypeError, ValueError) as err:
         raise UsageError(f"{path}: its model description does not build: {err}") from None
     checkpoint.load(path, model, restore_rng=False)
@@ -256,7 +306,13 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, help="default: 300 on spiral, 5 on (fashion-)mnist")
     train.add_argument("--batch-size", type=int, help="0 for full-batch; default: 30 on spiral, else 100")
     train.add_argument("--optimizer", default="sgd", type=_optimizer_name, help=", ".join(OPTIMIZERS))
-    train.add_argument("--lr", type=float, help="default: 1.0 on spiral, else 0.1")
+    train.add_argument("--lr", type=float, help="default: 1.0 on spiral, else 0.1 (the peak with onecycle)")
+    train.add_argument("--schedule", default="constant", choices=SCHEDULES,
+                       help="the learning rate over the run: held, cosine decay, or one cycle")
+    train.add_argument("--augment", action="store_true",
+                       help="augment the training batches as suits the data (images: shifts, flips, erasing)")
+    train.add_argument("--batchnorm", action="store_true", help="BatchNorm in the model (mlp, deep-convnet, vgg)")
+    train.add_argument("--label-smoothing", type=float, default=0.0, help="of the softmax cross-entropy, in [0, 1)")
     train.add_argument("--hidden", type=int, default=None, help="MLP hidden width (30 on spiral, else 100)")
     train.add_argument("--layers", type=int, default=None, help="MLP hidden layers (1 on spiral, else 2)")
     train.add_argument("--val-fraction", type=float, help="held out for validation (default 0.1; 0 on spiral)")

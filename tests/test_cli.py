@@ -97,6 +97,25 @@ def test_train_and_evaluate_on_fashion_mnist_when_installed(tmp_path, capsys):
     assert capsys.readouterr().out.strip().endswith(f"accuracy {acc}")
 
 
+def test_recipe_flags_build_what_they_name_and_evaluate_rebuilds_it(tmp_path, capsys):
+    assert main(["train", "--epochs", "30", "--batchnorm", "--schedule", "onecycle", "--optimizer", "lion",
+                 "--lr", "0.01", "--label-smoothing", "0.1", "--verbose", "0", "--out", str(tmp_path)]) == 0
+    acc = capsys.readouterr().out.strip().splitlines()[-1].split("test accuracy ")[1]
+    assert float(acc.rstrip("%")) > 80.0
+    meta, _ = anynet.training.checkpoint.read(tmp_path / "checkpoint.npz")
+    assert meta["metadata"]["batchnorm"] is True and meta["metadata"]["schedule"] == "onecycle"
+    assert main(["evaluate", str(tmp_path / "checkpoint.npz")]) == 0  # the BatchNorm model is rebuilt
+    assert capsys.readouterr().out.strip().endswith(f"accuracy {acc}")
+
+
+def test_build_schedule():
+    from anynet.cli import build_schedule
+
+    assert build_schedule("constant", 0.1, 100) == 0.1
+    assert build_schedule("cosine", 0.1, 100)(100) == 0.0
+    assert build_schedule("onecycle", 0.1, 100)(0) == pytest.approx(0.1 / 25)
+
+
 # -- refusals: one line on stderr, a non-zero status, never a traceback ---------------------------
 
 
@@ -136,6 +155,10 @@ BAD_FLAGS = [
     (["--resume", "missing.npz"], "No such file or directory: 'missing.npz'"),
     (["--model", "lenet5"], "model 'lenet5' needs image data"),
     (["--colour", "red"], "unrecognized arguments: --colour red"),
+    (["--augment"], "--augment transforms image batches: use a convolutional --model"),
+    (["--batchnorm", "--model", "lenet5"], "--batchnorm: model 'lenet5' has no BatchNorm option"),
+    (["--label-smoothing", "1"], r"train: --label-smoothing must be a number in \[0.0, 1.0\), got 1.0"),
+    (["--schedule", "warp"], "argument --schedule: invalid choice: 'warp'"),
 ]
 
 

@@ -1,5 +1,6 @@
-"""Data sets (host NumPy arrays) and loaders."""
+"""Data sets (host NumPy arrays), loaders, and augmentation of batches on their device."""
 
+from . import augment
 from .dataset import DataLoader, DataSet, as_dataset, train_val_split
 from .idx import IDXError, read_idx
 from .images import DataNotFoundError, data_search_path, fashion_mnist, mnist
@@ -9,5 +10,5 @@ from .synthetic import linear_regression, spiral
 __all__ = [
     "DataLoader", "DataNotFoundError", "DataSet", "IDXError", "as_dataset", "data_search_path",
     "fashion_mnist", "linear_regression", "mnist", "read_idx", "spiral", "train_val_split",
-    "Vocabulary", "addition", "dates",
+    "Vocabulary", "addition", "augment", "dates",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -84,10 +84,13 @@ class DataLoader:
     False sends every batch from the host; None (default) keeps the set on the device when it
     fits the device's ``data_budget`` (never on NumPy, whose arrays are the host's). Both give
     the same batches in the same order.
+
+    ``augment``: a transform applied to every x batch on its device (``anynet.data.augment``).
     """
 
     def __init__(self, data: Any, batch_size: int | None = 100, shuffle: bool = True,
-                 drop_last: bool = False, device: Any = None, resident: bool | None = None):
+                 drop_last: bool = False, device: Any = None, resident: bool | None = None,
+                 augment: Callable[[Any], Any] | None = None):
         self.data = as_dataset(data)
         n = len(self.data)
         if batch_size is not None:
@@ -97,6 +100,9 @@ class DataLoader:
         self.drop_last = check_bool("DataLoader", "drop_last", drop_last)
         self.device = device
         self.resident = None if resident is None else check_bool("DataLoader", "resident", resident)
+        if augment is not None and not callable(augment):
+            raise TypeError(f"DataLoader: augment must be callable (anynet.data.augment), got {augment!r}")
+        self.augment = augment
         self._uploaded: tuple[Any, Any, Any] | None = None  # (device, x, t) of the resident mode
 
     def __len__(self) -> int:
@@ -110,6 +116,13 @@ class DataLoader:
         return self.data.x.nbytes + self.data.t.nbytes <= backend.as_device(dev).data_budget
 
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        if self.augment is None:
+            yield from self._batches()
+        else:  # on the batch's device, with its generator: the same draws after a resume
+            for x, t in self._batches():
+                yield self.augment(x), t
+
+    def _batches(self) -> Iterator[tuple[Any, Any]]:
         dev = backend.as_device(self.device)
         n = len(self.data)
         # host_rng() is looked up every pass: restoring a checkpoint replaces the generator

@@ -75,19 +75,21 @@ class Trainer:
         return value * n, (accuracy(y, t) * n if self.with_accuracy else None)
 
     def fit(self, train: DataSet | tuple, val: DataSet | tuple | None = None, *, epochs: int = 1,
-            batch_size: int | None = 100, shuffle: bool = True, resume: Any = None) -> dict[str, list[float]]:
+            batch_size: int | None = 100, shuffle: bool = True, augment: Any = None,
+            resume: Any = None) -> dict[str, list[float]]:
         """Train until ``epochs`` epochs are done in total; returns ``history``.
 
         ``train`` and ``val`` are DataSets or ``(x, t)`` pairs of host arrays.
-        ``resume``: a checkpoint path to continue from exactly (model, optimizer,
-        RNG, epoch, history). Raises ``TrainingDiverged`` when the loss becomes NaN or Inf.
+        ``augment``: a transform of the training batches (``anynet.data.augment``); validation
+        and evaluation see the data as it is. ``resume``: a checkpoint path to continue from
+        exactly (model, optimizer, RNG, epoch, history). Raises ``TrainingDiverged`` when the loss becomes NaN or Inf.
         """
         if self.optimizer is None:
             raise ValueError("Trainer.fit: the trainer has no optimizer; build it with one to train")
         epochs = check_int("Trainer.fit", "epochs", epochs, 0)
         train = as_dataset(train, "train")
         val = None if val is None else as_dataset(val, "val")
-        loader = DataLoader(train, batch_size, shuffle=shuffle, device=self.model.device)
+        loader = DataLoader(train, batch_size, shuffle=shuffle, device=self.model.device, augment=augment)
         self._check_data("fit", train, val)
         # both loaders keep their data on the model's device for the whole fit when it fits there
         val_loader = None if val is None else DataLoader(val, 1000, shuffle=False, device=self.model.device)

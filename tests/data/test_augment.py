@@ -1,0 +1,130 @@
+"""Augmentation on every backend: what each transform keeps and changes, reproducibility,
+and that a batch never goes through the host."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import anynet
+from anynet.data import augment as A
+from anynet.testing import arr, host
+
+R = np.random.default_rng(5)
+X = R.uniform(0.1, 1.0, (16, 2, 7, 6)).astype(np.float32)  # no zeros: a zero-filled border is visible
+
+
+def _shifts_of(x0, y0, pad):
+    """For each sample, the (dy, dx) within +-pad that maps x0 onto y0 (zero fill), or None."""
+    found = []
+    for a, b in zip(x0, y0):
+        match = None
+        for dy in range(-pad, pad + 1):
+            for dx in range(-pad, pad + 1):
+                moved = np.zeros_like(a)
+                H, W = a.shape[1:]
+                moved[:, max(dy, 0):H + min(dy, 0), max(dx, 0):W + min(dx, 0)] = \
+                    a[:, max(-dy, 0):H + min(-dy, 0), max(-dx, 0):W + min(-dx, 0)]
+                if np.array_equal(moved, b):
+                    match = (dy, dx)
+        found.append(match)
+    return found
+
+
+def test_random_shift_moves_each_image_by_at_most_pad(backend):
+    y = host(A.RandomShift(2)(arr(backend, X)))
+    shifts = _shifts_of(X, y, 2)
+    assert all(s is not None for s in shifts)
+    assert len(set(shifts)) > 3  # per-sample offsets, not one for the batch
+
+
+def test_random_flip_mirrors_some_images_and_keeps_the_rest(backend):
+    y = host(A.RandomFlip(p=0.5)(arr(backend, X)))
+    flipped = [np.array_equal(b, a[..., ::-1]) for a, b in zip(X, y)]
+    kept = [np.array_equal(b, a) for a, b in zip(X, y)]
+    assert all(f or k for f, k in zip(flipped, kept))
+    assert 0 < sum(flipped) < len(X)
+    np.testing.assert_array_equal(host(A.RandomFlip(p=0.0)(arr(backend, X))), X)
+    np.testing.assert_array_equal(host(A.RandomFlip(p=1.0)(arr(backend, X))), X[..., ::-1])
+
+
+def test_random_erasing_blanks_one_rectangle_per_erased_image(backend):
+    y = host(A.RandomErasing(p=1.0, value=0.0)(arr(backend, X)))
+    for a, b in zip(X, y):
+        erased = b != a
+        assert np.all(b[erased] == 0)
+        assert np.array_equal(erased[0], erased[1])  # the same rectangle in every channel
+        rows, cols = np.nonzero(erased[0])
+        assert erased[0].sum() == (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)
+    np.testing.assert_array_equal(host(A.RandomErasing(p=0.0)(arr(backend, X))), X)
+
+
+def test_normalize_per_channel(backend):
+    y = host(A.Normalize([0.5, 0.25], [2.0, 4.0])(arr(backend, X)))
+    np.testing.assert_allclose(y[:, 0], (X[:, 0] - 0.5) / 2.0, rtol=1e-6)
+    np.testing.assert_allclose(y[:, 1], (X[:, 1] - 0.25) / 4.0, rtol=1e-6)
+
+
+def test_augmentation_is_seeded_and_leaves_its_input_alone(backend):
+    aug = A.for_data("fashion-mnist")
+    anynet.seed(3)
+    x = arr(backend, X)
+    first = host(aug(x))
+    anynet.seed(3)
+    np.testing.assert_array_equal(host(aug(arr(backend, X))), first)
+    np.testing.assert_array_equal(host(x), X)
+    assert not np.array_equal(first, X)
+
+
+def test_augmentation_reads_nothing_back_to_the_host():
+    strict = pytest.importorskip("array_api_strict")
+    dev = anynet.as_device("array_api_strict:device1")
+    x = dev.from_numpy(X)
+    aug = A.for_data("fashion-mnist")
+    with strict.ArrayAPIStrictFlags(data_dependent_shapes=False, boolean_indexing=False):
+        y = aug(x)
+    assert y.device == x.device and tuple(y.shape) == X.shape
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "message"),
+    [
+        (lambda: A.RandomShift(0), ValueError, "RandomShift: pad must be an integer >= 1, got 0"),
+        (lambda: A.RandomFlip(p=1.5), ValueError, "RandomFlip: p must be"),
+        (lambda: A.RandomFlip(axis=0), ValueError, "RandomFlip: axis must be a spatial axis"),
+        (lambda: A.RandomErasing(scale=(0.5, 0.1)), ValueError, "RandomErasing: scale must satisfy"),
+        (lambda: A.Normalize(0.0, 0.0), ValueError, "Normalize: std must be positive"),
+        (lambda: A.for_data("spiral"), ValueError, "no augmentation suits 'spiral'"),
+    ],
+)
+def test_bad_arguments_are_refused(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
+
+
+def test_images_only():
+    with pytest.raises(ValueError, match=r"RandomFlip: expected an image batch of shape \(N, C, H, W\), got \(4, 3\)"):
+        A.RandomFlip()(np.zeros((4, 3), dtype=np.float32))
+
+
+def test_the_trainer_augments_training_batches_only_and_resumes_exactly(tmp_path):
+    x = np.random.default_rng(0).uniform(0.1, 1, (40, 1, 6, 6)).astype(np.float32)
+    t = np.arange(40) % 3
+
+    def run(epochs, resume=None, save=None):
+        anynet.seed(7)
+        model = anynet.Sequential(anynet.Flatten(), anynet.Affine(36, 3))
+        trainer = anynet.Trainer(model, anynet.SoftmaxWithLoss(), anynet.SGD(lr=0.1), verbose=0,
+                                 callbacks=[] if save is None else [anynet.training.Checkpoint(save, every=1)])
+        trainer.fit((x, t), (x, t), epochs=epochs, batch_size=8, augment=A.RandomShift(1), resume=resume)
+        return model, trainer
+
+    straight, trainer = run(4)
+    plain = anynet.Trainer(anynet.Sequential(anynet.Flatten(), anynet.Affine(36, 3)), anynet.SoftmaxWithLoss(),
+                           anynet.SGD(lr=0.1), verbose=0)
+    plain.model.load_state_dict(straight.state_dict())
+    assert trainer.history["val_loss"][-1] == pytest.approx(plain.evaluate((x, t))[0], rel=1e-6)  # val not augmented
+    run(2, save=tmp_path / "ck.npz")
+    resumed, _ = run(4, resume=tmp_path / "ck.npz")
+    for a, b in zip(straight.params, resumed.params):
+        np.testing.assert_array_equal(host(a.data), host(b.data))
