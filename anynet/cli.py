@@ -34,7 +34,15 @@ from .optimizers import (
     RMSProp,
 )
 from .schedules import CosineDecay, OneCycle
-from .training import Checkpoint, CheckpointError, Trainer, TrainingDiverged, checkpoint, plot_history
+from .training import (
+    Checkpoint,
+    CheckpointError,
+    ReduceLROnPlateau,
+    Trainer,
+    TrainingDiverged,
+    checkpoint,
+    plot_history,
+)
 from .validation import check_float, check_int
 
 MODELS = {"mlp": MLP, "simple-convnet": SimpleConvNet, "lenet5": LeNet5, "deep-convnet": DeepConvNet,
@@ -42,7 +50,7 @@ MODELS = {"mlp": MLP, "simple-convnet": SimpleConvNet, "lenet5": LeNet5, "deep-c
 OPTIMIZERS = {"gd": GD, "sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adagrad": AdaGrad,
               "rmsprop": RMSProp, "adadelta": AdaDelta, "adam": Adam, "nadam": Nadam, "adamw": AdamW,
               "radam": RAdam, "lion": Lion, "lamb": LAMB}
-SCHEDULES = ("constant", "cosine", "onecycle")
+SCHEDULES = ("constant", "cosine", "onecycle", "plateau")
 DATA = ("spiral", "fashion-mnist", "mnist")
 
 
@@ -95,8 +103,8 @@ def _check_batchnorm(name: str) -> None:
 
 def build_schedule(name: str, lr: float, total: int) -> Any:
     """The learning rate for ``anynet train --schedule``: ``lr`` held, cosine-decayed, or as the peak
-    of a one-cycle policy, over ``total`` updates."""
-    if name == "constant":
+    of a one-cycle policy, over ``total`` updates ("plateau": held, for ReduceLROnPlateau to lower)."""
+    if name in ("constant", "plateau"):
         return lr
     if name == "cosine":
         return CosineDecay(lr, total=max(total, 1))
@@ -176,6 +184,8 @@ def _train(args: argparse.Namespace) -> int:
               "batchnorm": args.batchnorm, "optimizer": args.optimizer, "lr": lr, "schedule": args.schedule,
               "label_smoothing": args.label_smoothing, "augment": args.augment, "batch_size": batch,
               "seed": args.seed}
+    if args.schedule == "plateau" and val is None:
+        raise UsageError("--schedule plateau follows the validation loss: give --val-fraction above 0")
     augment = for_data(args.data) if args.augment else None
     updates = epochs * -(-len(train) // (batch or len(train)))
     os.makedirs(args.out, exist_ok=True)
@@ -184,8 +194,11 @@ def _train(args: argparse.Namespace) -> int:
         model = build_model(args.model, args.data, args.hidden, args.layers, args.batchnorm)
         every = args.checkpoint_every or max(1, epochs // 10)
         optimizer = OPTIMIZERS[args.optimizer](lr=build_schedule(args.schedule, lr, updates))
+        callbacks = [Checkpoint(ckpt, every=every, metadata=config)]
+        if args.schedule == "plateau":  # before the checkpoint, which then keeps the lowered rate
+            callbacks.insert(0, ReduceLROnPlateau(factor=0.5, patience=1))
         trainer = Trainer(model, SoftmaxWithLoss(label_smoothing=args.label_smoothing), optimizer,
-                          verbose=args.verbose, callbacks=[Checkpoint(ckpt, every=every, metadata=config)])
+                          verbose=args.verbose, callbacks=callbacks)
         print(f"training {args.model} on {args.data} ({len(train)} samples) on {dev.name}: "
               f"{epochs} epochs, batch {batch or 'full'}, {args.optimizer} lr {lr}", flush=True)
         try:
@@ -308,7 +321,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--optimizer", default="sgd", type=_optimizer_name, help=", ".join(OPTIMIZERS))
     train.add_argument("--lr", type=float, help="default: 1.0 on spiral, else 0.1 (the peak with onecycle)")
     train.add_argument("--schedule", default="constant", choices=SCHEDULES,
-                       help="the learning rate over the run: held, cosine decay, or one cycle")
+                       help="the learning rate over the run: held, cosine decay, one cycle, or halved "
+                       "after two epochs without a better validation loss")
     train.add_argument("--augment", action="store_true",
                        help="augment the training batches as suits the data (images: shifts, flips, erasing)")
     train.add_argument("--batchnorm", action="store_true", help="BatchNorm in the model (mlp, deep-convnet, vgg)")

@@ -111,7 +111,7 @@ def test_recipe_flags_build_what_they_name_and_evaluate_rebuilds_it(tmp_path, ca
 def test_build_schedule():
     from anynet.cli import build_schedule
 
-    assert build_schedule("constant", 0.1, 100) == 0.1
+    assert build_schedule("constant", 0.1, 100) == 0.1 == build_schedule("plateau", 0.1, 100)
     assert build_schedule("cosine", 0.1, 100)(100) == 0.0
     assert build_schedule("onecycle", 0.1, 100)(0) == pytest.approx(0.1 / 25)
 
@@ -159,6 +159,7 @@ BAD_FLAGS = [
     (["--batchnorm", "--model", "lenet5"], "--batchnorm: model 'lenet5' has no BatchNorm option"),
     (["--label-smoothing", "1"], r"train: --label-smoothing must be a number in \[0.0, 1.0\), got 1.0"),
     (["--schedule", "warp"], "argument --schedule: invalid choice: 'warp'"),
+    (["--schedule", "plateau"], "--schedule plateau follows the validation loss: give --val-fraction"),
 ]
 
 

@@ -1,4 +1,4 @@
-"""Trainer callbacks: early stopping, periodic checkpoints.
+"""Trainer callbacks: early stopping, reducing the learning rate on a plateau, periodic checkpoints.
 
 A callback gets ``on_train_begin(trainer)``, ``on_epoch_end(trainer, epoch, logs)``
 (``logs``: that epoch's Python-float metrics) and ``on_train_end(trainer)``. It
@@ -17,7 +17,7 @@ from .. import backend
 from ..validation import check_bool, check_choice, check_float, check_int
 from . import checkpoint
 
-__all__ = ["Callback", "Checkpoint", "EarlyStopping"]
+__all__ = ["Callback", "Checkpoint", "EarlyStopping", "ReduceLROnPlateau"]
 
 
 class Callback:
@@ -69,6 +69,52 @@ class EarlyStopping(Callback):
     def on_train_end(self, trainer):
         if self.restore_best and self.best_state is not None:
             trainer.model.load_state_dict(self.best_state)
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the optimizer's learning rate by ``factor`` (not below ``min_lr``) when ``monitor``
+    (default ``"val_loss"``) has not improved by ``min_delta`` for ``patience`` epochs (PyTorch's
+    ReduceLROnPlateau, threshold in absolute terms). The optimizer's ``lr`` must be a number.
+    The rate is optimizer state, so checkpoints keep it; the count of epochs without improvement
+    is read again from the trainer's history, so a resumed run reduces when the straight one
+    would. List it before ``Checkpoint`` so that a checkpoint holds the reduced rate."""
+
+    def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
+                 min_delta: float = 0.0, mode: str = "min", min_lr: float = 0.0):
+        if not isinstance(monitor, str):
+            raise TypeError(f"ReduceLROnPlateau: monitor must be the name of a logged value, got {monitor!r}")
+        self.monitor = monitor
+        self.factor = check_float("ReduceLROnPlateau", "factor", factor, 0.0, 1.0, low_open=True, high_open=True)
+        self.patience = check_int("ReduceLROnPlateau", "patience", patience, 0)
+        self.min_delta = check_float("ReduceLROnPlateau", "min_delta", min_delta, 0.0)
+        self.mode = check_choice("ReduceLROnPlateau", "mode", mode, ("min", "max"))
+        self.min_lr = check_float("ReduceLROnPlateau", "min_lr", min_lr, 0.0)
+
+    def on_train_begin(self, trainer):
+        if callable(trainer.optimizer.lr):
+            raise ValueError("ReduceLROnPlateau: the optimizer's lr is a schedule; it needs a number to reduce")
+        self.best, self.wait = math.inf, 0
+        for value in trainer.history.get(self.monitor, []):  # epochs done before a resume
+            self._worse(value)
+
+    def _worse(self, value: float) -> bool:
+        """Count ``value``; True when it ends a plateau of ``patience`` epochs."""
+        value = value if self.mode == "min" else -value
+        if value < self.best - self.min_delta:
+            self.best, self.wait = value, 0
+            return False
+        self.wait += 1
+        if self.wait > self.patience:
+            self.wait = 0
+            return True
+        return False
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        if self.monitor not in logs:
+            raise ValueError(f"ReduceLROnPlateau: no metric {self.monitor!r} (have {sorted(logs)}); "
+                             "pass val= to fit() to monitor validation metrics")
+        if self._worse(logs[self.monitor]):
+            trainer.optimizer.lr = max(trainer.optimizer.lr * self.factor, self.min_lr)
 
 
 class Checkpoint(Callback):
