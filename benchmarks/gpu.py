@@ -18,99 +18,30 @@ import argparse
 import datetime
 import json
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 import anynet  # noqa: E402
-from benchmarks.cpu_convnets import torch_twin  # noqa: E402
+from benchmarks import _common as bench  # noqa: E402
 
-POOL = 4096
-MODELS = {
-    "MLP": (lambda: anynet.MLP(784, [100, 100], 10), (784,)),
-    "SimpleConvNet": (lambda: anynet.SimpleConvNet(), (1, 28, 28)),
-    "DeepConvNet": (lambda: anynet.DeepConvNet(), (1, 28, 28)),
-}
-
-
-def pool(shape: tuple[int, ...], seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return rng.random((POOL, *shape), dtype=np.float32), rng.integers(0, 10, POOL)
-
-
-def anynet_stepper(name: str, batch: int, dev: anynet.Device):
-    make, shape = MODELS[name]
-    anynet.seed(0)
-    with anynet.device(dev):
-        net = make()
-    loss, opt = anynet.SoftmaxWithLoss(), anynet.SGD(lr=0.01)
-    x, t = (anynet.to_device(a, dev) for a in pool(shape))
-    xp, rng = dev.xp, np.random.default_rng(1)
-
-    def step():
-        idx = anynet.to_device(rng.integers(0, POOL, batch), dev)
-        with anynet.debug(False):  # as in a GPU training step: no value checks
-            y = net.forward(xp.take(x, idx, axis=0), train=True)
-            loss.forward(y, xp.take(t, idx, axis=0))
-            net.backward(loss.backward())
-            opt.update(net.params)
-
-    return step, dev.synchronize
-
-
-def torch_stepper(name: str, batch: int, where: str):
-    import torch
-
-    make, shape = MODELS[name]
-    torch.manual_seed(0)
-    net = torch_twin(make()).to(where).train()
-    loss_fn = torch.nn.CrossEntropyLoss()
-    opt = torch.optim.SGD(net.parameters(), lr=0.01)
-    x, t = (torch.from_numpy(a).to(where) for a in pool(shape))
-    rng = np.random.default_rng(1)
-    sync = (lambda: torch.cuda.synchronize()) if where.startswith("cuda") else (lambda: None)
-
-    def step():
-        idx = torch.from_numpy(rng.integers(0, POOL, batch)).to(where)
-        opt.zero_grad(set_to_none=True)
-        loss_fn(net(x[idx]), t[idx]).backward()
-        opt.step()
-
-    return step, sync
+GPU_MODELS = ("MLP", "SimpleConvNet", "DeepConvNet")
 
 
 def throughput(name: str, batch: int, dev: anynet.Device, peer: str, repeats: int, block_s: float):
-    systems = {"anynet": anynet_stepper(name, batch, dev), "torch": torch_stepper(name, batch, peer)}
-    sizes = {}
-    for system, (step, sync) in systems.items():
-        for _ in range(3):  # warm-up: kernels compiled, memory pools filled
-            step()
-        sync()
-        t0 = time.perf_counter()
-        for _ in range(3):
-            step()
-        sync()
-        sizes[system] = max(1, round(block_s / max((time.perf_counter() - t0) / 3, 1e-6)))
-    rates: dict[str, list[float]] = {s: [] for s in systems}
-    for i in range(repeats):
-        for system in (list(systems) if i % 2 == 0 else list(systems)[::-1]):
-            step, sync = systems[system]
-            t0 = time.perf_counter()
-            for _ in range(sizes[system]):
-                step()
-            sync()
-            rates[system].append(sizes[system] * batch / (time.perf_counter() - t0))
-    return (statistics.median(rates["anynet"]), statistics.median(rates["torch"]),
-            statistics.median(a / b for a, b in zip(rates["anynet"], rates["torch"])))
+    """anynet on ``dev`` (no debug value checks, as in a GPU training step) against PyTorch on ``peer``."""
+    systems = {"anynet": bench.anynet_stepper(name, "SGD", batch, dev, checks=False),
+               "torch": bench.torch_stepper(name, "SGD", batch, peer)}
+    r = bench.interleaved(systems, repeats, block_s, batch, warmup=3)
+    return r["anynet"], r["torch"], r["ratio"]
 
 
 def agreement(name: str, dev: anynet.Device, steps: int, batch: int = 100) -> dict[str, float]:
     """Largest differences between a NumPy run and a run on ``dev`` from the same seed."""
-    make, shape = MODELS[name]
+    make, shape = bench.MODELS[name]
     runs = []
     for where in (anynet.as_device("cpu"), dev):
         anynet.seed(0)
@@ -118,10 +49,10 @@ def agreement(name: str, dev: anynet.Device, steps: int, batch: int = 100) -> di
             net = make()
         first = [anynet.to_numpy(p.data).copy() for p in net.params]
         loss, opt = anynet.SoftmaxWithLoss(), anynet.SGD(lr=0.01)
-        x, t = pool(shape)
+        x, t = bench.data(shape)
         rng, losses = np.random.default_rng(1), []
         for _ in range(steps):
-            idx = rng.integers(0, POOL, batch)
+            idx = rng.integers(0, bench.POOL, batch)
             with anynet.debug(False):
                 y = net.forward(anynet.to_device(x[idx], where), train=True)
                 losses.append(loss.forward(y, anynet.to_device(t[idx], where)))
@@ -159,7 +90,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda", help="anynet's device (default cuda: CuPy)")
     parser.add_argument("--peer", default="cuda", help="PyTorch's device (default cuda)")
-    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
+    parser.add_argument("--models", nargs="+", choices=GPU_MODELS, default=list(GPU_MODELS))
     parser.add_argument("--batches", nargs="+", type=int, default=[100, 1024])
     parser.add_argument("--agree-steps", type=int, default=300)
     parser.add_argument("--quick", action="store_true", help="fewer, shorter blocks")
