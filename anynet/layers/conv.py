@@ -24,8 +24,14 @@ class Conv(Layer):
 
     # im2col columns are built for at most this many elements at a time (a batch chunk), which
     # bounds the memory a wide layer needs; None: the device's work_budget in bytes (small on a
-    # CPU, where big chunks leave the cache; large on a GPU, where each chunk costs launches).
+    # CPU, where big chunks leave the cache and a fresh 40 MB array costs more in page faults
+    # than its copy; large on a GPU, where each chunk costs launches).
     max_col_elements: int | None = None
+    # Training keeps forward's columns for backward when all of them hold at most this
+    # many elements (a first layer on few channels); larger ones are rebuilt in backward.
+    keep_col_elements = 1 << 21
+    # Stride-1 input gradients as a convolution of dout (False: the col2im reference path).
+    transposed_dx = True
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, pad: Any = 0,
                  weight_init: str | float = "he", input_grad: bool = True, dtype: Any = None):
@@ -40,7 +46,7 @@ class Conv(Layer):
         self.W = new_parameter("W", (out_channels, in_channels, *self.kernel), scale, dtype)
         self.b = new_parameter("b", (out_channels,), None, dtype)
         self.input_grad = check_bool(self.name, "input_grad", input_grad)
-        self.x = self.out_shape = None
+        self.x = self.out_shape = self.cols = None
 
     @property
     def params(self):
@@ -61,6 +67,12 @@ class Conv(Layer):
         per = max(1, limit // max(1, rows * P))
         return [(n, min(N, n + per)) for n in range(0, N, per)]
 
+    def _layer_chunks(self, N: int, in_hw: tuple[int, int], out_hw: tuple[int, int], x: Any) -> list[tuple[int, int]]:
+        """The batch chunks of forward and backward alike: bounded by the larger of x's
+        columns (C*FH*FW, n*OH*OW) and dout's (FN*FH*FW, n*H*W)."""
+        FN, C, FH, FW = self.W.shape
+        return self._chunks(N, max(C, FN) * FH * FW, max(in_hw[0] * in_hw[1], out_hw[0] * out_hw[1]), x)
+
     def forward(self, x, train=None):
         W, b = self.W.data, self.b.data
         xp = namespace(x, W, b, where=self.name)
@@ -69,13 +81,26 @@ class Conv(Layer):
         N, _, H, Wd = x.shape
         OH, OW = output_size(self.name, (H, Wd), self.kernel, self.stride, self.pad)
         W2 = xp.reshape(W, (FN, C * FH * FW))
-        outs = [xp.matmul(W2, im2col(x[n0:n1, ...], self.kernel, self.stride, self.pad))
-                for n0, n1 in self._chunks(N, C * FH * FW, OH * OW, x)]
+        keep = self.is_training(train) and C * FH * FW * N * OH * OW <= self.keep_col_elements
+        outs, cols = [], []
+        for n0, n1 in self._layer_chunks(N, (H, Wd), (OH, OW), x):
+            col = im2col(x[n0:n1, ...], self.kernel, self.stride, self.pad)
+            outs.append(xp.matmul(W2, col))
+            if keep:
+                cols.append(col)
         out = (outs[0] if len(outs) == 1 else xp.concat(outs, axis=1)) + xp.reshape(b, (FN, 1))
-        self.x, self.out_shape = x, (N, FN, OH, OW)
+        self.x, self.out_shape, self.cols = x, (N, FN, OH, OW), cols if keep else None
         # (FN, N, OH, OW) seen as (N, FN, OH, OW): a view; the next conv's im2col
         # swaps the axes back for free.
         return xp.permute_dims(xp.reshape(out, (FN, -1, OH, OW)), (1, 0, 2, 3))
+
+    def _transposed_pad(self) -> tuple[int, int] | None:
+        """The padding under which the input gradient is itself a stride-1 convolution of dout
+        with the flipped, transposed filters, or None when it is not (stride > 1, pad >= kernel)."""
+        (FH, FW), (ph, pw) = self.kernel, self.pad
+        if self.stride != (1, 1) or ph > FH - 1 or pw > FW - 1:
+            return None
+        return FH - 1 - ph, FW - 1 - pw
 
     def backward(self, dout):
         x = self._need("x")
@@ -84,25 +109,39 @@ class Conv(Layer):
         FN, C, FH, FW = W.shape
         self._check_dout(dout, self.out_shape)
         N, _, OH, OW = self.out_shape
-        W2 = xp.reshape(W, (FN, C * FH * FW))
+        H, Wd = x.shape[2], x.shape[3]
         dout_t = xp.permute_dims(dout, (1, 0, 2, 3))  # (FN, N, OH, OW), a view
         self.b.grad = xp.sum(dout_t, axis=(1, 2, 3))
-        # The columns are rebuilt here, chunk by chunk, rather than kept from
-        # forward: they are FH*FW times the input, the largest array of a conv net.
+        tpad = self._transposed_pad() if self.input_grad and self.transposed_dx else None
+        if tpad is not None:
+            # dx = conv(dout, W flipped in space, channels swapped): a gather and one product
+            # with K = FN*FH*FW, where W2.T @ dout (K = FN) and col2im's overlapping
+            # scatter-adds run several times slower.
+            Wt = xp.reshape(xp.permute_dims(xp.flip(W, axis=(2, 3)), (1, 0, 2, 3)), (C, FN * FH * FW))
+        elif self.input_grad:
+            W2 = xp.reshape(W, (FN, C * FH * FW))
+        # Columns beyond keep_col_elements are rebuilt here, chunk by chunk: they are
+        # FH*FW times the input, the largest arrays of a conv net.
+        cols, self.cols = self.cols, None
         dW, dxs = None, []
-        for n0, n1 in self._chunks(N, C * FH * FW, OH * OW, x):
-            col = im2col(x[n0:n1, ...], self.kernel, self.stride, self.pad)
+        for k, (n0, n1) in enumerate(self._layer_chunks(N, (H, Wd), (OH, OW), x)):
+            col = cols[k] if cols else im2col(x[n0:n1, ...], self.kernel, self.stride, self.pad)
             d = xp.reshape(dout_t[:, n0:n1, ...], (FN, (n1 - n0) * OH * OW))
             part = xp.matmul(col, d.T).T  # (FN, C*FH*FW); this orientation runs ~2x faster in BLAS
             dW = part if dW is None else dW + part
             del col
-            if self.input_grad:
+            if tpad is not None:
+                dcol = im2col(dout[n0:n1, ...], self.kernel, (1, 1), tpad)  # (FN*FH*FW, n*H*W)
+                dxs.append(xp.reshape(xp.matmul(Wt, dcol), (C, n1 - n0, H, Wd)))
+            elif self.input_grad:
                 dcol = xp.matmul(W2.T, d)  # (C*FH*FW, n*OH*OW)
-                dxs.append(col2im(dcol, (n1 - n0, *x.shape[1:]), self.kernel, self.stride, self.pad))
+                dx = col2im(dcol, (n1 - n0, *x.shape[1:]), self.kernel, self.stride, self.pad)
+                dxs.append(xp.permute_dims(dx, (1, 0, 2, 3)))
         self.W.grad = xp.reshape(dW, (FN, C, FH, FW))
         if not self.input_grad:
             return None
-        return dxs[0] if len(dxs) == 1 else xp.concat(dxs, axis=0)
+        # (C, N, H, W) seen as (N, C, H, W): the layer below reads it back in this order
+        return xp.permute_dims(dxs[0] if len(dxs) == 1 else xp.concat(dxs, axis=1), (1, 0, 2, 3))
 
     def __repr__(self) -> str:
         FN, C, FH, FW = self.W.shape

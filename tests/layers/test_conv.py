@@ -150,3 +150,29 @@ def test_gpu_devices_have_gpu_sized_budgets():
     cuda = TorchDevice(None, torch.device("cuda", 0), "torch:cuda:0")  # built without asking for a GPU
     assert cuda.is_gpu and cuda.work_budget == CuPyDevice.work_budget
     assert not anynet.as_device("torch:cpu").is_gpu and anynet.as_device("torch:cpu").work_budget == 16 << 20
+
+
+@pytest.mark.parametrize(("kernel", "pad"), [(3, 1), (3, 2), ((2, 3), (0, 1)), (5, 0)])
+def test_conv_input_grad_as_transposed_conv_matches_col2im(backend, kernel, pad):
+    """The stride-1 input gradient as a convolution of dout agrees with the col2im reference path,
+    and forward columns kept for backward give what rebuilt ones give."""
+    rng = np.random.default_rng(9)
+    fast, ref = anynet.Conv(3, 4, kernel, pad=pad, dtype=F64), anynet.Conv(3, 4, kernel, pad=pad, dtype=F64)
+    ref.load_state_dict(fast.state_dict())
+    assert fast._transposed_pad() is not None
+    ref.transposed_dx, ref.keep_col_elements = False, 0
+    fast.max_col_elements = 3 * 4 * int(np.prod(fast.kernel)) * 8 * 8  # several chunks
+    x = arr(backend, rng.standard_normal((5, 3, 6, 7)))
+    y = fast.forward(x, train=True)
+    assert fast.cols is not None and len(fast.cols) > 1
+    np.testing.assert_allclose(host(y), host(ref.forward(x, train=True)), rtol=1e-10, atol=1e-12)
+    dout = arr(backend, rng.standard_normal(tuple(y.shape)))
+    np.testing.assert_allclose(host(fast.backward(dout)), host(ref.backward(dout)), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(host(fast.W.grad), host(ref.W.grad), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(host(fast.b.grad), host(ref.b.grad), rtol=1e-10, atol=1e-12)
+
+
+def test_conv_transposed_input_grad_only_where_it_applies():
+    assert anynet.Conv(1, 1, 3, stride=2, pad=1)._transposed_pad() is None
+    assert anynet.Conv(1, 1, 3, pad=3)._transposed_pad() is None
+    assert anynet.Conv(1, 1, (3, 5), pad=(1, 1))._transposed_pad() == (1, 3)
