@@ -197,19 +197,29 @@ def _run_reference(name, lr, steps):
     return w, b
 
 
+@pytest.mark.parametrize("flat", [True, False], ids=["flat", "assign"])
 @pytest.mark.parametrize("name", list(RULES))
-def test_steps_on_a_quadratic_follow_the_published_rule(backend, name):
+def test_steps_on_a_quadratic_follow_the_published_rule(backend, name, flat):
+    """Both paths: one step on a flat buffer where arrays are writable, and the reference
+    path that assigns new arrays (the only one on JAX)."""
     make, _, hyper, lr = RULES[name]
     params = _quadratic_params(backend)
     opt = make(lr=lr, **hyper)
+    opt.elementwise = opt.elementwise and flat
+    given = [(p.data, host(p.data).copy()) for p in params]
     for _ in range(5):
         _set_quadratic_grads(backend, params)
         before, state_before = params[0].data, dict(params[0].state)
         old_host = host(before).copy()
         opt.update(params)
-        np.testing.assert_array_equal(host(before), old_host)  # the old array was not written into
-        for key, value in state_before.items():
-            assert params[0].state[key] is not value
+        if opt._buffer is None:  # the reference path writes into no array
+            np.testing.assert_array_equal(host(before), old_host)
+            for key, value in state_before.items():
+                assert params[0].state[key] is not value
+    for a, h in given:
+        np.testing.assert_array_equal(host(a), h)  # the caller's arrays were never written into
+    uses_buffer = flat and type(opt).elementwise and backend.writable
+    assert (opt._buffer is not None) == uses_buffer
     w, b = _run_reference(name, lr, 5)
     np.testing.assert_allclose(host(params[0].data), w, rtol=1e-10, atol=1e-13)
     np.testing.assert_allclose(host(params[1].data), b, rtol=1e-10, atol=1e-13)
@@ -480,3 +490,36 @@ def test_sgd_skips_parameters_without_gradients(backend):
     p = anynet.Parameter(arr(backend, [1.0]), "w")
     anynet.SGD(lr=0.1).update([p])
     np.testing.assert_array_equal(host(p.data), [1.0])
+
+
+def test_flat_buffer_views_gathers_and_rebinds(backend):
+    """A FlatBuffer's parameters are views of one array; gradients and state lie end to end; a
+    parameter assigned anew (load_state_dict) unbinds it and the optimizer builds a new one."""
+    net = anynet.MLP(3, [4], 2, dtype="float64")
+    if not backend.writable:
+        assert not anynet.parameter.FlatBuffer.supports(net.params)
+        with pytest.raises(ValueError, match="FlatBuffer"):
+            net.flatten_params()
+        return
+    values = [host(p.data).copy() for p in net.params]
+    buffer = net.flatten_params()
+    assert buffer.size == sum(v.size for v in values) and buffer.bound()
+    np.testing.assert_array_equal(host(buffer.data), np.concatenate([v.ravel() for v in values]))
+    for p, v in zip(net.params, values):
+        np.testing.assert_array_equal(host(p.data), v)
+        p.grad = arr(backend, np.full(v.shape, float(v.size)))
+    sizes = [v.size for v in values]
+    np.testing.assert_array_equal(host(buffer.gather_grads()), np.repeat(sizes, sizes))
+    opt = anynet.Adam(lr=0.1)
+    opt.update(buffer)
+    assert opt._buffer is buffer and buffer.bound()
+    np.testing.assert_array_equal(host(buffer.data), np.concatenate([host(p.data).ravel() for p in net.params]))
+    m_parts = [host(p.state["m"]).ravel() for p in net.params]
+    np.testing.assert_array_equal(host(buffer.state("m")), np.concatenate(m_parts))
+    saved = {k: host(v).copy() for k, v in net.state_dict().items()}
+    net.load_state_dict({k: arr(backend, v) for k, v in saved.items()})
+    assert not buffer.bound()
+    for p in net.params:
+        p.grad = p.data * 0.5
+    opt.update(net.params)
+    assert opt._buffer is not buffer and opt._buffer.bound()

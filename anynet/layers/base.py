@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend
-from ..parameter import Parameter
+from ..parameter import FlatBuffer, Parameter
 
 __all__ = ["Composite", "Layer", "ParameterHolder", "check_keys", "new_constant", "new_parameter"]
 
@@ -67,6 +67,12 @@ class ParameterHolder:
         for b in self.buffers:
             setattr(self, b, backend.to_device(getattr(self, b), dev))
         return self
+
+    def flatten_params(self) -> FlatBuffer:
+        """This layer's parameters as views into one contiguous array (``anynet.parameter.FlatBuffer``):
+        ``opt.update(buffer)`` then steps that one array, and its ``gather_grads()`` is the flat
+        gradient a data-parallel run all-reduces. Only where arrays are writable (not JAX)."""
+        return FlatBuffer(self.params)
 
     def state_dict(self) -> dict[str, Any]:
         """Parameters and buffers by name (arrays, not copies)."""

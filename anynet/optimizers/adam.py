@@ -1,0 +1,198 @@
+"""Adaptive-moment optimizers: Adam, AdamW, Nadam, RAdam, LAMB, and Lion."""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable
+
+from ..backend import namespace
+from ..functional import sign
+from ..schedules import LR
+from ..validation import check_float
+from .base import Hook, Optimizer
+
+__all__ = ["LAMB", "Adam", "AdamW", "Lion", "Nadam", "RAdam"]
+
+
+class Adam(Optimizer):
+    """m <- b1 m + (1 - b1) dW; v <- b2 v + (1 - b2) dW^2;
+    W <- W - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps), t the update count.
+    Kingma & Ba, Algorithm 1, https://arxiv.org/abs/1412.6980"""
+
+    elementwise = True
+
+    def __init__(
+        self, lr: LR = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+        hooks: Iterable[Hook] = (),
+    ):
+        super().__init__(lr, hooks)
+        beta1 = check_float(self.name, "beta1", beta1, 0.0, 1.0, high_open=True)
+        beta2 = check_float(self.name, "beta2", beta2, 0.0, 1.0, high_open=True)
+        self.beta1, self.beta2 = beta1, beta2
+        self.eps = check_float(self.name, "eps", eps, 0.0, low_open=True)
+
+    def _moments(self, p, g):
+        m = self.beta1 * self._state(p, "m") + (1.0 - self.beta1) * g
+        v = self.beta2 * self._state(p, "v") + (1.0 - self.beta2) * (g * g)
+        p.state["m"], p.state["v"] = m, v
+        return m, v
+
+    def step(self, p, g, lr):
+        xp = namespace(p.data, g)
+        m, v = self._moments(p, g)
+        t = self.iterations
+        # bias corrections are Python floats: no device work for them
+        m_hat = m / (1.0 - self.beta1**t)
+        v_hat = v / (1.0 - self.beta2**t)
+        return p.data - lr * m_hat / (xp.sqrt(v_hat) + self.eps)
+
+    def step_flat(self, buffer, g, lr):
+        # Adam's step with no temporary: the same operations in the same order, in place.
+        t = self.iterations
+        m, v, s, d = buffer.state("m"), buffer.state("v"), buffer.scratch(0), buffer.scratch(1)
+        m *= self.beta1
+        s[...] = g
+        s *= 1.0 - self.beta1
+        m += s
+        v *= self.beta2
+        s[...] = g
+        s *= g
+        s *= 1.0 - self.beta2
+        v += s
+        s[...] = v
+        s /= 1.0 - self.beta2**t
+        s **= 0.5
+        s += self.eps
+        d[...] = m
+        d /= 1.0 - self.beta1**t
+        d *= lr
+        d /= s
+        buffer.data -= d
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: W <- W - lr * weight_decay * W, then Adam's step
+    (as PyTorch's AdamW; the decay is not added to the gradient, unlike the WeightDecay hook).
+    Loshchilov & Hutter, https://arxiv.org/abs/1711.05101"""
+
+    def __init__(
+        self, lr: LR = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+        weight_decay: float = 0.01, hooks: Iterable[Hook] = (),
+    ):
+        super().__init__(lr, beta1, beta2, eps, hooks)
+        self.weight_decay = check_float(self.name, "weight_decay", weight_decay, 0.0)
+
+    def step(self, p, g, lr):
+        return super().step(p, g, lr) - (lr * self.weight_decay) * p.data
+
+    def step_flat(self, buffer, g, lr):
+        decay = buffer.scratch(2)
+        decay[...] = buffer.data
+        decay *= lr * self.weight_decay
+        super().step_flat(buffer, g, lr)
+        buffer.data -= decay
+
+
+class Nadam(Adam):
+    """Adam with Nesterov momentum and Dozat's momentum schedule mu_t = b1 (1 - 0.5 * 0.96^(t psi)):
+    W <- W - lr (1 - mu_t) / (1 - prod_{i<=t} mu_i) * dW / d
+           - lr mu_{t+1} / (1 - prod_{i<=t+1} mu_i) * m / d,  d = sqrt(v / (1 - b2^t)) + eps
+    (m, v as in Adam; the same rule as PyTorch's NAdam). Dozat 2016,
+    https://openreview.net/forum?id=OM0jvwB8jIp57ZJjtNEZ"""
+
+    scalars = ("mu_product",)
+
+    def __init__(
+        self, lr: LR = 0.002, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+        momentum_decay: float = 0.004, hooks: Iterable[Hook] = (),
+    ):
+        super().__init__(lr, beta1, beta2, eps, hooks)
+        self.momentum_decay = check_float(self.name, "momentum_decay", momentum_decay, 0.0)
+        self.mu_product = 1.0
+
+    def _mu(self, t: int) -> float:
+        return self.beta1 * (1.0 - 0.5 * 0.96 ** (t * self.momentum_decay))
+
+    def advance(self):
+        self.mu_product *= self._mu(self.iterations)
+
+    def step(self, p, g, lr):
+        xp = namespace(p.data, g)
+        m, v = self._moments(p, g)
+        t = self.iterations
+        mu, mu_next = self._mu(t), self._mu(t + 1)
+        denom = xp.sqrt(v / (1.0 - self.beta2**t)) + self.eps
+        grad_part = lr * (1.0 - mu) / (1.0 - self.mu_product)
+        momentum_part = lr * mu_next / (1.0 - self.mu_product * mu_next)
+        return p.data - grad_part * g / denom - momentum_part * m / denom
+
+
+class RAdam(Adam):
+    """Adam with its variance rectified: while the variance of the adaptive rate is intractable
+    (rho_t <= 5) the step is momentum SGD, lr * m_hat; after, lr * r_t * m_hat / (sqrt(v_hat) + eps) with
+    rho_inf = 2 / (1 - b2) - 1, rho_t = rho_inf - 2 t b2^t / (1 - b2^t),
+    r_t = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t)) (PyTorch's RAdam).
+    Liu et al. 2020, Algorithm 2, https://arxiv.org/abs/1908.03265"""
+
+    def step(self, p, g, lr):
+        xp = namespace(p.data, g)
+        m, v = self._moments(p, g)
+        t = self.iterations
+        m_hat = m / (1.0 - self.beta1**t)
+        rho_inf = 2.0 / (1.0 - self.beta2) - 1.0
+        rho_t = rho_inf - 2.0 * t * self.beta2**t / (1.0 - self.beta2**t)
+        if rho_t <= 5.0:  # a Python float of the step count: no device read
+            return p.data - lr * m_hat
+        r = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+        adaptive = math.sqrt(1.0 - self.beta2**t) / (xp.sqrt(v) + self.eps)
+        return p.data - (lr * r) * m_hat * adaptive
+
+
+class Lion(Optimizer):
+    """Evolved sign momentum: c = b1 m + (1 - b1) dW; W <- W - lr (sign(c) + weight_decay W);
+    m <- b2 m + (1 - b2) dW. Use a learning rate 3-10x smaller than Adam's.
+    Chen et al. 2023, Program 1, https://arxiv.org/abs/2302.06675"""
+
+    elementwise = True
+
+    def __init__(
+        self, lr: LR = 1e-4, beta1: float = 0.9, beta2: float = 0.99, weight_decay: float = 0.0,
+        hooks: Iterable[Hook] = (),
+    ):
+        super().__init__(lr, hooks)
+        self.beta1 = check_float(self.name, "beta1", beta1, 0.0, 1.0, high_open=True)
+        self.beta2 = check_float(self.name, "beta2", beta2, 0.0, 1.0, high_open=True)
+        self.weight_decay = check_float(self.name, "weight_decay", weight_decay, 0.0)
+
+    def step(self, p, g, lr):
+        m = self._state(p, "m")
+        c = self.beta1 * m + (1.0 - self.beta1) * g
+        p.state["m"] = self.beta2 * m + (1.0 - self.beta2) * g
+        return p.data - lr * (sign(c) + self.weight_decay * p.data)
+
+
+class LAMB(Adam):
+    """Layer-wise adaptive moments: u = m_hat / (sqrt(v_hat) + eps) + weight_decay W (Adam's
+    moments); W <- W - lr * (||W|| / ||u||) * u, the trust ratio taken as 1 where either norm is 0.
+    You et al. 2020, Algorithm 2, https://arxiv.org/abs/1904.00962"""
+
+    elementwise = False  # per-parameter norms
+
+    def __init__(
+        self, lr: LR = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-6,
+        weight_decay: float = 0.0, hooks: Iterable[Hook] = (),
+    ):
+        super().__init__(lr, beta1, beta2, eps, hooks)
+        self.weight_decay = check_float(self.name, "weight_decay", weight_decay, 0.0)
+
+    def step(self, p, g, lr):
+        xp = namespace(p.data, g)
+        m, v = self._moments(p, g)
+        t = self.iterations
+        u = (m / (1.0 - self.beta1**t)) / (xp.sqrt(v / (1.0 - self.beta2**t)) + self.eps)
+        u = u + self.weight_decay * p.data
+        w_norm = xp.sqrt(xp.sum(p.data * p.data))
+        u_norm = xp.sqrt(xp.sum(u * u))
+        both = xp.logical_and(w_norm > 0, u_norm > 0)
+        ratio = xp.where(both, w_norm / xp.where(both, u_norm, xp.ones_like(u_norm)), xp.ones_like(w_norm))
+        return p.data - lr * ratio * u

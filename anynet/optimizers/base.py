@@ -1,0 +1,192 @@
+"""The optimizer protocol: hooks, learning-rate schedules, state saving, and the flat one-array step."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Sequence
+
+from ..backend import device_of, following, namespace, to_device
+from ..parameter import FlatBuffer, Parameter
+from ..schedules import LR
+from ..validation import check_float, check_int
+
+__all__ = ["Hook", "Optimizer"]
+
+Hook = Callable[[Sequence[Parameter], list[Any]], list[Any]]
+
+
+class Optimizer:
+    """Base: gathers parameters with gradients, runs the hooks on the gradients, steps each.
+
+    ``hooks`` are callables ``hook(params, grads) -> grads`` applied in order
+    before the update (weight decay, gradient clipping). Subclasses implement
+    ``step(p, g, lr) -> new p.data`` and name in ``scalars`` any Python numbers
+    besides ``iterations`` that ``state_dict`` must carry.
+    """
+
+    scalars: tuple[str, ...] = ()
+    # True where ``step`` is elementwise: then, on writable arrays, it runs once on all parameters
+    # laid end to end in a FlatBuffer (and writes the result back in place) instead of once each.
+    elementwise = False
+
+    def __init__(self, lr: LR = 0.01, hooks: Iterable[Hook] = ()):
+        if not callable(lr):
+            lr = check_float(self.name, "lr", lr, 0.0, low_open=True)
+        self.lr = lr
+        self.hooks = list(hooks)
+        for i, hook in enumerate(self.hooks):
+            if not callable(hook):
+                raise TypeError(f"{self.name}: hooks[{i}] must be a callable hook(params, grads), "
+                                f"got {hook!r} ({type(hook).__name__})")
+        self.iterations = 0
+        self._buffer: FlatBuffer | None = None
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    @property
+    def current_lr(self) -> float:
+        """The learning rate the next update will use."""
+        return float(self.lr(self.iterations)) if callable(self.lr) else float(self.lr)
+
+    def update(self, params: Iterable[Parameter]) -> None:
+        """One step for every parameter with a gradient (``params`` may be a FlatBuffer)."""
+        if isinstance(params, FlatBuffer):
+            self._buffer = params
+        params = [p for p in params if p.grad is not None]
+        with following(params[0].data if params else None):  # on the parameters' device (CuPy: its GPU)
+            self._update(params)
+
+    def _update(self, params: list[Parameter]) -> None:
+        grads = [p.grad for p in params]
+        for p, g in zip(params, grads):
+            namespace(p.data, g, where=self.name)
+            if tuple(g.shape) != tuple(p.data.shape):
+                raise ValueError(
+                    f"{self.name}: gradient of {p.name or 'a parameter'} has shape "
+                    f"{tuple(g.shape)}, the parameter {tuple(p.data.shape)}"
+                )
+        for hook in self.hooks:
+            grads = hook(params, grads)
+        lr = self.current_lr
+        self.iterations += 1
+        self.advance()
+        buffer = self._flat(params)
+        if buffer is not None:
+            # a subclass that redefines step without step_flat gets the generic flat step
+            step_flat = type(self).step_flat if _defines_step_flat(type(self)) else Optimizer.step_flat
+            step_flat(self, buffer, buffer.gather_grads(grads), lr)
+            return
+        for p, g in zip(params, grads):
+            p.data = self.step(p, g, lr)
+
+    def step_flat(self, buffer: FlatBuffer, g: Any, lr: float) -> None:
+        """One step of every parameter at once, writing ``buffer.data`` and its state in place;
+        ``g`` is the flat gradient (P,). By default ``step`` runs on the whole buffer seen as one
+        parameter and its results are copied back; subclasses may work in place throughout."""
+        whole = Parameter(buffer.data, "flat")
+        whole.state = _FlatState(buffer)
+        new = self.step(whole, g, lr)
+        for key, value in whole.state.items():
+            if value is not buffer.state(key):
+                buffer.state(key)[...] = value
+        buffer.data[...] = new
+
+    def _flat(self, params: list[Parameter]) -> FlatBuffer | None:
+        """The FlatBuffer of ``params`` (kept, rebuilt when they change), or None where it cannot serve."""
+        if not self.elementwise:
+            return None
+        buffer = self._buffer
+        same = buffer is not None and len(buffer.params) == len(params) and all(
+            a is b for a, b in zip(buffer.params, params))
+        if not (same and buffer.bound()):
+            buffer = self._buffer = FlatBuffer(params) if FlatBuffer.supports(params) else None
+        return buffer
+
+
+    def advance(self) -> None:
+        """Once per update, after ``iterations`` is counted: update scalar state (Nadam)."""
+
+    def step(self, p: Parameter, g: Any, lr: float) -> Any:
+        """The new value of ``p.data`` given its gradient ``g`` and this update's ``lr``."""
+        raise NotImplementedError
+
+    def _state(self, p: Parameter, key: str) -> Any:
+        """``p.state[key]``, zeros of p's shape and dtype on p's device the first time."""
+        value = p.state.get(key)
+        if value is None:
+            value = device_of(p.data).zeros(p.shape, p.dtype)
+        return value
+
+    def state_dict(self, params: Sequence[Parameter]) -> dict[str, Any]:
+        """Everything needed to resume: ``"iterations"``, ``"lr"`` (when a number; a schedule
+        is a function of ``iterations``), the ``scalars`` (Python numbers), and each
+        parameter's state arrays under ``"state.{index}.{key}"``, in ``params`` order."""
+        state: dict[str, Any] = {"iterations": self.iterations}
+        if not callable(self.lr):
+            state["lr"] = self.lr
+        state.update({name: getattr(self, name) for name in self.scalars})
+        for i, p in enumerate(params):
+            for key, value in p.state.items():
+                state[f"state.{i}.{key}"] = value
+        return state
+
+    def check_state(self, state: dict[str, Any], params: Sequence[Parameter]) -> list[dict[str, Any]]:
+        """Check a ``state_dict`` against ``params`` without changing anything (ValueError or
+        TypeError if it does not fit); returns each parameter's state arrays."""
+        missing = [k for k in ("iterations", *self.scalars) if k not in state]
+        if missing:
+            raise ValueError(f"{self.name}: the state lacks {missing}; was it saved by another optimizer?")
+        check_int(self.name, "the state's iterations", state["iterations"], 0)
+        if "lr" in state:
+            check_float(self.name, "the state's lr", state["lr"], 0.0, low_open=True)
+        for name in self.scalars:
+            check_float(self.name, f"the state's {name}", state[name])
+        per_param: list[dict[str, Any]] = [{} for _ in params]
+        for name, value in state.items():
+            if name in ("iterations", "lr", *self.scalars):
+                continue
+            index, _, key = name[len("state."):].partition(".")
+            if not name.startswith("state.") or not index.isdigit() or not key:
+                raise ValueError(f"{self.name}: the state holds {name!r}, which names no parameter state")
+            if int(index) >= len(params):
+                raise ValueError(f"{self.name}: state names parameter {index}, but there are {len(params)}")
+            if tuple(getattr(value, "shape", ())) != params[int(index)].shape:
+                raise ValueError(
+                    f"{self.name}: state {key} of parameter {index} has shape {tuple(getattr(value, 'shape', ()))}, "
+                    f"the parameter {params[int(index)].shape}"
+                )
+            per_param[int(index)][key] = value
+        return per_param
+
+    def load_state_dict(self, state: dict[str, Any], params: Sequence[Parameter]) -> None:
+        """Restore what ``state_dict`` returned (all checked first); arrays go to each parameter's device."""
+        per_param = self.check_state(state, params)
+        self.iterations = int(state["iterations"])
+        if "lr" in state and not callable(self.lr):
+            self.lr = float(state["lr"])
+        for name in self.scalars:
+            setattr(self, name, float(state[name]))
+        for p, values in zip(params, per_param):
+            dev = device_of(p.data)
+            p.state = {k: to_device(v, dev) for k, v in values.items()}
+
+    def __repr__(self) -> str:
+        return f"{self.name}(lr={self.lr!r})"
+
+
+def _defines_step_flat(cls: type) -> bool:
+    """Whether the class that defines ``cls``'s ``step`` also defines its ``step_flat``."""
+    owner = next(k for k in cls.__mro__ if "step" in vars(k))
+    return "step_flat" in vars(owner)
+
+
+class _FlatState(dict):
+    """The state of a FlatBuffer's parameters seen as one: ``get`` reads the buffer's flat state."""
+
+    def __init__(self, buffer: FlatBuffer):
+        super().__init__()
+        self.buffer = buffer
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in self else self.buffer.state(key)
