@@ -1,13 +1,14 @@
 """Recurrent cells, one time step each: RNN, LSTM, GRU (the book's volume 2, ``common/time_layers.py``).
 
-The maths of one step lives in pure step functions (``*_step`` / ``*_step_back``)
-that take the weights as arrays and return the weight gradients, so the cells
-here and the ``Time*`` layers (``time_recurrent.py``) share one implementation
-and the ``Time*`` layers can sum gradients over steps without a parameter per step.
+The maths of one step lives in pure functions (``*_cell`` / ``*_cell_back``) that take
+the step's input projection x Wx + b and the recurrent weights as arrays, so the cells
+here and the ``Time*`` layers (``time_recurrent.py``) share one implementation, and the
+``Time*`` layers project every step's input in one matrix product and sum the weight
+gradients over steps in one product each (no parameter per step).
 
 A cell is not a ``Layer``: it takes the previous state and returns the next one
 (see each class), so a ``Sequential`` refuses it; over sequences use the ``Time*`` layers.
-Each cell class names its ``CellSpec`` (gates, number of state arrays, step, step back);
+Each cell class names its ``CellSpec`` (gates, number of state arrays, cell, cell back);
 every cell holds Wx (D, G*H), Wh (H, G*H), b (G*H,) with G gates side by side.
 """
 
@@ -17,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..backend import namespace
-from ..functional import sigmoid
 from ..validation import check_array, check_int
 from .base import ParameterHolder, new_parameter
 from .init import init_scale
@@ -27,67 +27,72 @@ __all__ = ["GRU", "LSTM", "RNN", "Cell", "CellSpec", "RecurrentWeights"]
 
 # -- one step of each cell, on arrays ----------------------------------------
 # state: a tuple, (h,) for RNN and GRU, (h, c) for LSTM.
-# step(xp, x, state, Wx, Wh, b) -> (next state, cache)
-# step_back(xp, dstate, cache, Wx, Wh) -> (dx, dstate_prev, (dWx, dWh, db))
+# cell(xp, ax, state, Wh) -> (next state, cache), ax = x Wx + b the step's input projection
+#   (a Time layer projects all steps' inputs in one product); cache[0] is h_prev.
+# cell_back(xp, dstate, cache, Wh) -> (dax, dstate_prev, dWh), dWh None when it is h_prev^T dax
+#   (a Time layer then sums it over all steps in one product).
 
 
-def rnn_step(xp, x, state, Wx, Wh, b):
+def rnn_cell(xp, ax, state, Wh):
     (h_prev,) = state
-    h_next = xp.tanh(xp.matmul(x, Wx) + xp.matmul(h_prev, Wh) + b)
-    return (h_next,), (x, h_prev, h_next)
+    h_next = xp.tanh(ax + xp.matmul(h_prev, Wh))
+    return (h_next,), (h_prev, h_next)
 
 
-def rnn_step_back(xp, dstate, cache, Wx, Wh):
+def rnn_cell_back(xp, dstate, cache, Wh):
     (dh_next,) = dstate
-    x, h_prev, h_next = cache
+    _, h_next = cache
     dt = dh_next * (1.0 - h_next * h_next)
-    grads = (xp.matmul(x.T, dt), xp.matmul(h_prev.T, dt), xp.sum(dt, axis=0))
-    return xp.matmul(dt, Wx.T), (xp.matmul(dt, Wh.T),), grads
+    return dt, (xp.matmul(dt, Wh.T),), None
 
 
-def lstm_step(xp, x, state, Wx, Wh, b):
+def _sigmoid(xp, x):
+    """1 / (1 + exp(-x)) as 0.5 tanh(x / 2) + 0.5: no overflow, and 4 array operations where the
+    exp form takes 8 (a gate's cost is the number of calls, not the arithmetic)."""
+    return 0.5 * xp.tanh(0.5 * x) + 0.5
+
+
+def lstm_cell(xp, ax, state, Wh):
     h_prev, c_prev = state
     H = h_prev.shape[1]
-    A = xp.matmul(x, Wx) + xp.matmul(h_prev, Wh) + b
-    i = sigmoid(A[:, :H])
-    f = sigmoid(A[:, H:2 * H])
+    A = ax + xp.matmul(h_prev, Wh)
+    S = _sigmoid(xp, A)  # all four blocks at once; i, f, o are read from it
+    i, f, o = S[:, :H], S[:, H:2 * H], S[:, 3 * H:]
     g = xp.tanh(A[:, 2 * H:3 * H])
-    o = sigmoid(A[:, 3 * H:])
     c_next = f * c_prev + i * g
     tc = xp.tanh(c_next)
     h_next = o * tc
-    return (h_next, c_next), (x, h_prev, c_prev, i, f, g, o, tc)
+    return (h_next, c_next), (h_prev, c_prev, S, g, tc)
 
 
-def lstm_step_back(xp, dstate, cache, Wx, Wh):
+def lstm_cell_back(xp, dstate, cache, Wh):
     dh_next, dc_next = dstate
-    x, h_prev, c_prev, i, f, g, o, tc = cache
+    _, c_prev, S, g, tc = cache
+    H = g.shape[1]
+    i, f, o = S[:, :H], S[:, H:2 * H], S[:, 3 * H:]
     ds = dc_next + dh_next * o * (1.0 - tc * tc)
     di = ds * g * i * (1.0 - i)
     df = ds * c_prev * f * (1.0 - f)
     dg = ds * i * (1.0 - g * g)
     do = dh_next * tc * o * (1.0 - o)
     dA = xp.concat([di, df, dg, do], axis=1)
-    grads = (xp.matmul(x.T, dA), xp.matmul(h_prev.T, dA), xp.sum(dA, axis=0))
-    return xp.matmul(dA, Wx.T), (xp.matmul(dA, Wh.T), ds * f), grads
+    return dA, (xp.matmul(dA, Wh.T), ds * f), None
 
 
-def gru_step(xp, x, state, Wx, Wh, b):
+def gru_cell(xp, ax, state, Wh):
     (h_prev,) = state
     H = h_prev.shape[1]
-    ax = xp.matmul(x, Wx) + b
-    ah = xp.matmul(h_prev, Wh[:, :2 * H])
-    z = sigmoid(ax[:, :H] + ah[:, :H])
-    r = sigmoid(ax[:, H:2 * H] + ah[:, H:])
+    zr = _sigmoid(xp, ax[:, :2 * H] + xp.matmul(h_prev, Wh[:, :2 * H]))
+    z, r = zr[:, :H], zr[:, H:]
     rh = r * h_prev
     hh = xp.tanh(ax[:, 2 * H:] + xp.matmul(rh, Wh[:, 2 * H:]))
     h_next = (1.0 - z) * h_prev + z * hh
-    return (h_next,), (x, h_prev, z, r, rh, hh)
+    return (h_next,), (h_prev, z, r, rh, hh)
 
 
-def gru_step_back(xp, dstate, cache, Wx, Wh):
+def gru_cell_back(xp, dstate, cache, Wh):
     (dh_next,) = dstate
-    x, h_prev, z, r, rh, hh = cache
+    h_prev, z, r, rh, hh = cache
     H = h_prev.shape[1]
     dt = dh_next * z * (1.0 - hh * hh)
     dz = dh_next * (hh - h_prev) * z * (1.0 - z)
@@ -97,19 +102,32 @@ def gru_step_back(xp, dstate, cache, Wx, Wh):
     dh_prev = dh_next * (1.0 - z) + drh * r + xp.matmul(dzr, Wh[:, :2 * H].T)
     dA = xp.concat([dz, dr, dt], axis=1)
     dWh = xp.concat([xp.matmul(h_prev.T, dzr), xp.matmul(rh.T, dt)], axis=1)
-    grads = (xp.matmul(x.T, dA), dWh, xp.sum(dA, axis=0))
-    return xp.matmul(dA, Wx.T), (dh_prev,), grads
+    return dA, (dh_prev,), dWh
 
 
 @dataclass(frozen=True)
 class CellSpec:
     """What a cell computes: ``gates`` blocks of H columns side by side in Wx, Wh and b,
-    ``n_state`` state arrays ((h,) or (h, c)), and its ``step`` / ``step_back`` (above)."""
+    ``n_state`` state arrays ((h,) or (h, c)), and its ``cell`` / ``cell_back`` (above) on the
+    input projection; ``step`` / ``step_back`` are one whole step on x."""
 
     gates: int
     n_state: int
-    step: Callable
-    step_back: Callable
+    cell: Callable
+    cell_back: Callable
+
+    def step(self, xp, x, state, Wx, Wh, b):
+        """(next state, cache) from x (N, D) and the state."""
+        state, cache = self.cell(xp, xp.matmul(x, Wx) + b, state, Wh)
+        return state, (x, cache)
+
+    def step_back(self, xp, dstate, cache, Wx, Wh):
+        """(dx, dstate_prev, (dWx, dWh, db)) of one step."""
+        x, inner = cache
+        dA, dprev, dWh = self.cell_back(xp, dstate, inner, Wh)
+        if dWh is None:
+            dWh = xp.matmul(inner[0].T, dA)
+        return xp.matmul(dA, Wx.T), dprev, (xp.matmul(x.T, dA), dWh, xp.sum(dA, axis=0))
 
 
 class RecurrentWeights(ParameterHolder):
@@ -162,7 +180,7 @@ class Cell(RecurrentWeights):
         cache = self._need("cache")
         Wx, Wh, _ = self._weights()
         xp = namespace(*dstate, Wx, where=self.name)
-        shape = (cache[0].shape[0], self.hidden_size)
+        shape = (cache[0].shape[0], self.hidden_size)  # cache[0] is x
         for d in dstate:
             self._check_dout(d, shape)
         dx, dprev, grads = self.spec.step_back(xp, dstate, cache, Wx, Wh)
@@ -188,7 +206,7 @@ class RNN(_HiddenStateCell):
     ``backward(dh_next)`` -> (dx, dh_prev). Parameters: Wx (D, H), Wh (H, H), b (H,).
     """
 
-    spec = CellSpec(gates=1, n_state=1, step=rnn_step, step_back=rnn_step_back)
+    spec = CellSpec(gates=1, n_state=1, cell=rnn_cell, cell_back=rnn_cell_back)
 
 
 class LSTM(Cell):
@@ -200,7 +218,7 @@ class LSTM(Cell):
     Hochreiter and Schmidhuber, https://doi.org/10.1162/neco.1997.9.8.1735
     """
 
-    spec = CellSpec(gates=4, n_state=2, step=lstm_step, step_back=lstm_step_back)
+    spec = CellSpec(gates=4, n_state=2, cell=lstm_cell, cell_back=lstm_cell_back)
 
     def forward(self, x, h_prev, c_prev):
         return self._forward(x, (h_prev, c_prev))
@@ -218,4 +236,4 @@ class GRU(_HiddenStateCell):
     gates z, r, h~ side by side. Cho et al., https://arxiv.org/abs/1406.1078
     """
 
-    spec = CellSpec(gates=3, n_state=1, step=gru_step, step_back=gru_step_back)
+    spec = CellSpec(gates=3, n_state=1, cell=gru_cell, cell_back=gru_cell_back)

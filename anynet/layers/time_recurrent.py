@@ -31,8 +31,7 @@ class _TimeRecurrent(RecurrentWeights, Layer):
         self.return_sequences = return_sequences
         self.state: tuple | None = None  # carried between calls when stateful
         self.dstate: tuple | None = None  # gradient of the initial state, after backward
-        self.caches = None
-        self.x_shape = None
+        self.caches = self.x = None
 
     def reset_state(self) -> None:
         """Forget the carried hidden (and cell) state: the next forward starts from zeros."""
@@ -55,40 +54,49 @@ class _TimeRecurrent(RecurrentWeights, Layer):
         Wx, Wh, b = self._weights()
         xp = namespace(x, Wx, where=self.name)
         check_array(self.name, x, xp, ("N", "T", self.input_size), Wx.dtype)
-        N, T, _ = x.shape
+        N, T, D = x.shape
         if T == 0:
             raise ValueError(f"{self.name}: expected at least one time step, got x of shape {tuple(x.shape)}")
-        step = self.spec.step
+        cell = self.spec.cell
+        # every step's input projection in one product, time-major so that each step's is
+        # contiguous: (T*N, D) @ (D, G*H)
+        xt = xp.reshape(xp.permute_dims(x, (1, 0, 2)), (T * N, D))
+        AX = xp.reshape(xp.matmul(xt, Wx) + b, (T, N, Wx.shape[1]))
         state = self._initial(xp, x, N)
         hs, caches = [], []
         for t in range(T):
-            state, cache = step(xp, x[:, t, :], state, Wx, Wh, b)
+            state, cache = cell(xp, AX[t, ...], state, Wh)
             hs.append(state[0])
             caches.append(cache)
-        self.caches, self.x_shape = caches, tuple(x.shape)
+        self.caches, self.x = caches, xt
         if self.stateful:
             self.state = state
         return xp.stack(hs, axis=1) if self.return_sequences else hs[-1]
 
     def backward(self, dout):
-        caches = self._need("caches")
+        caches, xt = self._need("caches"), self.x
         Wx, Wh, _ = self._weights()
         xp = namespace(dout, Wx, where=self.name)
-        N, T, _ = self.x_shape
-        H = self.hidden_size
+        T, (N, H) = len(caches), caches[0][0].shape
         self._check_dout(dout, (N, T, H) if self.return_sequences else (N, H))
-        step_back = self.spec.step_back
+        cell_back = self.spec.cell_back
         zeros = xp.zeros((N, H), dtype=dout.dtype, device=dout.device)
         dstate = (zeros,) * self.spec.n_state
+        # Weight gradients summed step by step: at this size T products of (N, .) rows run
+        # faster than one of (T*N, .) rows built by stacking.
         dxs, total = [], None
         for t in reversed(range(T)):
             if self.return_sequences:
                 dh = dstate[0] + dout[:, t, :]
             else:
                 dh = dstate[0] + dout if t == T - 1 else dstate[0]
-            dx, dstate, grads = step_back(xp, (dh, *dstate[1:]), caches[t], Wx, Wh)
-            dxs.append(dx)
+            dA, dstate, dWh = cell_back(xp, (dh, *dstate[1:]), caches[t], Wh)
+            x_t = xt[t * N:(t + 1) * N, :]
+            if dWh is None:
+                dWh = xp.matmul(caches[t][0].T, dA)
+            grads = (xp.matmul(x_t.T, dA), dWh, xp.sum(dA, axis=0))
             total = grads if total is None else tuple(a + g for a, g in zip(total, grads))
+            dxs.append(xp.matmul(dA, Wx.T))
         self._assign_grads(total)
         self.dstate = dstate
         return xp.stack(dxs[::-1], axis=1)
