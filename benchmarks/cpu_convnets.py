@@ -38,11 +38,35 @@ from benchmarks import _common as bench  # noqa: E402
 THREADS = os.environ["OMP_NUM_THREADS"]
 BATCH = 100
 QUICK = ("MLP", "SimpleConvNet", "DeepConvNet", "TimeLSTM")
-NOTE = (
-    "The book's own NumPy code is not run here: it is not part of this repository and the\n"
-    "benchmark downloads nothing. On these machines it was measured at about 0.18x PyTorch on\n"
-    "SimpleConvNet and 0.10x on DeepConvNet (its conv path runs in float64).\n"
-)
+NOTE = """## Where the remaining gaps come from (profiles of 2026-11-29, one thread, CPU time)
+
+- **Conv nets (DeepConvNet, VGG, AlexNet, LeNet5).** A DeepConvNet step is about 55% OpenBLAS
+  sgemm, 25% building im2col columns (`xp.stack` of strided views), 5% padding, 15% pooling,
+  ReLU and the rest. OpenBLAS runs the conv products at 40-75 GFLOP/s per core: they are
+  skinny (16-64 rows of filters), and at 16 channels a 45 MB column matrix is streamed from
+  memory. PyTorch's oneDNN convolution builds no column matrix and runs near the core's peak
+  (16->16 channels at 28x28, batch 100: forward and backward 7.5 ms against about 20 ms here),
+  so its products alone outrun anynet's. Won so far: the stride-1 input gradient as a
+  convolution of dout (a gather and one product instead of a K=FN product and col2im's
+  overlapping scatter-adds: -13% of conv time), columns in cache-sized batch chunks that the
+  allocator reuses (a fresh 45 MB array costs more in page faults than its copy: -7%), small
+  layers keep forward's columns. Tried and dropped: nine accumulated K=C products (implicit
+  GEMM) run 3-5x slower than one im2col product in OpenBLAS at these channel counts; a NumPy
+  Winograd F(2x2,3x3) spends more on its transforms than it saves (PERF-NOTES).
+- **Optimizer step.** Elementwise optimizers step all parameters as one flat buffer, in place
+  for SGD, Momentum, Nesterov, Adam and AdamW (no temporaries: each fresh array over 128 KB
+  costs page faults on this machine); Adam's step on DeepConvNet went from 0.41 to 0.28 ms.
+  It is a small part of every step here; the Adam/SGD gap follows the model, not the update.
+- **TimeLSTM / TimeGRU.** About 28 steps x 35 array calls on (100, 128) blocks: the cost is the
+  number of calls and their temporaries, not arithmetic. All steps' input projections are one
+  product and a step's gates one tanh-form sigmoid call (forward -25%); the backward is per step.
+- **Noise.** On this shared 2-core machine absolute rates varied up to 10x within the run (load
+  average above 10 from other users); only the ratios of adjacent blocks are comparable.
+
+The book's own NumPy code is not run here: it is not part of this repository and the
+benchmark downloads nothing. On these machines it was measured at about 0.18x PyTorch on
+SimpleConvNet and 0.10x on DeepConvNet (its conv path runs in float64).
+"""
 
 
 def main(argv=None) -> None:
