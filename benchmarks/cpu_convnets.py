@@ -99,8 +99,15 @@ def main(argv=None) -> None:
             rows.append(row)
             print(f"{name:14s} {opt:5s} anynet {row[2]:8,.0f}/s  torch {row[3]:8,.0f}/s  ratio {row[4]:.2f}  "
                   f"peak MiB anynet {row[5]:.0f} torch {row[6]:.0f}", flush=True)
-    command = "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/cpu_convnets.py" + (
-        " --quick" if args.quick else "")
+            write(args, argv, rows, repeats, block_s, kernel, done=len(rows) == len(names) * len(args.optimizers))
+
+
+def write(args, argv, rows, repeats, block_s, kernel, done) -> None:
+    """The markdown table so far (rewritten after every row, so an interrupted run leaves its rows)."""
+    import torch
+
+    command = " ".join(["env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/cpu_convnets.py",
+                        *(argv if argv is not None else sys.argv[1:])])
     lines = [
         "# CPU training throughput: anynet on NumPy vs PyTorch",
         "",
@@ -109,7 +116,8 @@ def main(argv=None) -> None:
         f"batch {BATCH}, float32, 28x28 random inputs, 10 classes (recurrent models read the image row by "
         f"row: T=28, hidden 128). Median of {repeats} alternating blocks of about {block_s:g} s after a "
         "warm-up; the ratio is the median over pairs of adjacent blocks, which saw the same load on this "
-        "shared machine. Peak memory: growth of the resident set over three steps in a fresh process.",
+        "shared machine. Peak memory: growth of the resident set over three steps in a fresh process."
+        + ("" if done else " **The run stopped before the last rows.**"),
         "",
         "| model | optimizer | anynet samples/s | PyTorch samples/s | anynet / PyTorch "
         "| anynet peak MiB | PyTorch peak MiB |",
