@@ -165,7 +165,8 @@ def interleaved(systems: dict[str, tuple[Step, Step]], repeats: int, block_s: fl
                 warmup: int = 2) -> dict[str, float]:
     """Median samples/s of each system over ``repeats`` alternating blocks of steps (each block
     ends with a sync), and ``"ratio"``: the median over rounds of the first system's rate over the
-    second's (the blocks of one round are adjacent in time, so they saw the same load)."""
+    second's (the blocks of one round are adjacent in time, so they saw the same load), and
+    ``"<name> / <first>"``: the same for every other system against the first."""
     sizes = {}
     for name, (step, sync) in systems.items():  # warm-up, and how many steps fill a block
         for _ in range(warmup):
@@ -188,6 +189,8 @@ def interleaved(systems: dict[str, tuple[Step, Step]], repeats: int, block_s: fl
     result = {s: statistics.median(r) for s, r in rates.items()}
     first, second = names[:2]
     result["ratio"] = statistics.median(a / b for a, b in zip(rates[first], rates[second]))
+    for name in names[1:]:  # each system against the first, likewise
+        result[f"{name} / {first}"] = statistics.median(a / b for a, b in zip(rates[name], rates[first]))
     return result
 
 

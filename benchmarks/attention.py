@@ -8,7 +8,7 @@ alternate between the systems in one process, so load from other users of the
 machine hits them alike; the medians and the ratio anynet speed / PyTorch speed
 (>= 1 means anynet is faster) are printed.
 
-    python3 benchmarks/attention.py
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/attention.py
     ANYNET_BENCH_THREADS=1 python3 benchmarks/attention.py --repeats 5
 """
 
@@ -16,21 +16,22 @@ from __future__ import annotations
 
 import os
 
-THREADS = os.environ.get("ANYNET_BENCH_THREADS", "2")  # 2 unless told otherwise
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = THREADS  # before NumPy loads its BLAS
+# Thread counts for every BLAS/OpenMP pool, set before NumPy loads its BLAS (2 unless told otherwise).
+os.environ.update(dict.fromkeys(("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"),
+                                os.environ.get("ANYNET_BENCH_THREADS", "2")))
 
-import argparse  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import sys
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import anynet  # noqa: E402
 
+import anynet  # noqa: E402
+from benchmarks import _common as bench  # noqa: E402
+
+THREADS = os.environ["OMP_NUM_THREADS"]
 N, T, D, HEADS = 32, 128, 256, 8
 
 
@@ -67,13 +68,6 @@ def torch_step():
     return step
 
 
-def seconds(step, calls: int) -> float:
-    start = time.perf_counter()
-    for _ in range(calls):
-        step()
-    return (time.perf_counter() - start) / calls
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7, help="timing blocks per system")
@@ -83,21 +77,26 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(int(THREADS))
-    systems = {"PyTorch": torch_step()}
-    systems.update({f"anynet on {d}": anynet_step(d) for d in args.devices.split(",")})
-    for step in systems.values():  # warm-up: allocations, BLAS threads, first-call paths
-        seconds(step, 2)
-    times: dict[str, list[float]] = {name: [] for name in systems}
-    for _ in range(args.repeats):
-        for name, step in systems.items():
-            times[name].append(seconds(step, args.calls))
+    systems = {"PyTorch": (torch_step(), lambda: None)}
+    systems.update({f"anynet on {d}": (anynet_step(d), lambda: None) for d in args.devices.split(",")})
+    # one interleaved loop (benchmarks/_common.py): blocks of --calls steps, rates in sequences/s
+    block_s = 0.0  # with block_s 0 every block is one step; scale it to --calls steps below
+    rates = bench.interleaved({k: (_repeat(step, args.calls), sync) for k, (step, sync) in systems.items()},
+                              args.repeats, block_s, N * args.calls)
     print(f"MultiHeadAttention forward + backward, batch {N}, length {T}, width {D}, {HEADS} heads, "
-          f"float32, {THREADS} threads; median of {args.repeats} blocks of {args.calls} steps")
-    reference = statistics.median(times["PyTorch"])
-    for name, values in times.items():
-        median = statistics.median(values)
-        print(f"  {name:>20}: {median * 1e3:8.1f} ms   ratio {reference / median:.2f}x PyTorch's speed")
+          f"float32, {THREADS} threads; {bench.blas_kernel()}; median of {args.repeats} alternating blocks "
+          f"of {args.calls} steps")
+    for name in systems:
+        ratio = 1.0 if name == "PyTorch" else rates[f"{name} / PyTorch"]
+        print(f"  {name:>20}: {N / rates[name] * 1e3:8.1f} ms   ratio {ratio:.2f}x PyTorch's speed")
 
+
+def _repeat(step, calls: int):
+    def block():
+        for _ in range(calls):
+            step()
+
+    return block
 
 if __name__ == "__main__":
     main()
