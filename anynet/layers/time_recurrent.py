@@ -60,8 +60,9 @@ class _TimeRecurrent(RecurrentWeights, Layer):
         cell = self.spec.cell
         # every step's input projection in one product, time-major so that each step's is
         # contiguous: (T*N, D) @ (D, G*H)
-        xt = xp.reshape(xp.permute_dims(x, (1, 0, 2)), (T * N, D))
-        AX = xp.reshape(xp.matmul(xt, Wx) + b, (T, N, Wx.shape[1]))
+        # (-1 where the batch size N may be symbolic, as when exported)
+        xt = xp.reshape(xp.permute_dims(x, (1, 0, 2)), (-1, D))
+        AX = xp.reshape(xp.matmul(xt, Wx) + b, (T, -1, Wx.shape[1]))
         state = self._initial(xp, x, N)
         hs, caches = [], []
         for t in range(T):
