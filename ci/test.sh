@@ -11,4 +11,6 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && [ ! -d /usr/share
         || echo "note: could not install dataset-fashion-mnist; the Fashion-MNIST test will be skipped"
 fi
 python3 -m pip install --quiet --disable-pip-version-check -e ".[test,progress,plot,onnx]" -r ci/backends.txt
+# The easy things first: lint (pyflakes, pycodestyle, bugbear, pytest style; pyproject.toml)
+python3 -m ruff check .
 python3 -m pytest "$@"
