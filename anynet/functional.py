@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .backend import device_of, namespace
+from .backend import array_device, device_of, namespace
 
 __all__ = ["as_indices", "clip", "log_softmax", "one_hot", "sigmoid", "sign", "softmax", "softplus"]
 
@@ -39,7 +39,7 @@ def softplus(x: Any) -> Any:
 def as_indices(t: Any) -> Any:
     """Integer labels in the namespace's own index dtype (PyTorch's take_along_axis wants int64)."""
     xp = namespace(t)
-    return xp.astype(t, xp.__array_namespace_info__().default_dtypes(device=t.device)["indexing"], copy=False)
+    return xp.astype(t, xp.__array_namespace_info__().default_dtypes(device=array_device(t))["indexing"], copy=False)
 
 
 _CLASSES: dict[tuple[Any, int], Any] = {}
@@ -48,12 +48,13 @@ _CLASSES: dict[tuple[Any, int], Any] = {}
 def _classes(xp: Any, n: int, t: Any) -> Any:
     """arange(n) (the default integer dtype: a uint8 range of 300 classes would wrap around) on
     t's device, made once per device, as one_hot runs in every loss call."""
-    if getattr(t, "device", None) is None:  # a value traced by jax.jit: nothing may be kept
+    dev = array_device(t)
+    if dev is None:  # a value traced by jax.jit: nothing may be kept
         return xp.arange(n)
     key = (device_of(t), n)
     found = _CLASSES.get(key)
     if found is None:
-        found = _CLASSES[key] = xp.arange(n, device=t.device)
+        found = _CLASSES[key] = xp.arange(n, device=dev)
     return found
 
 

@@ -13,7 +13,7 @@ import math
 from typing import Any, Callable, Sequence
 
 from . import backend
-from .backend import namespace
+from .backend import array_device, namespace
 
 __all__ = ["check_backward", "check_layer", "check_loss", "numerical_gradient"]
 
@@ -25,14 +25,14 @@ def numerical_gradient(f: Callable[[Any], Any], x: Any, h: float = 1e-4) -> Any:
     xp = namespace(x)
     flat = xp.reshape(x, (-1,))
     n = flat.shape[0]
-    index = xp.arange(n, device=x.device)
+    index = xp.arange(n, device=array_device(x))
     grad = []
     for i in range(n):
         step = xp.astype(index == i, x.dtype) * h
         fp = float(f(xp.reshape(flat + step, x.shape)))
         fm = float(f(xp.reshape(flat - step, x.shape)))
         grad.append((fp - fm) / (2 * h))
-    return xp.reshape(xp.asarray(grad, dtype=x.dtype, device=x.device), x.shape)
+    return xp.reshape(xp.asarray(grad, dtype=x.dtype, device=array_device(x)), x.shape)
 
 
 def _max_error(xp: Any, analytic: Any, numeric: Any) -> float:

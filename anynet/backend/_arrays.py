@@ -12,7 +12,8 @@ from ._context import as_device, current_device, device, library_of
 from ._device import Device, DeviceError
 from ._numpy import cpu
 
-__all__ = ["describe", "device_of", "following", "is_host", "namespace", "pad", "to_device", "to_numpy"]
+__all__ = ["array_device", "describe", "device_of", "following", "is_host", "namespace", "pad", "to_device",
+           "to_numpy"]
 
 _NAMESPACES: dict[type, tuple[Any, Any]] = {}  # array type -> (namespace, its Device class's device_key)
 _DEVICES: dict[tuple[type, Any], Device] = {}
@@ -65,6 +66,12 @@ def _namespace_of_other(a: Any, where: str) -> Any:
         return namespace(a, where=where)
     except TypeError:
         raise DeviceError(f"{where}: expected an array, got {describe(a)}") from None
+
+
+def array_device(x: Any) -> Any:
+    """The library's own device object of ``x`` (for ``device=`` in creation functions); unlike
+    ``x.device`` it works on every library and on traced arrays (JAX tracers have no ``.device``)."""
+    return array_api_compat.device(x)
 
 
 def is_host(xp: Any) -> bool:

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import array_api_extra as xpx
 
 from .. import backend
-from ..backend import namespace
+from ..backend import array_device, namespace
 from ..validation import check_int
 
 __all__ = ["col2im", "im2col", "output_size", "pair", "window_scatter", "window_views"]
@@ -80,7 +80,7 @@ def window_scatter(parts: Sequence[Any], in_shape: Sequence[int], kernel: tuple[
         if (OH * FH, OW * FW) != (Hp, Wp):
             full = xpx.pad(full, ((0, 0), (0, 0), (0, Hp - OH * FH), (0, Wp - OW * FW)))
     else:
-        full = xp.zeros((N, C, Hp, Wp), dtype=parts[0].dtype, device=parts[0].device)
+        full = xp.zeros((N, C, Hp, Wp), dtype=parts[0].dtype, device=array_device(parts[0]))
         for k, part in enumerate(parts):
             i, j = divmod(k, FW)
             idx = (slice(None), slice(None), slice(i, i + sh * (OH - 1) + 1, sh), slice(j, j + sw * (OW - 1) + 1, sw))

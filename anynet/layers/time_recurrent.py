@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import backend
-from ..backend import namespace
+from ..backend import array_device, namespace
 from ..validation import check_array
 from .base import Layer
 from .recurrent import GRU, LSTM, RNN, RecurrentWeights
@@ -47,7 +47,7 @@ class _TimeRecurrent(RecurrentWeights, Layer):
                 )
             return self.state
         # (N, 1) + (H,): zeros of x's batch size, also where N is symbolic (a traced graph)
-        zeros = xp.zeros_like(x[:, 0, :1]) + xp.zeros((H,), dtype=x.dtype, device=x.device)
+        zeros = xp.zeros_like(x[:, 0, :1]) + xp.zeros((H,), dtype=x.dtype, device=array_device(x))
         return (zeros,) * self.spec.n_state
 
     def forward(self, x, train=None):
@@ -81,7 +81,7 @@ class _TimeRecurrent(RecurrentWeights, Layer):
         T, (N, H) = len(caches), caches[0][0].shape
         self._check_dout(dout, (N, T, H) if self.return_sequences else (N, H))
         cell_back = self.spec.cell_back
-        zeros = xp.zeros((N, H), dtype=dout.dtype, device=dout.device)
+        zeros = xp.zeros((N, H), dtype=dout.dtype, device=array_device(dout))
         dstate = (zeros,) * self.spec.n_state
         # Weight gradients summed step by step: at this size T products of (N, .) rows run
         # faster than one of (T*N, .) rows built by stacking.
