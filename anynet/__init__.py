@@ -94,7 +94,7 @@ from .optimizers import (
 )
 from .parameter import Parameter
 from .schedules import CosineDecay, OneCycle, StepDecay, Warmup
-from .training import CheckpointError, Trainer, TrainingDiverged
+from .training import CheckpointError, Trainer, TrainingDiverged, compile_step
 from .validation import debug
 
 __version__ = "0.1.0"
@@ -123,7 +123,7 @@ __all__ = [
     "ClipByNorm", "ClipByValue", "WeightDecay", "CosineDecay", "OneCycle", "StepDecay", "Warmup",
     # models and training
     "AlexNet", "DeepConvNet", "LanguageModel", "LeNet5", "MLP", "SequenceClassifier", "SimpleConvNet",
-    "TwoLayerNet", "VGG", "CheckpointError", "Trainer", "TrainingDiverged", "Seq2seq", "TransformerLM",
+    "TwoLayerNet", "VGG", "CheckpointError", "Trainer", "TrainingDiverged", "Seq2seq", "TransformerLM", "compile_step",
     # submodules
     "data", "export", "functional", "hooks", "layers", "losses", "models", "optimizers", "schedules",
 ]

@@ -8,13 +8,19 @@ so a schedule is a pure function of ``opt.iterations`` and resuming from an
 optimizer's ``state_dict`` resumes its schedule too. Any callable of one int
 returning a float works in place of these classes. To decay per epoch, give
 steps in updates: ``step=k * updates_per_epoch``.
+
+Inside a compiled training step (``anynet.compile_step``) ``iteration`` is a 0-d
+integer array (the traced update count) and the result an array: the schedules
+here take either, with no Python branch on the count; a schedule of your own must
+too (``xp.where`` rather than ``if``).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable, Union
+from typing import Any, Callable, Union
 
+from .backend import namespace
 from .validation import check_float, check_int
 
 __all__ = ["LR", "Constant", "CosineDecay", "OneCycle", "Schedule", "StepDecay", "Warmup"]
@@ -66,9 +72,13 @@ class CosineDecay(Schedule):
         self.min_lr = check_float("CosineDecay", "min_lr", min_lr, 0.0, self.lr)
 
     def __call__(self, iteration: int) -> float:
-        if iteration >= self.total:
-            return self.min_lr
-        return self.min_lr + (self.lr - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * iteration / self.total))
+        if isinstance(iteration, int):
+            if iteration >= self.total:
+                return self.min_lr
+            return self.min_lr + (self.lr - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * iteration / self.total))
+        xp, i = _traced(iteration)
+        cosine = self.min_lr + (self.lr - self.min_lr) * 0.5 * (1.0 + xp.cos(math.pi * i / self.total))
+        return xp.where(i >= self.total, self.min_lr, cosine)
 
 
 class Warmup(Schedule):
@@ -81,13 +91,23 @@ class Warmup(Schedule):
         self.after = after if callable(after) else Constant(after)
 
     def __call__(self, iteration: int) -> float:
-        if iteration < self.steps:
-            return self.after(0) * (iteration + 1) / (self.steps + 1)
-        return self.after(iteration - self.steps)
+        if isinstance(iteration, int):
+            if iteration < self.steps:
+                return self.after(0) * (iteration + 1) / (self.steps + 1)
+            return self.after(iteration - self.steps)
+        xp, i = _traced(iteration)
+        ramp = self.after(0) * (i + 1) / (self.steps + 1)
+        return xp.where(iteration < self.steps, ramp, self.after(iteration - self.steps))
 
 
-def _cosine(start: float, end: float, fraction: float) -> float:
-    return end + (start - end) * 0.5 * (1.0 + math.cos(math.pi * fraction))
+def _traced(iteration: Any) -> tuple[Any, Any]:
+    """The namespace of an array update count and the count as a float array."""
+    xp = namespace(iteration)
+    return xp, xp.astype(iteration, xp.__array_namespace_info__().default_dtypes()["real floating"])
+
+
+def _cosine(start: float, end: float, fraction: Any, cos: Callable[[Any], Any] = math.cos) -> Any:
+    return end + (start - end) * 0.5 * (1.0 + cos(math.pi * fraction))
 
 
 class OneCycle(Schedule):
@@ -110,7 +130,12 @@ class OneCycle(Schedule):
         start = self.max_lr / self.div_factor
         end = start / self.final_div_factor
         peak = self.pct_start * self.total - 1.0
-        if iteration <= peak:
-            return _cosine(start, self.max_lr, iteration / peak if peak > 0 else 1.0)
         last = self.total - 1.0
-        return _cosine(self.max_lr, end, min(1.0, (iteration - peak) / (last - peak)))
+        if isinstance(iteration, int):
+            if iteration <= peak:
+                return _cosine(start, self.max_lr, iteration / peak if peak > 0 else 1.0)
+            return _cosine(self.max_lr, end, min(1.0, (iteration - peak) / (last - peak)))
+        xp, i = _traced(iteration)
+        rise = _cosine(start, self.max_lr, i / peak if peak > 0 else xp.ones_like(i), xp.cos)
+        fall = _cosine(self.max_lr, end, xp.minimum((i - peak) / (last - peak), 1.0), xp.cos)
+        return xp.where(i <= peak, rise, fall)

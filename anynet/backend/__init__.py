@@ -12,10 +12,23 @@ from ._arrays import array_device, describe, device_of, following, is_host, name
 from ._context import as_device, current_device, device, library_of
 from ._device import Device, DeviceError
 from ._generic import GenericDevice
-from ._random import check_rng_state, host_rng, normal, numpy_dtype, rng_state, seed, set_rng_state, uniform_like
+from ._random import (
+    check_rng_state,
+    host_rng,
+    normal,
+    numpy_dtype,
+    rng_state,
+    seed,
+    set_rng_state,
+    set_step_key,
+    step_key,
+    threaded_key,
+    uniform_like,
+)
 
 __all__ = [
     "Device", "DeviceError", "GenericDevice", "array_device", "as_device", "check_rng_state", "current_device",
     "describe", "device", "device_of", "following", "host_rng", "is_host", "library_of", "namespace", "normal",
-    "numpy_dtype", "pad", "rng_state", "seed", "set_rng_state", "to_device", "to_numpy", "uniform_like",
+    "numpy_dtype", "pad", "rng_state", "seed", "set_rng_state", "set_step_key", "step_key", "threaded_key",
+    "to_device", "to_numpy", "uniform_like",
 ]

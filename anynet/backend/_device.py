@@ -5,14 +5,15 @@ Each array library has a subclass in its own module (``_numpy``, ``_cupy``, ``_t
 ``_jax``, ``_strict``); a library none of them owns gets ``_generic.GenericDevice``, built on
 ``__array_namespace__`` and DLPack. A subclass owns what the standard leaves out for its
 library: creation on its device, host transfer both ways, zero-copy moves, ``synchronize``,
-and its random generator (draw, state, restore).
+its random generator (draw, state, restore), and, where the library has them, pure random keys
+and a compiler for training steps (``compile_step``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
-from typing import Any, ClassVar, Iterator
+from typing import Any, Callable, ClassVar, Iterator
 
 import array_api_compat
 import numpy as np
@@ -158,6 +159,25 @@ class Device:
         rng = np.random.default_rng()
         rng.bit_generator.state = saved["numpy"]
         return rng
+
+    # -- compiled training steps -------------------------------------------------------
+
+    def key_of(self, rng: Any) -> Any | None:
+        """The pure random key that continues ``rng``'s stream inside a compiled step (see
+        ``uniform_from_key``); None where the library draws only through its stateful generator."""
+        return None
+
+    def set_key(self, rng: Any, key: Any) -> None:
+        """Make ``rng`` continue from ``key`` (the key a compiled step handed back)."""
+
+    def uniform_from_key(self, key: Any, shape: tuple[int, ...], dtype: Any) -> tuple[Any, Any]:
+        """Uniform [0, 1) numbers of ``dtype`` drawn from the pure ``key``, and the next key."""
+        raise NotImplementedError(f"{self.name}: this library has no pure random keys")
+
+    def compile_step(self, fn: Callable[..., Any], donate: tuple[int, ...]) -> Callable[..., Any] | None:
+        """``fn`` compiled for this library, the arguments at positions ``donate`` handed over to it
+        (their memory may be reused for the results); None where steps run eager."""
+        return None
 
 
 GPU_WORK_BUDGET = 1 << 30  # conv chunks of up to 1 GiB: DeepConvNet at batch 1024 in one or two pieces

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import array_api_compat
 import numpy as np
@@ -19,10 +19,17 @@ class _Key:
         self.key = key
 
     def uniform(self, shape: tuple[int, ...], dtype: Any) -> Any:
-        import jax
+        u, self.key = _uniform_from_key(self.key, shape, dtype)
+        return u
 
-        self.key, sub = jax.random.split(self.key)
-        return jax.random.uniform(sub, shape, dtype=dtype)
+
+def _uniform_from_key(key: Any, shape: tuple[int, ...], dtype: Any) -> tuple[Any, Any]:
+    # One definition for the stateful generator and the key a compiled step threads through,
+    # so both draw the same masks from the same key.
+    import jax
+
+    key, sub = jax.random.split(key)
+    return jax.random.uniform(sub, shape, dtype=dtype), key
 
 
 @register
@@ -109,3 +116,18 @@ class JaxDevice(Device):
 
         key = jax.random.wrap_key_data(np.asarray(saved["jax"], dtype=np.uint32))
         return _Key(jax.device_put(key, self.device))
+
+    def key_of(self, rng: Any) -> Any:
+        return rng.key
+
+    def set_key(self, rng: Any, key: Any) -> None:
+        rng.key = key
+
+    def uniform_from_key(self, key: Any, shape: tuple[int, ...], dtype: Any) -> tuple[Any, Any]:
+        return _uniform_from_key(key, shape, dtype)
+
+    def compile_step(self, fn: Callable[..., Any], donate: tuple[int, ...]) -> Callable[..., Any]:
+        import jax
+
+        # donated parameters and optimizer state: XLA writes the update into their buffers
+        return jax.jit(fn, donate_argnums=donate)

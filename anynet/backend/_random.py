@@ -7,10 +7,12 @@ made and saved by that device's class.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import json
 import zlib
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -19,7 +21,8 @@ from ._context import as_device
 from ._device import Device
 
 __all__ = [
-    "check_rng_state", "host_rng", "normal", "numpy_dtype", "rng_state", "seed", "set_rng_state", "uniform_like",
+    "KeyHolder", "check_rng_state", "host_rng", "normal", "numpy_dtype", "rng_state", "seed", "set_rng_state",
+    "set_step_key", "step_key", "threaded_key", "uniform_like",
 ]
 
 _SEED: int | None = None
@@ -59,10 +62,52 @@ def _device_rng(dev: Device) -> Any:
     return found[1]
 
 
+class KeyHolder:
+    """The pure key threaded through one training step; ``key`` is the next one after each draw."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: Any):
+        self.key = key
+
+
+_THREADED: contextvars.ContextVar[KeyHolder | None] = contextvars.ContextVar("anynet_key", default=None)
+
+
+@contextlib.contextmanager
+def threaded_key(key: Any) -> Iterator[KeyHolder]:
+    """Inside, ``uniform_like`` draws from the pure ``key`` (a compiled step's random input) and
+    never touches the stateful generators; the holder gives the key to hand back. ``key=None``:
+    draws use the stateful generators, as outside."""
+    holder = KeyHolder(key)
+    token = _THREADED.set(holder if key is not None else None)
+    try:
+        yield holder
+    finally:
+        _THREADED.reset(token)
+
+
+def step_key(dev: Device) -> Any | None:
+    """The pure key continuing ``dev``'s generator (None where the library has none)."""
+    return dev.key_of(_device_rng(dev))
+
+
+def set_step_key(dev: Device, key: Any) -> None:
+    """Make ``dev``'s generator continue from ``key``, the key a compiled step handed back."""
+    if key is not None:
+        dev.set_key(_device_rng(dev), key)
+
+
 def uniform_like(x: Any, shape: tuple[int, ...] | None = None) -> Any:
-    """Uniform [0, 1) numbers of ``x``'s dtype, drawn on ``x``'s device."""
+    """Uniform [0, 1) numbers of ``x``'s dtype, drawn on ``x``'s device (from the threaded key
+    inside a compiled step)."""
     dev = device_of(x)
-    return dev.uniform(_device_rng(dev), tuple(x.shape) if shape is None else shape, x.dtype)
+    shape = tuple(x.shape) if shape is None else shape
+    holder = _THREADED.get()
+    if holder is not None:
+        u, holder.key = dev.uniform_from_key(holder.key, shape, x.dtype)
+        return u
+    return dev.uniform(_device_rng(dev), shape, x.dtype)
 
 
 def numpy_dtype(dtype: Any) -> np.dtype:

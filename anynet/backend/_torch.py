@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Any, Callable
 
 import array_api_compat
 import numpy as np
@@ -120,3 +120,9 @@ class TorchDevice(Device):
         raw = np.frombuffer(base64.b64decode(saved["torch"], validate=True), dtype=np.uint8).copy()
         rng.set_state(torch.from_numpy(raw))
         return rng
+
+    def compile_step(self, fn: Callable[..., Any], donate: tuple[int, ...]) -> Callable[..., Any]:
+        import torch
+
+        # Donation has no torch.compile counterpart: the step returns new tensors.
+        return torch.compile(fn, fullgraph=True, dynamic=False)

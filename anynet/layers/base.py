@@ -43,10 +43,13 @@ class ParameterHolder:
     """Base class of everything that owns parameters: layers, containers and recurrent cells.
 
     ``params`` lists parameters in a fixed, documented order; ``buffers`` names
-    non-trained arrays (running statistics) saved and moved with them.
+    non-trained arrays (running statistics) saved and moved with them; ``carried``
+    names state a layer carries from one call into the next without saving it (a
+    stateful recurrent layer's hidden state), which a compiled step passes in and out.
     """
 
     buffers: tuple[str, ...] = ()
+    carried: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:

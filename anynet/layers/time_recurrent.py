@@ -24,6 +24,8 @@ class _TimeRecurrent(RecurrentWeights, Layer):
     """x (N, T, D) -> hs (N, T, H), or the last h (N, H) with ``return_sequences=False``;
     each step is its cell's ``spec.step``."""
 
+    carried = ("state",)
+
     def __init__(self, input_size: int, hidden_size: int, stateful: bool = False,
                  return_sequences: bool = True, weight_init: str | float = "xavier", dtype: Any = None):
         super().__init__(input_size, hidden_size, weight_init, dtype)

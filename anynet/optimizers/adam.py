@@ -9,7 +9,7 @@ from ..backend import namespace
 from ..functional import sign
 from ..schedules import LR
 from ..validation import check_float
-from .base import Hook, Optimizer
+from .base import Hook, Optimizer, _scalar, one_minus_power
 
 __all__ = ["LAMB", "Adam", "AdamW", "Lion", "Nadam", "RAdam"]
 
@@ -18,6 +18,8 @@ class Adam(Optimizer):
     """m <- b1 m + (1 - b1) dW; v <- b2 v + (1 - b2) dW^2;
     W <- W - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps), t the update count.
     Kingma & Ba, Algorithm 1, https://arxiv.org/abs/1412.6980"""
+
+    slots = ("m", "v")
 
     elementwise = True
 
@@ -42,8 +44,8 @@ class Adam(Optimizer):
         m, v = self._moments(p, g)
         t = self.iterations
         # bias corrections are Python floats: no device work for them
-        m_hat = m / (1.0 - self.beta1**t)
-        v_hat = v / (1.0 - self.beta2**t)
+        m_hat = m / one_minus_power(self.beta1, t, p.dtype)
+        v_hat = v / one_minus_power(self.beta2, t, p.dtype)
         return p.data - lr * m_hat / (xp.sqrt(v_hat) + self.eps)
 
     def step_flat(self, buffer, g, lr):
@@ -121,9 +123,9 @@ class Nadam(Adam):
         m, v = self._moments(p, g)
         t = self.iterations
         mu, mu_next = self._mu(t), self._mu(t + 1)
-        denom = xp.sqrt(v / (1.0 - self.beta2**t)) + self.eps
-        grad_part = lr * (1.0 - mu) / (1.0 - self.mu_product)
-        momentum_part = lr * mu_next / (1.0 - self.mu_product * mu_next)
+        denom = xp.sqrt(v / one_minus_power(self.beta2, t, p.dtype)) + self.eps
+        grad_part = _scalar(lr * (1.0 - mu) / (1.0 - self.mu_product), p.dtype)
+        momentum_part = _scalar(lr * mu_next / (1.0 - self.mu_product * mu_next), p.dtype)
         return p.data - grad_part * g / denom - momentum_part * m / denom
 
 
@@ -138,20 +140,27 @@ class RAdam(Adam):
         xp = namespace(p.data, g)
         m, v = self._moments(p, g)
         t = self.iterations
-        m_hat = m / (1.0 - self.beta1**t)
+        m_hat = m / one_minus_power(self.beta1, t, p.dtype)
+        bias2 = one_minus_power(self.beta2, t, p.dtype)  # 1 - b2^t
         rho_inf = 2.0 / (1.0 - self.beta2) - 1.0
-        rho_t = rho_inf - 2.0 * t * self.beta2**t / (1.0 - self.beta2**t)
-        if rho_t <= 5.0:  # a Python float of the step count: no device read
-            return p.data - lr * m_hat
-        r = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
-        adaptive = math.sqrt(1.0 - self.beta2**t) / (xp.sqrt(v) + self.eps)
-        return p.data - (lr * r) * m_hat * adaptive
+        rho_t = rho_inf - 2.0 * t * (1.0 - bias2) / bias2
+        if isinstance(t, int):
+            if rho_t <= 5.0:  # a Python float of the step count: no device read
+                return p.data - lr * m_hat
+            r = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+            return p.data - (lr * r) * m_hat * (math.sqrt(bias2) / (xp.sqrt(v) + self.eps))
+        # a traced count (compiled step): both rules, chosen on the device
+        r = xp.sqrt(xp.maximum((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t), 0.0))
+        rectified = p.data - (lr * r) * m_hat * (xp.sqrt(bias2) / (xp.sqrt(v) + self.eps))
+        return xp.where(rho_t <= 5.0, p.data - lr * m_hat, rectified)
 
 
 class Lion(Optimizer):
     """Evolved sign momentum: c = b1 m + (1 - b1) dW; W <- W - lr (sign(c) + weight_decay W);
     m <- b2 m + (1 - b2) dW. Use a learning rate 3-10x smaller than Adam's.
     Chen et al. 2023, Program 1, https://arxiv.org/abs/2302.06675"""
+
+    slots = ("m",)
 
     elementwise = True
 
@@ -189,7 +198,8 @@ class LAMB(Adam):
         xp = namespace(p.data, g)
         m, v = self._moments(p, g)
         t = self.iterations
-        u = (m / (1.0 - self.beta1**t)) / (xp.sqrt(v / (1.0 - self.beta2**t)) + self.eps)
+        u = (m / one_minus_power(self.beta1, t, p.dtype)) / (
+            xp.sqrt(v / one_minus_power(self.beta2, t, p.dtype)) + self.eps)
         u = u + self.weight_decay * p.data
         w_norm = xp.sqrt(xp.sum(p.data * p.data))
         u_norm = xp.sqrt(xp.sum(u * u))

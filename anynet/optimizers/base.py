@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, Iterable, Sequence
 
 from ..backend import device_of, following, namespace, to_device
@@ -24,6 +25,7 @@ class Optimizer:
     """
 
     scalars: tuple[str, ...] = ()
+    slots: tuple[str, ...] = ()  # the per-parameter state arrays ``step`` keeps in ``p.state``
     # True where ``step`` is elementwise: then, on writable arrays, it runs once on all parameters
     # laid end to end in a FlatBuffer (and writes the result back in place) instead of once each.
     elementwise = False
@@ -68,9 +70,9 @@ class Optimizer:
                 )
         for hook in self.hooks:
             grads = hook(params, grads)
-        lr = self.current_lr
-        self.iterations += 1
-        self.advance()
+        # no float(): inside a compiled step the schedule is evaluated on the traced update count
+        lr = self.lr(self.iterations) if callable(self.lr) else self.lr
+        self.count()
         buffer = self._flat(params)
         if buffer is not None:
             # a subclass that redefines step without step_flat gets the generic flat step
@@ -78,7 +80,19 @@ class Optimizer:
             step_flat(self, buffer, buffer.gather_grads(grads), lr)
             return
         for p, g in zip(params, grads):
-            p.data = self.step(p, g, lr)
+            p.data = self.step(p, g, _scalar(lr, p.dtype))
+
+    def count(self) -> None:
+        """Count one update: ``iterations`` and the scalar state that follows it (``advance``)."""
+        self.iterations += 1
+        self.advance()
+
+    def init_state(self, params: Iterable[Parameter]) -> None:
+        """Create the zero state of every slot a parameter lacks (what the first update would),
+        so that a compiled step sees the same state structure at every call."""
+        for p in params:
+            for key in self.slots:
+                p.state[key] = self._state(p, key)
 
     def step_flat(self, buffer: FlatBuffer, g: Any, lr: float) -> None:
         """One step of every parameter at once, writing ``buffer.data`` and its state in place;
@@ -190,3 +204,21 @@ class _FlatState(dict):
 
     def get(self, key: str, default: Any = None) -> Any:
         return self[key] if key in self else self.buffer.state(key)
+
+
+def _scalar(value: Any, dtype: Any) -> Any:
+    """A Python number as it is; a 0-d array (a traced count, lr or schedule value) cast to the
+    parameter's dtype, so that it never widens the update (float64 under JAX's x64 mode)."""
+    if isinstance(value, (int, float)):
+        return value
+    return namespace(value).astype(value, dtype)
+
+
+def one_minus_power(beta: float, t: Any, dtype: Any) -> Any:
+    """1 - beta**t, Adam's bias correction: a Python float for a Python count (no device work);
+    for a traced count (a compiled step) -expm1(t log beta) in ``dtype``, which keeps its
+    relative precision where 1 - beta**t would cancel (beta2 = 0.999 at t = 1)."""
+    if isinstance(t, int):
+        return 1.0 - beta**t
+    xp = namespace(t)
+    return -xp.expm1(xp.astype(t, dtype) * math.log(beta))

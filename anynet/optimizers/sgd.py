@@ -36,6 +36,8 @@ class Momentum(SGD):
     """Momentum SGD as in the book: v <- momentum * v - lr * dW; W <- W + v.
     Polyak 1964, https://doi.org/10.1016/0041-5553(64)90137-5"""
 
+    slots = ("v",)
+
     def __init__(self, lr: LR = 0.01, momentum: float = 0.9, hooks: Iterable[Hook] = ()):
         super().__init__(lr, hooks)
         momentum = check_float(self.name, "momentum", momentum, 0.0, 1.0, high_open=True)
@@ -82,6 +84,8 @@ class AdaGrad(Optimizer):
     """h <- h + dW^2; W <- W - lr * dW / (sqrt(h) + eps) (eps = 1e-7 as in the book).
     Duchi et al. 2011, https://jmlr.org/papers/v12/duchi11a.html"""
 
+    slots = ("h",)
+
     elementwise = True
 
     def __init__(self, lr: LR = 0.01, eps: float = 1e-7, hooks: Iterable[Hook] = ()):
@@ -99,6 +103,8 @@ class RMSProp(Optimizer):
     """h <- decay * h + (1 - decay) * dW^2; W <- W - lr * dW / (sqrt(h) + eps), with the book's
     decay 0.99 and eps 1e-7. Tieleman & Hinton 2012, lecture 6.5,
     https://www.cs.toronto.edu/~tijmen/csc321/slides/lecture_slides_lec6.pdf"""
+
+    slots = ("h",)
 
     elementwise = True
 
@@ -119,6 +125,8 @@ class AdaDelta(Optimizer):
     d <- -sqrt(E[d^2] + eps) / sqrt(E[g^2] + eps) * dW; E[d^2] <- rho E[d^2] + (1 - rho) d^2;
     W <- W + lr * d. The method needs no learning rate: ``lr`` only scales the step and
     is 1.0 by default (as in PyTorch). Zeiler 2012, https://arxiv.org/abs/1212.5701"""
+
+    slots = ("sq_grad", "sq_delta")
 
     elementwise = True
 

@@ -14,6 +14,7 @@ from ..validation import check_bool, check_int, inside_network
 from . import checkpoint
 from .callbacks import Callback
 from .progress import Progress
+from .step import CompiledStep, TrainStep
 
 __all__ = ["Trainer", "TrainingDiverged"]
 
@@ -40,10 +41,14 @@ class Trainer:
     empty, one inference-mode probe of the model and loss on one sample of each
     set, labels within the model's outputs): a refused call leaves the model,
     its running statistics, the optimizer and the generators as they were.
+    Every batch runs one ``TrainStep`` (forward, loss, backward, hooks, update, metric sums);
+    ``compile=True`` runs that same step compiled (``jax.jit`` on JAX, ``torch.compile`` on
+    PyTorch; see ``anynet.compile_step``); NumPy, CuPy and array-api-strict refuse it.
     """
 
     def __init__(self, model: Any, loss: Any, optimizer: Any, callbacks: Iterable[Callback] = (),
-                 verbose: int = 1, accuracy: bool = True, report: Callable[[str], None] | None = None):
+                 verbose: int = 1, accuracy: bool = True, report: Callable[[str], None] | None = None,
+                 compile: bool = False):
         if getattr(loss, "reduction", "mean") != "mean":
             raise ValueError(f"Trainer: the loss must average over the batch (reduction='mean'), "
                              f"got reduction={loss.reduction!r}")
@@ -59,6 +64,8 @@ class Trainer:
         self.epoch = 0
         self.stop_reason: str | None = None
         self.diverged = False
+        self.compile = compile
+        self._step: TrainStep | CompiledStep | None = None
 
     def state(self) -> dict[str, Any]:
         """The JSON-able state a checkpoint keeps: epochs done and the history."""
@@ -91,6 +98,7 @@ class Trainer:
         val = None if val is None else as_dataset(val, "val")
         loader = DataLoader(train, batch_size, shuffle=shuffle, device=self.model.device, augment=augment)
         self._check_data("fit", train, val)
+        step = self._training_step()  # a CompileError before anything changes
         # both loaders keep their data on the model's device for the whole fit when it fits there
         val_loader = None if val is None else DataLoader(val, 1000, shuffle=False, device=self.model.device)
         if resume is not None:
@@ -106,7 +114,7 @@ class Trainer:
             # the model's device is current, so arrays the maths creates are born beside it
             with backend.device(self.model.device):
                 while self.epoch < epochs and self.stop_reason is None:
-                    self._epoch(loader, val_loader, epochs, progress)
+                    self._epoch(step, loader, val_loader, epochs, progress)
         finally:
             for cb in self.callbacks:
                 cb.on_train_end(self)
@@ -140,7 +148,20 @@ class Trainer:
         finally:
             self._reset_state()
 
-    def _epoch(self, loader: DataLoader, val: DataLoader | None, epochs: int, progress: Progress) -> None:
+    def _training_step(self) -> TrainStep | CompiledStep:
+        """The step every batch runs; a compiled one is kept (with its traces) across fits while
+        the model, loss, optimizer and device stay the same."""
+        kept = self._step
+        if isinstance(kept, CompiledStep) and self.compile and kept.device == self.model.device and all(
+                a is b for a, b in zip((kept.step.model, kept.step.loss, kept.step.optimizer),
+                                       (self.model, self.loss, self.optimizer))):
+            return kept
+        step = TrainStep(self.model, self.loss, self.optimizer, self.with_accuracy)
+        self._step = CompiledStep(step) if self.compile else step
+        return self._step
+
+    def _epoch(self, step: TrainStep | CompiledStep, loader: DataLoader, val: DataLoader | None, epochs: int,
+               progress: Progress) -> None:
         epoch = self.epoch + 1
         n = len(loader.data)
         start = time.perf_counter()
@@ -150,12 +171,7 @@ class Trainer:
         for xb, tb in self._batches(loader):
             # the data was checked on the host where it entered (DataSet); inside the loop only
             # the once-per-epoch guard reads values, so a diverging run stops cleanly below
-            with inside_network():
-                y = self.model.forward(xb, train=True)
-                value = self.loss.forward(y, tb)
-            self.model.backward(self.loss.backward())
-            self.optimizer.update(self.model.params)
-            loss_sum, hits = self._metrics(y, tb, value, xb.shape[0])
+            _, (loss_sum, hits) = step.run(xb, tb)
             total_loss = total_loss + loss_sum
             total_hits = total_hits + hits if hits is not None else total_hits
             seen += xb.shape[0]

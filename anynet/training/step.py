@@ -1,0 +1,218 @@
+"""One training step, in one place: the function the eager Trainer calls and compilers trace.
+
+    step = anynet.compile_step(model, loss, optimizer)          # jax.jit / torch.compile
+    params, buffers, opt_state, key = step.state()
+    for x, t in batches:
+        loss, (loss_sum, hits), params, buffers, opt_state, key = step(params, buffers, opt_state, key, (x, t))
+    step.write_back(params, buffers, opt_state, key)            # into the model and optimizer
+
+The step is written once against the layer, loss and optimizer objects (``TrainStep.__call__``).
+Its pure form (``TrainStep.pure``) lends those objects its arguments for one call, runs exactly
+that code, reads the new values back and restores the objects, so nothing a trace makes outlives
+it; this pure form is what ``jax.jit`` and ``torch.compile`` see (``CompiledStep``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+from .. import backend
+from ..metrics import accuracy
+from ..parameter import Parameter
+from ..validation import inside_network
+
+__all__ = ["CompiledStep", "GradTransform", "TrainStep", "compile_step"]
+
+# (params, grads) -> grads, run between backward and the optimizer's hooks
+GradTransform = Callable[[Sequence[Parameter], list[Any]], list[Any]]
+
+
+def _leaves(layer: Any) -> Iterator[Any]:
+    """The layers of a (nested) container in order, then the container itself."""
+    for inner in getattr(layer, "layers", ()):
+        yield from _leaves(inner)
+    yield layer
+
+
+class TrainStep:
+    """forward -> loss -> backward -> gradient transforms -> hooks -> optimizer update -> metric sums.
+
+    ``step(x, t) -> (loss, (loss_sum, hits))`` runs one step on the live model and optimizer:
+    ``loss`` is the batch's mean loss, ``loss_sum`` = loss * N and ``hits`` the number of correct
+    argmax predictions (None with ``accuracy=False``), all 0-d device arrays (no host read).
+
+    Extension points, in the order they run (a feature that is off costs nothing):
+
+    - ``check_output(y)``: called with the scores before the loss (metadata checks only: under
+      a compiler it runs while tracing).
+    - ``loss_scale``: the seed gradient handed to ``loss.backward`` (1.0; loss scaling for
+      mixed precision sets it and unscales in a gradient transform).
+    - ``grad_transforms``: callables ``(params, grads) -> grads`` run in order after backward and
+      before the optimizer's hooks: the gradient all-reduce over processes, unscaling and the
+      finite check of loss scaling. The result is assigned to ``p.grad``; they must be
+      traceable (no host reads, no Python branch on values) to run inside a compiled step.
+    - the optimizer's ``hooks`` (clipping, weight decay) and its schedule run inside
+      ``optimizer.update``, hence inside the step.
+    """
+
+    def __init__(self, model: Any, loss: Any, optimizer: Any, accuracy: bool = True,
+                 grad_transforms: Iterable[GradTransform] = ()):
+        self.model, self.loss, self.optimizer = model, loss, optimizer
+        self.with_accuracy = accuracy
+        self.grad_transforms = list(grad_transforms)
+        self.check_output: Callable[[Any], None] | None = None
+        self.loss_scale: Any = 1.0
+        self.traces = 0  # how many times ``pure`` ran as Python: under jax.jit, once per trace
+
+    def __call__(self, x: Any, t: Any) -> tuple[Any, tuple[Any, Any]]:
+        with inside_network():  # values were checked on the host where the data entered
+            y = self.model.forward(x, train=True)
+            if self.check_output is not None:
+                self.check_output(y)
+            value = self.loss.forward(y, t)
+        self.model.backward(self.loss.backward(self.loss_scale))
+        if self.grad_transforms:
+            params = [p for p in self.model.params if p.grad is not None]
+            grads = [p.grad for p in params]
+            for transform in self.grad_transforms:
+                grads = transform(params, grads)
+            for p, g in zip(params, grads):
+                p.grad = g
+        self.optimizer.update(self.model.params)
+        n = x.shape[0]
+        hits = accuracy(y, t) * n if self.with_accuracy else None
+        return value, (value * n, hits)
+
+    run = __call__  # the name CompiledStep shares
+
+    # -- the pure form ---------------------------------------------------------------------
+
+    def state(self) -> tuple[list[Any], list[dict[str, Any]], dict[str, Any], Any]:
+        """(params, buffers, opt_state, key) read from the live objects, the pure form's inputs:
+        params in ``model.params`` order; buffers one dict per layer (``_leaves`` order) of its
+        ``buffers`` and ``carried`` state; opt_state ``{"scalars": {"iterations", "lr" when a
+        number, the optimizer's scalars}, "state": [p.state per parameter]}`` (the optimizer's
+        zero state is created first, so every call sees one structure); key the model device's
+        pure random key (None where the library has none)."""
+        return (*self._values(), backend.step_key(self.model.device))
+
+    def _values(self) -> tuple[list[Any], list[dict[str, Any]], dict[str, Any]]:
+        params = self.model.params
+        self.optimizer.init_state(params)
+        buffers = [{name: getattr(layer, name) for name in (*layer.buffers, *layer.carried)}
+                   for layer in _leaves(self.model)]
+        opt_state = {"scalars": self._scalars(), "state": [dict(p.state) for p in params]}
+        return [p.data for p in params], buffers, opt_state
+
+    def _scalars(self) -> dict[str, Any]:
+        opt = self.optimizer
+        names = ("iterations", *(() if callable(opt.lr) else ("lr",)), *opt.scalars)
+        return {name: getattr(opt, name) for name in names}
+
+    def write_back(self, params: Sequence[Any], buffers: Sequence[dict[str, Any]], opt_state: dict[str, Any],
+                   key: Any, scalars: bool = True) -> None:
+        """Store the pure form's outputs in the model, the optimizer and the device generator.
+        ``scalars=False`` leaves the optimizer's Python numbers alone (the caller counts the
+        update on the host instead of reading the traced count back)."""
+        for p, data, state in zip(self.model.params, params, opt_state["state"]):
+            p.data, p.state, p.grad = data, dict(state), None
+        for layer, values in zip(_leaves(self.model), buffers):
+            for name, value in values.items():
+                setattr(layer, name, value)
+        if scalars:
+            for name, value in opt_state["scalars"].items():
+                setattr(self.optimizer, name, int(value) if name == "iterations" else float(value))
+        backend.set_step_key(self.model.device, key)
+
+    def pure(self, params: Sequence[Any], buffers: Sequence[dict[str, Any]], opt_state: dict[str, Any],
+             key: Any, batch: tuple[Any, Any]) -> tuple[Any, ...]:
+        """(params, buffers, opt_state, key, (x, t)) -> (loss, (loss_sum, hits), params, buffers,
+        opt_state, key): one step as a pure function of ``state()``'s values and a batch; the
+        live objects are left as they were."""
+        self.traces += 1
+        with self._lent(params, buffers, opt_state), backend.threaded_key(key) as holder:
+            loss, sums = self(*batch)
+            new = self._values()
+        return (loss, sums, *new, holder.key)
+
+    @contextlib.contextmanager
+    def _lent(self, params: Sequence[Any], buffers: Sequence[dict[str, Any]],
+              opt_state: dict[str, Any]) -> Iterator[None]:
+        """Lend the objects these values for one call, then restore everything they held (the
+        caches layers keep for backward included, so no traced value outlives the call)."""
+        layers = list(_leaves(self.model))
+        owners = [*layers, self.loss, self.optimizer]
+        saved = [dict(vars(obj)) for obj in owners]
+        own = self.model.params
+        saved_params = [(p.data, p.grad, p.state) for p in own]
+        try:
+            for p, data, state in zip(own, params, opt_state["state"]):
+                p.data, p.grad, p.state = data, None, dict(state)
+            for layer, values in zip(layers, buffers):
+                for name, value in values.items():
+                    setattr(layer, name, value)
+            for name, value in opt_state["scalars"].items():
+                setattr(self.optimizer, name, value)
+            yield
+        finally:
+            for obj, attrs in zip(owners, saved):
+                vars(obj).clear()
+                vars(obj).update(attrs)
+            for p, (data, grad, state) in zip(own, saved_params):
+                p.data, p.grad, p.state = data, grad, state
+
+
+class CompiledStep:
+    """A ``TrainStep``'s pure form compiled for the model's device: ``jax.jit`` with parameters,
+    buffers and optimizer state donated on JAX, ``torch.compile(fullgraph=True)`` on PyTorch.
+
+    ``step(params, buffers, opt_state, key, batch)`` is the pure function (see ``TrainStep.pure``);
+    ``step.run(x, t)`` is one step on the live objects, as ``TrainStep`` (the Trainer's use).
+    NumPy, CuPy and array-api-strict run eager: building one there is a ValueError.
+    Hyperparameters other than a numeric ``lr`` (momentum, betas, hook settings) are constants of
+    the compiled code: build a new step after changing them.
+    """
+
+    def __init__(self, step: TrainStep):
+        self.step = step
+        dev = step.model.device
+        self.fn = dev.compile_step(step.pure, donate=(0, 1, 2))
+        if self.fn is None:
+            raise ValueError(
+                f"compile_step: the model lives on {dev.name!r}, whose library runs eager (no compiler); "
+                "compiled steps run on JAX ('jax:cpu', 'jax:gpu') and PyTorch ('torch:cpu', 'torch:cuda'); "
+                "train without compile there"
+            )
+        self.device = dev
+
+    @property
+    def traces(self) -> int:
+        """How many times the step was traced (once per batch shape)."""
+        return self.step.traces
+
+    def __call__(self, params: Sequence[Any], buffers: Sequence[dict[str, Any]], opt_state: dict[str, Any],
+                 key: Any, batch: tuple[Any, Any]) -> tuple[Any, ...]:
+        return self.fn(params, buffers, opt_state, key, batch)
+
+    def state(self) -> tuple[list[Any], list[dict[str, Any]], dict[str, Any], Any]:
+        return self.step.state()
+
+    def write_back(self, params: Sequence[Any], buffers: Sequence[dict[str, Any]], opt_state: dict[str, Any],
+                   key: Any) -> None:
+        self.step.write_back(params, buffers, opt_state, key)
+
+    def run(self, x: Any, t: Any) -> tuple[Any, tuple[Any, Any]]:
+        """One compiled step on the live objects; the update is counted on the host (the same
+        ``optimizer.count()`` the trace ran), so no value is read back per step."""
+        loss, sums, params, buffers, opt_state, key = self.fn(*self.step.state(), (x, t))
+        self.step.write_back(params, buffers, opt_state, key, scalars=False)
+        self.step.optimizer.count()
+        return loss, sums
+
+
+def compile_step(model: Any, loss: Any, optimizer: Any, accuracy: bool = True,
+                 grad_transforms: Iterable[GradTransform] = ()) -> CompiledStep:
+    """The training step of ``model``, ``loss`` and ``optimizer`` compiled for the model's device
+    (see ``CompiledStep``)."""
+    return CompiledStep(TrainStep(model, loss, optimizer, accuracy, grad_transforms))

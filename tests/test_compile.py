@@ -1,0 +1,217 @@
+"""Compiled training steps (anynet.compile_step, Trainer(compile=True)) against the eager step."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import anynet
+from anynet.hooks import ClipByNorm, WeightDecay
+from anynet.schedules import CosineDecay, StepDecay, Warmup
+from anynet.training import TrainStep, compile_step
+
+from conftest import _resolve, host
+
+pytest.importorskip("jax")
+
+# Tiny members of every family of the zoo, each with an optimizer (all of them are covered),
+# hooks and schedules; dropout and BatchNorm wherever the model has them. The nets with
+# BatchNorm get SGD-like optimizers: the bias before a BatchNorm has a gradient of rounding
+# noise only, which Adam's normalisation would blow up to full steps of random sign.
+ZOO = {
+    "mlp": (lambda: anynet.MLP(6, [8, 8], 3, dropout=0.3, batchnorm=True), (6,),
+            lambda: anynet.Momentum(Warmup(CosineDecay(0.05, total=12), steps=4), hooks=[ClipByNorm(1.0)])),
+    "two_layer": (lambda: anynet.TwoLayerNet(6, 8, 3), (6,),
+                  lambda: anynet.Adam(StepDecay(1e-2, step=5, gamma=0.5), hooks=[WeightDecay(1e-3)])),
+    "simple_convnet": (lambda: anynet.SimpleConvNet((1, 6, 6), 3, filter_num=2, filter_size=3, hidden_size=4),
+                       (1, 6, 6), lambda: anynet.AdaGrad(0.05)),
+    "deep_convnet": (lambda: anynet.DeepConvNet((1, 4, 4), 3, channels=(2,) * 6, hidden_size=4, dropout=0.3,
+                                                batchnorm=True), (1, 4, 4), lambda: anynet.SGD(0.05)),
+    "lenet5": (lambda: anynet.LeNet5((1, 12, 12), 3), (1, 12, 12), lambda: anynet.AdamW(1e-3)),
+    "alexnet": (lambda: anynet.AlexNet((1, 8, 8), 3, channels=(2, 2, 2, 2, 2), hidden_size=4, dropout=0.3),
+                (1, 8, 8), lambda: anynet.RMSProp(1e-3)),
+    "vgg": (lambda: anynet.VGG((1, 4, 4), 3, blocks=((2,), (2,)), hidden_size=4, dropout=0.3), (1, 4, 4),
+            lambda: anynet.Nesterov(0.05)),
+    "sequence_lstm": (lambda: anynet.SequenceClassifier(4, 5, 3, cell="lstm", layers=2, dropout=0.3), (3, 4),
+                      lambda: anynet.Nadam(1e-2)),
+    "language_gru": (lambda: anynet.LanguageModel(7, 4, 5, cell="gru", dropout=0.3), None,
+                     lambda: anynet.AdaDelta()),
+}
+STEPS, N = 20, 8
+
+
+def _batches(shape, steps=STEPS, seed=0):
+    rng = np.random.default_rng(seed)
+    if shape is None:  # a language model: ids in, the next ids as labels
+        ids = rng.integers(0, 7, (steps, N, 5))
+        return [(ids[i], (ids[i] + 1) % 7) for i in range(steps)]
+    return [(rng.standard_normal((N, *shape)).astype(np.float32), rng.integers(0, 3, N)) for _ in range(steps)]
+
+
+def _build(name, dev):
+    make, _, make_opt = ZOO[name]
+    anynet.seed(7)  # the same weights and the same random stream for both runs
+    with anynet.device(dev):
+        model = make()
+    loss = anynet.TimeSoftmaxWithLoss() if name == "language_gru" else anynet.SoftmaxWithLoss()
+    return model, loss, make_opt()
+
+
+def _run(name, dev, compiled, batches):
+    model, loss, opt = _build(name, dev)
+    step = compile_step(model, loss, opt) if compiled else TrainStep(model, loss, opt)
+    run = step.run if compiled else step
+    losses = []
+    with anynet.device(dev), anynet.debug(False):
+        for x, t in batches:
+            value, _ = run(anynet.to_device(x, dev), anynet.to_device(t, dev))
+            losses.append(float(value))
+    return model, opt, losses, step
+
+
+def _agree(eager, compiled, rtol=1e-4, atol=1e-5):
+    (m1, o1, l1, _), (m2, o2, l2, _) = eager, compiled
+    np.testing.assert_allclose(l2, l1, rtol=rtol, atol=atol)
+    for key, a in m1.state_dict().items():
+        np.testing.assert_allclose(host(m2.state_dict()[key]), host(a), rtol=rtol, atol=atol, err_msg=key)
+    for p1, p2 in zip(m1.params, m2.params):
+        assert p1.state.keys() == p2.state.keys()
+        for key in p1.state:
+            np.testing.assert_allclose(host(p2.state[key]), host(p1.state[key]), rtol=rtol, atol=atol)
+    assert o1.iterations == o2.iterations == STEPS
+
+
+@pytest.mark.parametrize("name", list(ZOO))
+def test_compiled_jax_step_agrees_with_eager(name):
+    dev = _resolve("jax")
+    batches = _batches(ZOO[name][1])
+    eager = _run(name, dev, False, batches)
+    compiled = _run(name, dev, True, batches)
+    _agree(eager, compiled)
+    # a stateful model's carried state is None at the first step, arrays after: a second trace
+    assert compiled[3].traces == (2 if name == "language_gru" else 1)
+    # the random stream continues where the eager one stopped: the same next dropout mask
+    assert np.array_equal(host(anynet.backend.uniform_like(dev.zeros((4,)))), host(_after_eager(name, dev, batches)))
+
+
+def _after_eager(name, dev, batches):
+    _run(name, dev, False, batches)
+    return anynet.backend.uniform_like(dev.zeros((4,)))
+
+
+def test_compiled_torch_step_agrees_with_eager():
+    """torch.compile(fullgraph=True) of the MLP's step (without dropout: torch.Generator draws
+    break the graph); other models compile too slowly on a two-core machine to test here."""
+    dev = _resolve("torch")
+    name = "two_layer"
+    batches = _batches(ZOO[name][1], steps=5)
+    eager = _run(name, dev, False, batches)
+    compiled = _run(name, dev, True, batches)
+    (m1, _, l1, _), (m2, _, l2, step) = eager, compiled
+    np.testing.assert_allclose(l2, l1, rtol=1e-5, atol=1e-6)
+    for p1, p2 in zip(m1.params, m2.params):
+        np.testing.assert_allclose(host(p2.data), host(p1.data), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["numpy", "strict"])
+def test_eager_only_backends_refuse_to_compile(name):
+    dev = _resolve(name)
+    with anynet.device(dev):
+        model = anynet.TwoLayerNet(2, 4, 3)
+    with pytest.raises(ValueError, match=r"compile_step: the model lives on .* runs eager"):
+        compile_step(model, anynet.SoftmaxWithLoss(), anynet.SGD())
+    with pytest.raises(ValueError, match=r"runs eager"):
+        anynet.Trainer(model, anynet.SoftmaxWithLoss(), anynet.SGD(), compile=True, verbose=0).fit(
+            (np.zeros((4, 2), np.float32), np.zeros(4, np.int64)), epochs=1)
+
+
+def test_traced_once_per_batch_shape():
+    dev = _resolve("jax")
+    model, loss, opt = _build("mlp", dev)
+    step = compile_step(model, loss, opt)
+    with anynet.device(dev), anynet.debug(False):
+        for n in (8, 8, 8, 5, 5, 8, 5):
+            x, t = _batches((6,), steps=1)[0]
+            step.run(anynet.to_device(x[:n], dev), anynet.to_device(t[:n], dev))
+    assert step.traces == 2
+    assert opt.iterations == 7
+
+
+def test_pure_step_loop_and_write_back():
+    """The low-level loop: state out, steps on values only, write back once at the end."""
+    dev = _resolve("jax")
+    batches = _batches((6,), steps=STEPS)
+    eager = _run("mlp", dev, False, batches)
+    model, loss, opt = _build("mlp", dev)
+    step = compile_step(model, loss, opt)
+    params, buffers, opt_state, key = step.state()
+    losses = []
+    with anynet.device(dev), anynet.debug(False):
+        for x, t in batches:
+            batch = (anynet.to_device(x, dev), anynet.to_device(t, dev))
+            value, (loss_sum, hits), params, buffers, opt_state, key = step(params, buffers, opt_state, key, batch)
+            losses.append(float(value))
+            assert float(loss_sum) == pytest.approx(float(value) * N, rel=1e-6)
+            assert 0 <= float(hits) <= N
+    step.write_back(params, buffers, opt_state, key)
+    assert step.traces == 1
+    _agree(eager, (model, opt, losses, step))
+
+
+def test_jitted_step_has_no_host_callback():
+    import jax
+
+    dev = _resolve("jax")
+    model, loss, opt = _build("deep_convnet", dev)
+    step = compile_step(model, loss, opt)
+    x, t = _batches((1, 4, 4), steps=1)[0]
+    with anynet.device(dev), anynet.debug(False):
+        args = (*step.state(), (anynet.to_device(x, dev), anynet.to_device(t, dev)))
+        jaxpr = str(jax.make_jaxpr(step.step.pure)(*args))
+        lowered = step.fn.lower(*args).as_text()
+    for text in (jaxpr, lowered):
+        assert "callback" not in text and "host" not in text.lower().replace("hostname", "")
+    assert "rng_bit_generator" in lowered or "threefry" in lowered  # dropout draws on the device
+
+
+def test_pure_step_leaves_the_objects_unchanged():
+    import jax
+
+    dev = _resolve("jax")
+    model, loss, opt = _build("mlp", dev)
+    step = TrainStep(model, loss, opt)
+    before = {k: host(v) for k, v in model.state_dict().items()}
+    layers_before = [dict(vars(layer)) for layer in model.layers]
+    x, t = _batches((6,), steps=1)[0]
+    with anynet.device(dev), anynet.debug(False):
+        jax.make_jaxpr(step.pure)(*step.state(), (anynet.to_device(x, dev), anynet.to_device(t, dev)))
+    assert all(p.grad is None for p in model.params)
+    assert opt.iterations == 0
+    assert [dict(vars(layer)) for layer in model.layers] == layers_before
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(host(v), before[k])
+
+
+def _fit(dev, compiled, epochs, resume=None, path=None):
+    model, loss, opt = _build("mlp", dev)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((40, 6)).astype(np.float32)
+    t = rng.integers(0, 3, 40)
+    callbacks = [anynet.training.Checkpoint(path, every=1)] if path is not None else []
+    trainer = anynet.Trainer(model, loss, opt, compile=compiled, verbose=0, callbacks=callbacks)
+    trainer.fit((x, t), epochs=epochs, batch_size=16, resume=resume)
+    return trainer
+
+
+def test_compiled_run_checkpoints_and_resumes_like_eager(tmp_path):
+    dev = _resolve("jax")
+    straight = _fit(dev, True, 4)
+    path = tmp_path / "run.npz"
+    _fit(dev, True, 2, path=path)
+    resumed = _fit(dev, True, 4, resume=path)
+    eager = _fit(dev, False, 4)
+    for trainer in (resumed, eager):
+        np.testing.assert_allclose(trainer.history["loss"], straight.history["loss"], rtol=1e-5)
+        for key, a in straight.model.state_dict().items():
+            np.testing.assert_allclose(host(trainer.model.state_dict()[key]), host(a), rtol=1e-4, atol=1e-6)
+    assert resumed.optimizer.iterations == straight.optimizer.iterations == 12
