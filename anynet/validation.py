@@ -19,7 +19,7 @@ import math
 import numbers
 from typing import Any, Iterator, Sequence
 
-from .backend import is_host
+from .backend import is_host, trace_constant
 
 __all__ = [
     "check_array", "check_bool", "check_choice", "check_finite", "check_float", "check_int", "check_labels",
@@ -41,9 +41,22 @@ def debug(on: bool | None = True) -> Iterator[None]:
         _DEBUG.reset(token)
 
 
+@trace_constant
+def _debug_mode() -> bool | None:
+    return _DEBUG.get()
+
+
+@trace_constant
+def _inside() -> bool:
+    return _INSIDE.get()
+
+
 @contextlib.contextmanager
 def inside_network() -> Iterator[None]:
     """Mark layer calls made by a container, which checked its input once already."""
+    if _inside():  # nested: nothing to set (and nothing a compiler must trace)
+        yield
+        return
     token = _INSIDE.set(True)
     try:
         yield
@@ -52,9 +65,9 @@ def inside_network() -> Iterator[None]:
 
 
 def values_checked(xp: Any) -> bool:
-    mode = _DEBUG.get()
+    mode = _debug_mode()
     if mode is None:
-        return not _INSIDE.get() and is_host(xp)
+        return not _inside() and is_host(xp)
     return mode
 
 

@@ -18,7 +18,7 @@ from typing import Any, Callable, ClassVar, Iterator
 import array_api_compat
 import numpy as np
 
-__all__ = ["Device", "DeviceError", "LIBRARIES", "register"]
+__all__ = ["Device", "DeviceError", "LIBRARIES", "TRACE_CONSTANTS", "register", "trace_constant"]
 
 
 class DeviceError(ValueError):
@@ -191,6 +191,18 @@ def gpu_data_budget(total_bytes: int) -> int:
 
 # The libraries in the order they are asked (the generic one is not here: it is the fallback).
 LIBRARIES: list[type[Device]] = []
+
+
+# Functions whose result a compiler may take as a constant while tracing (see trace_constant).
+TRACE_CONSTANTS: list[Callable[[], Any]] = []
+
+
+def trace_constant(fn: Callable[[], Any]) -> Callable[[], Any]:
+    """Decorator: ``fn`` reads Python configuration only (a context variable, no arrays), so a
+    compiler tracing a step may call it once and keep the result (torch.compile cannot trace
+    ``ContextVar.get``; JAX runs Python while tracing anyway)."""
+    TRACE_CONSTANTS.append(fn)
+    return fn
 
 
 def register(cls: type[Device]) -> type[Device]:

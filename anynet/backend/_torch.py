@@ -8,7 +8,16 @@ from typing import Any, Callable
 import array_api_compat
 import numpy as np
 
-from ._device import GPU_WORK_BUDGET, Device, DeviceError, gpu_data_budget, import_library, parse_index, register
+from ._device import (
+    GPU_WORK_BUDGET,
+    TRACE_CONSTANTS,
+    Device,
+    DeviceError,
+    gpu_data_budget,
+    import_library,
+    parse_index,
+    register,
+)
 
 __all__ = ["TorchDevice"]
 
@@ -124,5 +133,7 @@ class TorchDevice(Device):
     def compile_step(self, fn: Callable[..., Any], donate: tuple[int, ...]) -> Callable[..., Any]:
         import torch
 
+        for read in TRACE_CONSTANTS:  # configuration reads (context variables) become constants
+            torch._dynamo.assume_constant_result(read)
         # Donation has no torch.compile counterpart: the step returns new tensors.
         return torch.compile(fn, fullgraph=True, dynamic=False)

@@ -131,10 +131,15 @@ class TrainStep:
         opt_state, key): one step as a pure function of ``state()``'s values and a batch; the
         live objects are left as they were."""
         self.traces += 1
-        with self._lent(params, buffers, opt_state), backend.threaded_key(key) as holder:
-            loss, sums = self(*batch)
+        with self._lent(params, buffers, opt_state):
+            if key is None:  # no pure keys (PyTorch): draws use the stateful generator
+                loss, sums = self(*batch)
+            else:
+                with backend.threaded_key(key) as holder:
+                    loss, sums = self(*batch)
+                key = holder.key
             new = self._values()
-        return (loss, sums, *new, holder.key)
+        return (loss, sums, *new, key)
 
     @contextlib.contextmanager
     def _lent(self, params: Sequence[Any], buffers: Sequence[dict[str, Any]],
@@ -193,7 +198,8 @@ class CompiledStep:
 
     def __call__(self, params: Sequence[Any], buffers: Sequence[dict[str, Any]], opt_state: dict[str, Any],
                  key: Any, batch: tuple[Any, Any]) -> tuple[Any, ...]:
-        return self.fn(params, buffers, opt_state, key, batch)
+        with inside_network():  # set here, outside the traced code, which only reads it
+            return self.fn(params, buffers, opt_state, key, batch)
 
     def state(self) -> tuple[list[Any], list[dict[str, Any]], dict[str, Any], Any]:
         return self.step.state()
@@ -205,7 +211,7 @@ class CompiledStep:
     def run(self, x: Any, t: Any) -> tuple[Any, tuple[Any, Any]]:
         """One compiled step on the live objects; the update is counted on the host (the same
         ``optimizer.count()`` the trace ran), so no value is read back per step."""
-        loss, sums, params, buffers, opt_state, key = self.fn(*self.step.state(), (x, t))
+        loss, sums, params, buffers, opt_state, key = self(*self.step.state(), (x, t))
         self.step.write_back(params, buffers, opt_state, key, scalars=False)
         self.step.optimizer.count()
         return loss, sums
