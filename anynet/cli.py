@@ -198,8 +198,9 @@ def _train(args: argparse.Namespace) -> int:
         if args.schedule == "plateau":  # before the checkpoint, which then keeps the lowered rate
             callbacks.insert(0, ReduceLROnPlateau(factor=0.5, patience=1))
         trainer = Trainer(model, SoftmaxWithLoss(label_smoothing=args.label_smoothing), optimizer,
-                          verbose=args.verbose, callbacks=callbacks)
-        print(f"training {args.model} on {args.data} ({len(train)} samples) on {dev.name}: "
+                          verbose=args.verbose, callbacks=callbacks, compile=args.compile)
+        how = ", compiled" if args.compile else ""
+        print(f"training {args.model} on {args.data} ({len(train)} samples) on {dev.name}{how}: "
               f"{epochs} epochs, batch {batch or 'full'}, {args.optimizer} lr {lr}", flush=True)
         try:
             trainer.fit(train, val, epochs=epochs, batch_size=batch, augment=augment, resume=args.resume)
@@ -338,6 +339,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--data-dir", help="folder holding the IDX files")
     train.add_argument("--no-download", action="store_true", help="never download missing data")
     train.add_argument("--verbose", type=int, default=1)
+    train.add_argument("--compile", action="store_true",
+                       help="compile the training step (jax.jit on jax:..., torch.compile on torch:...)")
     ev = sub.add_parser("evaluate", help="test accuracy of a checkpoint written by 'anynet train'")
     ev.add_argument("checkpoint")
     ev.add_argument("--data", choices=DATA, help="default: the data set it was trained on")

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
+from conftest import _resolve, host
 
 import anynet
 from anynet.hooks import ClipByNorm, WeightDecay
 from anynet.schedules import CosineDecay, StepDecay, Warmup
-from anynet.training import TrainStep, compile_step
-
-from conftest import _resolve, host
+from anynet.training import CompileError, TrainStep, compile_step
 
 pytest.importorskip("jax")
 
@@ -111,6 +113,7 @@ def test_compiled_torch_step_agrees_with_eager():
     np.testing.assert_allclose(l2, l1, rtol=1e-5, atol=1e-6)
     for p1, p2 in zip(m1.params, m2.params):
         np.testing.assert_allclose(host(p2.data), host(p1.data), rtol=1e-5, atol=1e-6)
+    assert step.traces == 1
 
 
 @pytest.mark.parametrize("name", ["numpy", "strict"])
@@ -118,9 +121,9 @@ def test_eager_only_backends_refuse_to_compile(name):
     dev = _resolve(name)
     with anynet.device(dev):
         model = anynet.TwoLayerNet(2, 4, 3)
-    with pytest.raises(ValueError, match=r"compile_step: the model lives on .* runs eager"):
+    with pytest.raises(CompileError, match=r"compile_step: the model lives on .* runs eager"):
         compile_step(model, anynet.SoftmaxWithLoss(), anynet.SGD())
-    with pytest.raises(ValueError, match=r"runs eager"):
+    with pytest.raises(CompileError, match=r"runs eager"):
         anynet.Trainer(model, anynet.SoftmaxWithLoss(), anynet.SGD(), compile=True, verbose=0).fit(
             (np.zeros((4, 2), np.float32), np.zeros(4, np.int64)), epochs=1)
 
@@ -215,3 +218,27 @@ def test_compiled_run_checkpoints_and_resumes_like_eager(tmp_path):
         for key, a in straight.model.state_dict().items():
             np.testing.assert_allclose(host(trainer.model.state_dict()[key]), host(a), rtol=1e-4, atol=1e-6)
     assert resumed.optimizer.iterations == straight.optimizer.iterations == 12
+
+
+def _cli_accuracy(tmp_path, *flags):
+    out = subprocess.run([sys.executable, "-m", "anynet", "train", "--data", "spiral", "--epochs", "100",
+                          "--verbose", "0", "--out", str(tmp_path), *flags],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    return lines[0], float(lines[-1].split("test accuracy ")[1].rstrip("%"))
+
+
+def test_cli_compiled_jax_run_reaches_the_eager_accuracy(tmp_path):
+    _resolve("jax")
+    header, compiled = _cli_accuracy(tmp_path / "jax", "--compile", "--device", "jax:cpu")
+    assert ", compiled:" in header
+    _, eager = _cli_accuracy(tmp_path / "numpy")  # the same seed: the same weights and batches
+    assert compiled >= eager - 1.0 and compiled > 80.0
+
+
+def test_cli_refuses_compile_on_numpy(tmp_path, capsys):
+    from anynet.cli import main
+
+    assert main(["train", "--compile", "--epochs", "1", "--out", str(tmp_path)]) == 2
+    assert "runs eager" in capsys.readouterr().err

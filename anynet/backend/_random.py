@@ -18,7 +18,7 @@ import numpy as np
 
 from ._arrays import device_of
 from ._context import as_device
-from ._device import Device
+from ._device import Device, trace_constant
 
 __all__ = [
     "KeyHolder", "check_rng_state", "host_rng", "normal", "numpy_dtype", "rng_state", "seed", "set_rng_state",
@@ -74,6 +74,11 @@ class KeyHolder:
 _THREADED: contextvars.ContextVar[KeyHolder | None] = contextvars.ContextVar("anynet_key", default=None)
 
 
+@trace_constant
+def _threaded() -> KeyHolder | None:
+    return _THREADED.get()
+
+
 @contextlib.contextmanager
 def threaded_key(key: Any) -> Iterator[KeyHolder]:
     """Inside, ``uniform_like`` draws from the pure ``key`` (a compiled step's random input) and
@@ -103,7 +108,7 @@ def uniform_like(x: Any, shape: tuple[int, ...] | None = None) -> Any:
     inside a compiled step)."""
     dev = device_of(x)
     shape = tuple(x.shape) if shape is None else shape
-    holder = _THREADED.get()
+    holder = _threaded()
     if holder is not None:
         u, holder.key = dev.uniform_from_key(holder.key, shape, x.dtype)
         return u

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import warnings
 from typing import Any, Callable
 
 import array_api_compat
@@ -136,4 +137,20 @@ class TorchDevice(Device):
         for read in TRACE_CONSTANTS:  # configuration reads (context variables) become constants
             torch._dynamo.assume_constant_result(read)
         # Donation has no torch.compile counterpart: the step returns new tensors.
-        return torch.compile(fn, fullgraph=True, dynamic=False)
+        compiled = [torch.compile(fn, fullgraph=True, dynamic=False)]
+
+        def step(*args: Any) -> Any:
+            try:
+                return compiled[0](*args)
+            except torch._dynamo.exc.Unsupported as err:
+                if len(compiled) > 1:
+                    raise
+                # e.g. dropout: torch.rand(generator=...) cannot enter a graph; the step then
+                # runs as several graphs (nothing ran: the failed trace changed nothing)
+                reason = str(err).strip().splitlines()[0]
+                warnings.warn(f"torch.compile: the training step does not compile into one graph ({reason}); "
+                              "compiling it with graph breaks", RuntimeWarning, stacklevel=2)
+                compiled[:] = [torch.compile(fn, fullgraph=False, dynamic=False), None]
+                return compiled[0](*args)
+
+        return step

@@ -4,8 +4,8 @@ from . import checkpoint
 from .callbacks import Callback, Checkpoint, EarlyStopping, ReduceLROnPlateau
 from .checkpoint import CheckpointError
 from .plot import plot_history
-from .step import CompiledStep, TrainStep, compile_step
+from .step import CompiledStep, CompileError, TrainStep, compile_step
 from .trainer import Trainer, TrainingDiverged
 
-__all__ = ["Callback", "Checkpoint", "CheckpointError", "CompiledStep", "EarlyStopping", "ReduceLROnPlateau",
-           "TrainStep", "Trainer", "TrainingDiverged", "checkpoint", "compile_step", "plot_history"]
+__all__ = ["Callback", "Checkpoint", "CheckpointError", "CompileError", "CompiledStep", "EarlyStopping",
+           "ReduceLROnPlateau", "TrainStep", "Trainer", "TrainingDiverged", "checkpoint", "compile_step", "plot_history"]

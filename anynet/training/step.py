@@ -22,10 +22,14 @@ from ..metrics import accuracy
 from ..parameter import Parameter
 from ..validation import inside_network
 
-__all__ = ["CompiledStep", "GradTransform", "TrainStep", "compile_step"]
+__all__ = ["CompileError", "CompiledStep", "GradTransform", "TrainStep", "compile_step"]
 
 # (params, grads) -> grads, run between backward and the optimizer's hooks
 GradTransform = Callable[[Sequence[Parameter], list[Any]], list[Any]]
+
+
+class CompileError(ValueError):
+    """A compiled step was asked for on a library that runs eager."""
 
 
 def _leaves(layer: Any) -> Iterator[Any]:
@@ -174,7 +178,7 @@ class CompiledStep:
 
     ``step(params, buffers, opt_state, key, batch)`` is the pure function (see ``TrainStep.pure``);
     ``step.run(x, t)`` is one step on the live objects, as ``TrainStep`` (the Trainer's use).
-    NumPy, CuPy and array-api-strict run eager: building one there is a ValueError.
+    NumPy, CuPy and array-api-strict run eager: building one there is a ``CompileError``.
     Hyperparameters other than a numeric ``lr`` (momentum, betas, hook settings) are constants of
     the compiled code: build a new step after changing them.
     """
@@ -184,7 +188,7 @@ class CompiledStep:
         dev = step.model.device
         self.fn = dev.compile_step(step.pure, donate=(0, 1, 2))
         if self.fn is None:
-            raise ValueError(
+            raise CompileError(
                 f"compile_step: the model lives on {dev.name!r}, whose library runs eager (no compiler); "
                 "compiled steps run on JAX ('jax:cpu', 'jax:gpu') and PyTorch ('torch:cpu', 'torch:cuda'); "
                 "train without compile there"
