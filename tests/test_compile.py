@@ -11,7 +11,7 @@ from conftest import _resolve, host
 
 import anynet
 from anynet.hooks import ClipByNorm, WeightDecay
-from anynet.schedules import CosineDecay, StepDecay, Warmup
+from anynet.schedules import CosineDecay, OneCycle, StepDecay, Warmup
 from anynet.training import CompileError, TrainStep, compile_step
 
 pytest.importorskip("jax")
@@ -50,8 +50,9 @@ def _batches(shape, steps=STEPS, seed=0):
     return [(rng.standard_normal((N, *shape)).astype(np.float32), rng.integers(0, 3, N)) for _ in range(steps)]
 
 
-def _build(name, dev):
-    make, _, make_opt = ZOO[name]
+def _build(name, dev, make_opt=None):
+    make, _, zoo_opt = ZOO[name]
+    make_opt = make_opt or zoo_opt
     anynet.seed(7)  # the same weights and the same random stream for both runs
     with anynet.device(dev):
         model = make()
@@ -59,8 +60,8 @@ def _build(name, dev):
     return model, loss, make_opt()
 
 
-def _run(name, dev, compiled, batches):
-    model, loss, opt = _build(name, dev)
+def _run(name, dev, compiled, batches, make_opt=None):
+    model, loss, opt = _build(name, dev, make_opt)
     step = compile_step(model, loss, opt) if compiled else TrainStep(model, loss, opt)
     run = step.run if compiled else step
     losses = []
@@ -99,6 +100,20 @@ def test_compiled_jax_step_agrees_with_eager(name):
 def _after_eager(name, dev, batches):
     _run(name, dev, False, batches)
     return anynet.backend.uniform_like(dev.zeros((4,)))
+
+
+OPTIMIZERS = sorted(name for name in anynet.optimizers.__all__ if name != "Optimizer")
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_every_optimizer_compiles_and_agrees(optimizer):
+    """Each optimizer's update under jax.jit, with a schedule (OneCycle) on the traced count."""
+    dev = _resolve("jax")
+    cls = getattr(anynet.optimizers, optimizer)
+    lr = 1e-3 if optimizer in ("Lion", "LAMB", "Adam", "AdamW", "Nadam", "RAdam") else 0.05
+    batches = _batches((6,))
+    eager = _run("two_layer", dev, False, batches, lambda: cls(lr=OneCycle(lr, total=STEPS)))
+    _agree(eager, _run("two_layer", dev, True, batches, lambda: cls(lr=OneCycle(lr, total=STEPS))))
 
 
 def test_compiled_torch_step_agrees_with_eager():
