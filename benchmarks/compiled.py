@@ -104,7 +104,7 @@ def torch_stepper(name: str):
         value = loss_fn(net(x[idx]), t[idx])
         value.backward()
         opt.step()
-        return value
+        return value.detach()
 
     return run
 

@@ -174,9 +174,11 @@ class Device:
         """Uniform [0, 1) numbers of ``dtype`` drawn from the pure ``key``, and the next key."""
         raise NotImplementedError(f"{self.name}: this library has no pure random keys")
 
-    def compile_step(self, fn: Callable[..., Any], donate: tuple[int, ...]) -> Callable[..., Any] | None:
+    def compile_step(self, fn: Callable[..., Any], donate: tuple[int, ...],
+                     on_trace: Callable[[], None]) -> Callable[..., Any] | None:
         """``fn`` compiled for this library, the arguments at positions ``donate`` handed over to it
-        (their memory may be reused for the results); None where steps run eager."""
+        (their memory may be reused for the results), ``on_trace()`` called whenever it is traced
+        or compiled anew; None where steps run eager."""
         return None
 
 

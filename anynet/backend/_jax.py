@@ -126,8 +126,13 @@ class JaxDevice(Device):
     def uniform_from_key(self, key: Any, shape: tuple[int, ...], dtype: Any) -> tuple[Any, Any]:
         return _uniform_from_key(key, shape, dtype)
 
-    def compile_step(self, fn: Callable[..., Any], donate: tuple[int, ...]) -> Callable[..., Any]:
+    def compile_step(self, fn: Callable[..., Any], donate: tuple[int, ...],
+                     on_trace: Callable[[], None]) -> Callable[..., Any]:
         import jax
 
+        def traced(*args: Any) -> Any:
+            on_trace()  # Python runs only while jax.jit traces
+            return fn(*args)
+
         # donated parameters and optimizer state: XLA writes the update into their buffers
-        return jax.jit(fn, donate_argnums=donate)
+        return jax.jit(traced, donate_argnums=donate)

@@ -131,13 +131,21 @@ class TorchDevice(Device):
         rng.set_state(torch.from_numpy(raw))
         return rng
 
-    def compile_step(self, fn: Callable[..., Any], donate: tuple[int, ...]) -> Callable[..., Any]:
+    def compile_step(self, fn: Callable[..., Any], donate: tuple[int, ...],
+                     on_trace: Callable[[], None]) -> Callable[..., Any]:
         import torch
+        from torch._dynamo.backends.registry import lookup_backend
 
         for read in TRACE_CONSTANTS:  # configuration reads (context variables) become constants
             torch._dynamo.assume_constant_result(read)
+        inductor = lookup_backend("inductor")
+
+        def backend(graph: Any, example_inputs: Any) -> Any:
+            on_trace()  # once per graph compiled (a count in the traced code would be guarded on)
+            return inductor(graph, example_inputs)
+
         # Donation has no torch.compile counterpart: the step returns new tensors.
-        compiled = [torch.compile(fn, fullgraph=True, dynamic=False)]
+        compiled = [torch.compile(fn, backend=backend, fullgraph=True, dynamic=False)]
 
         def step(*args: Any) -> Any:
             try:
@@ -150,7 +158,7 @@ class TorchDevice(Device):
                 reason = str(err).strip().splitlines()[0]
                 warnings.warn(f"torch.compile: the training step does not compile into one graph ({reason}); "
                               "compiling it with graph breaks", RuntimeWarning, stacklevel=2)
-                compiled[:] = [torch.compile(fn, fullgraph=False, dynamic=False), None]
+                compiled[:] = [torch.compile(fn, backend=backend, fullgraph=False, dynamic=False), None]
                 return compiled[0](*args)
 
         return step

@@ -67,7 +67,7 @@ class TrainStep:
         self.grad_transforms = list(grad_transforms)
         self.check_output: Callable[[Any], None] | None = None
         self.loss_scale: Any = 1.0
-        self.traces = 0  # how many times ``pure`` ran as Python: under jax.jit, once per trace
+        self.traces = 0  # how many times a compiler traced ``pure`` (CompiledStep counts them)
 
     def __call__(self, x: Any, t: Any) -> tuple[Any, tuple[Any, Any]]:
         with inside_network():  # values were checked on the host where the data entered
@@ -96,10 +96,19 @@ class TrainStep:
         """(params, buffers, opt_state, key) read from the live objects, the pure form's inputs:
         params in ``model.params`` order; buffers one dict per layer (``_leaves`` order) of its
         ``buffers`` and ``carried`` state; opt_state ``{"scalars": {"iterations", "lr" when a
-        number, the optimizer's scalars}, "state": [p.state per parameter]}`` (the optimizer's
-        zero state is created first, so every call sees one structure); key the model device's
-        pure random key (None where the library has none)."""
-        return (*self._values(), backend.step_key(self.model.device))
+        number, the optimizer's scalars}, "state": [p.state per parameter]}`` with the scalars
+        as 0-d arrays on the model's device (int32 count, float32 others: a compiler traces them
+        rather than baking in each step's value) and the optimizer's zero state created first,
+        so every call sees one structure; key the model device's pure random key (None where
+        the library has none)."""
+        params, buffers, opt_state = self._values()
+        dev = self.model.device
+        xp = dev.xp
+        opt_state["scalars"] = {
+            name: xp.asarray(v, dtype=xp.int32 if name == "iterations" else xp.float32, device=dev.device)
+            for name, v in opt_state["scalars"].items()
+        }
+        return params, buffers, opt_state, backend.step_key(dev)
 
     def _values(self) -> tuple[list[Any], list[dict[str, Any]], dict[str, Any]]:
         params = self.model.params
@@ -134,7 +143,6 @@ class TrainStep:
         """(params, buffers, opt_state, key, (x, t)) -> (loss, (loss_sum, hits), params, buffers,
         opt_state, key): one step as a pure function of ``state()``'s values and a batch; the
         live objects are left as they were."""
-        self.traces += 1
         with self._lent(params, buffers, opt_state):
             if key is None:  # no pure keys (PyTorch): draws use the stateful generator
                 loss, sums = self(*batch)
@@ -186,7 +194,7 @@ class CompiledStep:
     def __init__(self, step: TrainStep):
         self.step = step
         dev = step.model.device
-        self.fn = dev.compile_step(step.pure, donate=(0, 1, 2))
+        self.fn = dev.compile_step(step.pure, donate=(0, 1, 2), on_trace=self._traced)
         if self.fn is None:
             raise CompileError(
                 f"compile_step: the model lives on {dev.name!r}, whose library runs eager (no compiler); "
@@ -195,9 +203,13 @@ class CompiledStep:
             )
         self.device = dev
 
+    def _traced(self) -> None:
+        self.step.traces += 1
+
     @property
     def traces(self) -> int:
-        """How many times the step was traced (once per batch shape)."""
+        """How many times the step was traced or compiled (once per batch shape; on PyTorch,
+        once per graph when the step breaks into several)."""
         return self.step.traces
 
     def __call__(self, params: Sequence[Any], buffers: Sequence[dict[str, Any]], opt_state: dict[str, Any],
