@@ -7,11 +7,11 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import _resolve, host
 
 import anynet
 from anynet.hooks import ClipByNorm, WeightDecay
 from anynet.schedules import CosineDecay, OneCycle, StepDecay, Warmup
+from anynet.testing import host, resolve_backend
 from anynet.training import CompileError, TrainStep, compile_step
 
 pytest.importorskip("jax")
@@ -86,7 +86,7 @@ def _agree(eager, compiled, rtol=1e-4, atol=1e-5):
 
 @pytest.mark.parametrize("name", list(ZOO))
 def test_compiled_jax_step_agrees_with_eager(name):
-    dev = _resolve("jax")
+    dev = resolve_backend("jax")
     batches = _batches(ZOO[name][1])
     eager = _run(name, dev, False, batches)
     compiled = _run(name, dev, True, batches)
@@ -108,7 +108,7 @@ OPTIMIZERS = sorted(name for name in anynet.optimizers.__all__ if name != "Optim
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
 def test_every_optimizer_compiles_and_agrees(optimizer):
     """Each optimizer's update under jax.jit, with a schedule (OneCycle) on the traced count."""
-    dev = _resolve("jax")
+    dev = resolve_backend("jax")
     cls = getattr(anynet.optimizers, optimizer)
     lr = 1e-3 if optimizer in ("Lion", "LAMB", "Adam", "AdamW", "Nadam", "RAdam") else 0.05
     batches = _batches((6,))
@@ -119,7 +119,7 @@ def test_every_optimizer_compiles_and_agrees(optimizer):
 def test_compiled_torch_step_agrees_with_eager():
     """torch.compile(fullgraph=True) of the MLP's step (without dropout: torch.Generator draws
     break the graph); other models compile too slowly on a two-core machine to test here."""
-    dev = _resolve("torch")
+    dev = resolve_backend("torch")
     name = "two_layer"
     batches = _batches(ZOO[name][1], steps=5)
     eager = _run(name, dev, False, batches)
@@ -133,7 +133,7 @@ def test_compiled_torch_step_agrees_with_eager():
 
 @pytest.mark.parametrize("name", ["numpy", "strict"])
 def test_eager_only_backends_refuse_to_compile(name):
-    dev = _resolve(name)
+    dev = resolve_backend(name)
     with anynet.device(dev):
         model = anynet.TwoLayerNet(2, 4, 3)
     with pytest.raises(CompileError, match=r"compile_step: the model lives on .* runs eager"):
@@ -144,7 +144,7 @@ def test_eager_only_backends_refuse_to_compile(name):
 
 
 def test_traced_once_per_batch_shape():
-    dev = _resolve("jax")
+    dev = resolve_backend("jax")
     model, loss, opt = _build("mlp", dev)
     step = compile_step(model, loss, opt)
     with anynet.device(dev), anynet.debug(False):
@@ -157,7 +157,7 @@ def test_traced_once_per_batch_shape():
 
 def test_pure_step_loop_and_write_back():
     """The low-level loop: state out, steps on values only, write back once at the end."""
-    dev = _resolve("jax")
+    dev = resolve_backend("jax")
     batches = _batches((6,), steps=STEPS)
     eager = _run("mlp", dev, False, batches)
     model, loss, opt = _build("mlp", dev)
@@ -179,7 +179,7 @@ def test_pure_step_loop_and_write_back():
 def test_jitted_step_has_no_host_callback():
     import jax
 
-    dev = _resolve("jax")
+    dev = resolve_backend("jax")
     model, loss, opt = _build("deep_convnet", dev)
     step = compile_step(model, loss, opt)
     x, t = _batches((1, 4, 4), steps=1)[0]
@@ -196,7 +196,7 @@ def test_jitted_step_has_no_host_callback():
 def test_pure_step_leaves_the_objects_unchanged():
     import jax
 
-    dev = _resolve("jax")
+    dev = resolve_backend("jax")
     model, loss, opt = _build("mlp", dev)
     step = TrainStep(model, loss, opt)
     before = {k: host(v) for k, v in model.state_dict().items()}
@@ -223,7 +223,7 @@ def _fit(dev, compiled, epochs, resume=None, path=None):
 
 
 def test_compiled_run_checkpoints_and_resumes_like_eager(tmp_path):
-    dev = _resolve("jax")
+    dev = resolve_backend("jax")
     straight = _fit(dev, True, 4)
     path = tmp_path / "run.npz"
     _fit(dev, True, 2, path=path)
@@ -246,7 +246,7 @@ def _cli_accuracy(tmp_path, *flags):
 
 
 def test_cli_compiled_jax_run_reaches_the_eager_accuracy(tmp_path):
-    _resolve("jax")
+    resolve_backend("jax")
     header, compiled = _cli_accuracy(tmp_path / "jax", "--compile", "--device", "jax:cpu")
     assert ", compiled:" in header
     _, eager = _cli_accuracy(tmp_path / "numpy")  # the same seed: the same weights and batches
