@@ -8,7 +8,7 @@ from typing import Any, Iterator
 
 import array_api_compat
 
-from ._device import LIBRARIES, Device, DeviceError
+from ._device import LIBRARIES, Device, DeviceError, trace_constant
 from ._generic import GenericDevice
 from ._numpy import cpu
 
@@ -19,8 +19,13 @@ _CURRENT: contextvars.ContextVar[Device | None] = contextvars.ContextVar("anynet
 
 def current_device() -> Device:
     """The device new arrays are born on: the innermost ``anynet.device``, else the CPU."""
-    dev = _CURRENT.get()
+    dev = _current()
     return cpu() if dev is None else dev
+
+
+@trace_constant
+def _current() -> Device | None:
+    return _CURRENT.get()
 
 
 def library_of(xp: Any) -> type[Device]:

@@ -44,7 +44,8 @@ class JaxDevice(Device):
 
     @staticmethod
     def device_key(x: Any) -> Any:
-        return x.device  # a JAX Device, hashable
+        # a JAX Device, hashable; a value traced by jax.jit has none (None: the default device)
+        return getattr(x, "device", None)
 
     @classmethod
     def parse(cls, rest: str, spec: str) -> Device:

@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from .. import backend
-from ..backend import namespace
+from ..backend import array_device, namespace
 from ..functional import softmax
 from ..validation import check_array
 from .base import Layer, new_parameter
@@ -144,7 +144,7 @@ class MultiHeadAttention(Layer):
         D = self.embed_size
         check_array(self.name, x, xp, ("N", "T", D), Wq.dtype)
         N, T, _ = x.shape
-        allowed = attention_mask(xp, N, T, T, self.causal, padding, x.device, self.name)
+        allowed = attention_mask(xp, N, T, T, self.causal, padding, array_device(x), self.name)
         x2 = xp.reshape(x, (-1, D))  # -1: N may be symbolic (None) in a traced graph
         q = self._split(xp, xp.matmul(x2, Wq) + bq, N, T)
         k = self._split(xp, xp.matmul(x2, Wk) + bk, N, T)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..backend import namespace
+from ..backend import array_device, namespace
 from ..validation import check_array
 from .activations import GELU
 from .attention import MultiHeadAttention
@@ -55,7 +55,7 @@ class PositionalEncoding(Layer):
         if T > self.max_len:
             raise ValueError(f"{self.name}: x has {T} steps, more than max_len={self.max_len}")
         self.shape = tuple(x.shape)
-        table = P[:T, :] if self.learned else sinusoids(xp, T, D, x.dtype, x.device)
+        table = P[:T, :] if self.learned else sinusoids(xp, T, D, x.dtype, array_device(x))
         return x + table
 
     def backward(self, dout):
@@ -63,7 +63,7 @@ class PositionalEncoding(Layer):
         self._check_dout(dout, (N, T, D))
         if self.learned:
             xp = namespace(dout, self.P.data, where=self.name)
-            rest = xp.zeros((self.max_len - T, D), dtype=dout.dtype, device=dout.device)
+            rest = xp.zeros((self.max_len - T, D), dtype=dout.dtype, device=array_device(dout))
             self.P.grad = xp.concat([xp.sum(dout, axis=0), rest], axis=0)
         return dout
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backend import following, namespace
+from ..backend import array_device, following, namespace
 from ..layers import TimeAffine, TimeAttention, TimeEmbedding, TimeLSTM
 from ..layers.base import Composite
 from ..validation import check_labels, inside_network
@@ -110,7 +110,7 @@ class Seq2seq(Composite):
         self.dec_embed.backward(dx)
         dh = self.decoder.dh + dh if self.kind == "peeky" else self.decoder.dh
         # the last encoder state gets the gradient of the decoder's initial state
-        last = xp.concat([xp.zeros((N, T - 1, H), dtype=dh.dtype, device=dh.device), xp.expand_dims(dh, axis=1)],
+        last = xp.concat([xp.zeros((N, T - 1, H), dtype=dh.dtype, device=array_device(dh)), xp.expand_dims(dh, axis=1)],
                          axis=1)
         self.enc_embed.backward(self.encoder.backward(last if dhs is None else dhs + last))
         return None
@@ -123,7 +123,7 @@ class Seq2seq(Composite):
             raise ValueError(f"{self.name}: start_id must lie in [0, {self.vocab_size}), got {start_id}")
         with following(xs), inside_network():
             hs, h = self._encode(xs, False)
-            ids = xp.full((xs.shape[0], 1), start_id, dtype=xs.dtype, device=xs.device)
+            ids = xp.full((xs.shape[0], 1), start_id, dtype=xs.dtype, device=array_device(xs))
             out = []
             for _ in range(length):
                 score = self._decode(ids, hs, h, False)

@@ -33,8 +33,8 @@ class CompileError(ValueError):
 
 
 def _leaves(layer: Any) -> Iterator[Any]:
-    """The layers of a (nested) container in order, then the container itself."""
-    for inner in getattr(layer, "layers", ()):
+    """The parts of a (nested) composite layer in order, then the composite itself."""
+    for inner in getattr(layer, "parts", {}).values():
         yield from _leaves(inner)
     yield layer
 
