@@ -19,7 +19,8 @@ pytest.importorskip("jax")
 # Tiny members of every family of the zoo, each with an optimizer (all of them are covered),
 # hooks and schedules; dropout and BatchNorm wherever the model has them. The nets with
 # BatchNorm get SGD-like optimizers: the bias before a BatchNorm has a gradient of rounding
-# noise only, which Adam's normalisation would blow up to full steps of random sign.
+# noise only, which Adam's normalisation would blow up to full steps of random sign (so has the
+# attention's key bias: softmax over the keys does not see it).
 ZOO = {
     "mlp": (lambda: anynet.MLP(6, [8, 8], 3, dropout=0.3, batchnorm=True), (6,),
             lambda: anynet.Momentum(Warmup(CosineDecay(0.05, total=12), steps=4), hooks=[ClipByNorm(1.0)])),
@@ -38,6 +39,8 @@ ZOO = {
                       lambda: anynet.Nadam(1e-2)),
     "language_gru": (lambda: anynet.LanguageModel(7, 4, 5, cell="gru", dropout=0.3), None,
                      lambda: anynet.AdaDelta()),
+    "transformer_lm": (lambda: anynet.TransformerLM(7, 8, 2, 1, max_len=8, dropout=0.2), None,
+                       lambda: anynet.Momentum(0.05, hooks=[ClipByNorm(1.0)])),
 }
 STEPS, N = 20, 8
 
@@ -56,7 +59,7 @@ def _build(name, dev, make_opt=None):
     anynet.seed(7)  # the same weights and the same random stream for both runs
     with anynet.device(dev):
         model = make()
-    loss = anynet.TimeSoftmaxWithLoss() if name == "language_gru" else anynet.SoftmaxWithLoss()
+    loss = anynet.TimeSoftmaxWithLoss() if ZOO[name][1] is None else anynet.SoftmaxWithLoss()
     return model, loss, make_opt()
 
 
