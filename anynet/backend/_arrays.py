@@ -69,9 +69,10 @@ def _namespace_of_other(a: Any, where: str) -> Any:
 
 
 def array_device(x: Any) -> Any:
-    """The library's own device object of ``x`` (for ``device=`` in creation functions); unlike
-    ``x.device`` it works on every library and on traced arrays (JAX tracers have no ``.device``)."""
-    return array_api_compat.device(x)
+    """The library's own device object of ``x`` (for ``device=`` in creation functions), or None
+    for a value traced by jax.jit, which has no device (creation then uses the default one):
+    ``x.device`` read where it exists, without building anything per call."""
+    return getattr(x, "device", None)
 
 
 def is_host(xp: Any) -> bool:
