@@ -8,6 +8,5 @@ from .step import CompiledStep, CompileError, TrainStep, compile_step
 from .trainer import Trainer, TrainingDiverged
 
 __all__ = ["Callback", "Checkpoint", "CheckpointError", "CompileError", "CompiledStep", "EarlyStopping",
-__all__ = ["Callback", "Checkpoint", "CheckpointError", "CompileError", "CompiledStep", "EarlyStopping",
            "ReduceLROnPlateau", "TrainStep", "Trainer", "TrainingDiverged", "checkpoint", "compile_step",
            "plot_history"]
