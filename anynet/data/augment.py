@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-from ..backend import device_of, namespace, uniform_like
+from ..backend import array_device, namespace, uniform_like
 from ..validation import check_float, check_int
 
 __all__ = ["Augment", "Compose", "Normalize", "RandomErasing", "RandomFlip", "RandomShift", "for_data"]
@@ -181,4 +181,4 @@ def for_data(name: str) -> Augment:
 
 
 def _device(x: Any) -> Any:
-    return device_of(x).device
+    return array_device(x)
