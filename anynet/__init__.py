@@ -1,7 +1,7 @@
 """anynet: the networks of *Deep Learning from Scratch*, written once against the
 Python array API standard, running on NumPy, CuPy, PyTorch, JAX and array-api-strict."""
 
-from . import data, export, functional, hooks, layers, losses, models, optimizers, schedules
+from . import data, distributed, export, functional, hooks, layers, losses, models, optimizers, schedules
 from .backend import Device, DeviceError, as_device, current_device, device, device_of, seed, to_device, to_numpy
 from .containers import Sequential
 from .gradcheck import numerical_gradient
@@ -125,5 +125,5 @@ __all__ = [
     "AlexNet", "DeepConvNet", "LanguageModel", "LeNet5", "MLP", "SequenceClassifier", "SimpleConvNet",
     "TwoLayerNet", "VGG", "CheckpointError", "Trainer", "TrainingDiverged", "Seq2seq", "TransformerLM", "compile_step",
     # submodules
-    "data", "export", "functional", "hooks", "layers", "losses", "models", "optimizers", "schedules",
+    "data", "distributed", "export", "functional", "hooks", "layers", "losses", "models", "optimizers", "schedules",
 ]

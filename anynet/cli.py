@@ -12,7 +12,7 @@ import sys
 import warnings
 from typing import Any, NamedTuple
 
-from . import backend
+from . import backend, distributed
 from .data import DataNotFoundError, IDXError, as_dataset, fashion_mnist, mnist, spiral, train_val_split
 from .data.augment import for_data
 from .export import ExportError, to_onnx
@@ -157,7 +157,12 @@ def _check_flags(args: argparse.Namespace) -> None:
         raise UsageError("--augment transforms image batches: use a convolutional --model on fashion-mnist or mnist")
 
 
-def _train(args: argparse.Namespace) -> int:
+def _quiet(*args: Any, **kwargs: Any) -> None:
+    """``print`` on ranks other than 0: one process of a run speaks."""
+
+
+def _train(args: argparse.Namespace, group: distributed.Group) -> int:
+    say = print if group.is_root else _quiet
     _check_flags(args)
     _available(args.device)
     default = DEFAULTS[args.data]
@@ -174,7 +179,11 @@ def _train(args: argparse.Namespace) -> int:
     args.out = args.out or os.path.join("runs", f"{args.data}-{args.model}")
     backend.seed(args.seed)
     flatten = args.model == "mlp"
+    if not group.is_root:
+        group.share(None)  # wait until rank 0 has the files (it may download them)
     train, test = (as_dataset(d) for d in load_data(args.data, flatten, args.data_dir, not args.no_download))
+    if group.is_root and group.size > 1:
+        group.share(None)
     if args.limit:
         train = train.subset(slice(0, args.limit))
     val = None
@@ -188,9 +197,10 @@ def _train(args: argparse.Namespace) -> int:
         raise UsageError("--schedule plateau follows the validation loss: give --val-fraction above 0")
     augment = for_data(args.data) if args.augment else None
     updates = epochs * -(-len(train) // (batch or len(train)))
-    os.makedirs(args.out, exist_ok=True)
+    if group.is_root:
+        os.makedirs(args.out, exist_ok=True)
     ckpt = os.path.join(args.out, "checkpoint.npz")
-    with backend.device(args.device) as dev:
+    with backend.device(group.device(args.device)) as dev:
         model = build_model(args.model, args.data, args.hidden, args.layers, args.batchnorm)
         every = args.checkpoint_every or max(1, epochs // 10)
         optimizer = OPTIMIZERS[args.optimizer](lr=build_schedule(args.schedule, lr, updates))
@@ -198,16 +208,21 @@ def _train(args: argparse.Namespace) -> int:
         if args.schedule == "plateau":  # before the checkpoint, which then keeps the lowered rate
             callbacks.insert(0, ReduceLROnPlateau(factor=0.5, patience=1))
         trainer = Trainer(model, SoftmaxWithLoss(label_smoothing=args.label_smoothing), optimizer,
-                          verbose=args.verbose, callbacks=callbacks, compile=args.compile)
+                          verbose=args.verbose, callbacks=callbacks, compile=args.compile, group=group)
         how = ", compiled" if args.compile else ""
-        print(f"training {args.model} on {args.data} ({len(train)} samples) on {dev.name}{how}: "
-              f"{epochs} epochs, batch {batch or 'full'}, {args.optimizer} lr {lr}", flush=True)
+        where = dev.name if group.size == 1 else f"{group.size} processes ({dev.name} on rank 0)"
+        per = "" if group.size == 1 else " per process"
+        say(f"training {args.model} on {args.data} ({len(train)} samples) on {where}{how}: "
+            f"{epochs} epochs, batch {batch or 'full'}{per}, {args.optimizer} lr {lr}", flush=True)
         try:
             trainer.fit(train, val, epochs=epochs, batch_size=batch, augment=augment, resume=args.resume)
         except TrainingDiverged:
-            _write_history(trainer.history, args.out)
+            if group.is_root:
+                _write_history(trainer.history, args.out)
             raise
         test_loss, test_acc = trainer.evaluate(test)
+    if not group.is_root:
+        return 0
     _write_history(trainer.history, args.out)
     written = [ckpt, os.path.join(args.out, "history.csv"), os.path.join(args.out, "history.json")]
     try:
@@ -282,18 +297,24 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command; a bad request or a failed run ends in one line on stderr and a
-    non-zero status (2: refused, 1: the run diverged, 130: interrupted), never a traceback."""
+    non-zero status (2: refused, 1: the run diverged, 130: interrupted), never a traceback.
+    Under ``mpiexec``, ``train`` runs on every process; a failure on some ranks only ends the
+    whole run (MPI Abort, naming the rank), as the others may be waiting for them."""
+    group = distributed.Group()
     try:
         args = _parser().parse_args(argv)
         if args.command is None:
             _parser().print_help()
             return 0
+        if args.command == "train":
+            group = distributed.init()
         with warnings.catch_warnings():
             warnings.showwarning = _warning_line
             # overflow in a diverging run: the trainer's guard reports it once, as TrainingDiverged
             warnings.simplefilter("ignore", RuntimeWarning)
-            return {"train": _train, "evaluate": _evaluate, "export": _export}[args.command](args)
-    except TrainingDiverged as err:
+            commands = {"train": lambda a: _train(a, group), "evaluate": _evaluate, "export": _export}
+            return commands[args.command](args)
+    except TrainingDiverged as err:  # every rank sees the same reduced loss: all stop alike
         print(f"anynet: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -302,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, backend.DeviceError, DataNotFoundError, IDXError, CheckpointError, ExportError,
             ValueError, TypeError, OSError, MemoryError) as err:
         # the first five are ValueErrors or OSErrors too; ValueError and TypeError are every refused argument
+        if group.size > 1 and not isinstance(err, distributed.DistributedError):
+            group.abort(f"anynet: {err or type(err).__name__}", 2)
         print(f"anynet: {err or type(err).__name__}", file=sys.stderr)
         return 2
 
@@ -313,7 +336,14 @@ def _warning_line(message: Any, category: Any, *args: Any, **kwargs: Any) -> Non
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="anynet", description="Deep learning from scratch, on any array library.")
     sub = parser.add_subparsers(dest="command")
-    train = sub.add_parser("train", help="train a network (default: an MLP on the spiral set, on the CPU)")
+    train = sub.add_parser(
+        "train", help="train a network (default: an MLP on the spiral set, on the CPU)",
+        epilog="Several processes: 'mpiexec -n 4 anynet train ...' (pip install 'anynet[mpi]') trains on 4 "
+               "processes with no other flag: each takes a disjoint shard of every epoch, --batch-size is per "
+               "process (global batch = batch size x processes; raise --lr with it), gradients are averaged "
+               "every step, rank 0 prints and writes the files. With --device cuda each process takes the GPU "
+               "of its rank on its machine (gradients through NCCL). Across machines: "
+               "'mpiexec -hosts a,b -n 8 anynet train ...'.")
     train.add_argument("--model", default="mlp", choices=list(MODELS))
     train.add_argument("--data", default="spiral", choices=DATA)
     train.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, torch:cpu, jax:cpu, ...")

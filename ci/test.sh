@@ -10,7 +10,8 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && [ ! -d /usr/share
     (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist) >/dev/null 2>&1 \
         || echo "note: could not install dataset-fashion-mnist; the Fashion-MNIST test will be skipped"
 fi
-python3 -m pip install --quiet --disable-pip-version-check -e ".[test,progress,plot,onnx]" -r ci/backends.txt
+# [mpi]: mpi4py and the mpich wheel, so the tests under mpiexec -n 2 run (tests/test_distributed.py)
+python3 -m pip install --quiet --disable-pip-version-check -e ".[test,progress,plot,onnx,mpi]" -r ci/backends.txt
 # The easy things first: lint (pyflakes, pycodestyle, bugbear, pytest style; pyproject.toml)
 python3 -m ruff check .
 python3 -m pytest "$@"

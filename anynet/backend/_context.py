@@ -12,7 +12,7 @@ from ._device import LIBRARIES, Device, DeviceError, trace_constant
 from ._generic import GenericDevice
 from ._numpy import cpu
 
-__all__ = ["as_device", "current_device", "device", "library_of"]
+__all__ = ["as_device", "current_device", "device", "library_of", "local_device"]
 
 _CURRENT: contextvars.ContextVar[Device | None] = contextvars.ContextVar("anynet_device", default=None)
 
@@ -76,6 +76,16 @@ def as_device(spec: Any = None, dev: Any = None) -> Device:
                               f"{_spec_help()}") from err
         return library_of(xp).of(xp, dev)
     raise DeviceError(f"cannot read a device from {spec!r}: {_spec_help()}")
+
+
+def local_device(spec: Any, index: int) -> Device:
+    """The device ``spec`` names; a GPU named without its number (``"cuda"``, ``"torch:cuda"``,
+    ``"jax:gpu"``) becomes GPU ``index`` (a process's local rank: one GPU per process)."""
+    dev = as_device(spec)
+    numbered = isinstance(spec, str) and spec.rsplit(":", 1)[-1].strip().isdigit()
+    if isinstance(spec, str) and not numbered and dev.memory is not None and dev.memory[0] == "cuda":
+        return as_device(f"{spec.strip()}:{index}")
+    return dev
 
 
 @contextlib.contextmanager

@@ -122,6 +122,13 @@ class CuPyDevice(Device):
     def synchronize(self) -> None:
         self.device.synchronize()
 
+    def collective(self, size: int, rank: int, share: Any) -> Any:
+        try:
+            from cupy.cuda import nccl
+        except ImportError:
+            return None  # a CuPy without NCCL: messages go through host buffers
+        return _Nccl(nccl, self, size, rank, share)
+
     def new_rng(self, seed: int | None) -> Any:
         import cupy
 
@@ -137,3 +144,41 @@ class CuPyDevice(Device):
 
     def restore_rng(self, saved: dict[str, Any]) -> None:
         return None
+
+
+class _Nccl:
+    """NCCL among the processes of a run, one GPU each: sums and broadcasts of CuPy arrays in
+    place, on the current stream, with no host copy. The unique id travels through ``share``."""
+
+    def __init__(self, nccl: Any, dev: CuPyDevice, size: int, rank: int, share: Any):
+        uid = share(nccl.get_unique_id() if rank == 0 else None)
+        with dev.scope():
+            self.comm = nccl.NcclCommunicator(size, uid, rank)
+        self.nccl, self.dev = nccl, dev
+
+    def _kind(self, x: Any) -> int:
+        kinds = {"float16": self.nccl.NCCL_FLOAT16, "float32": self.nccl.NCCL_FLOAT32,
+                 "float64": self.nccl.NCCL_FLOAT64, "int32": self.nccl.NCCL_INT32, "int64": self.nccl.NCCL_INT64}
+        if str(x.dtype) not in kinds or not x.flags.c_contiguous:
+            raise DeviceError(f"NCCL: expected a contiguous array of {sorted(kinds)}, got {x.dtype} "
+                              f"(contiguous: {x.flags.c_contiguous})")
+        return kinds[str(x.dtype)]
+
+    def allreduce_sum(self, x: Any) -> Any:
+        """``x`` summed over the processes, in place; returns ``x``."""
+        import cupy
+
+        kind = self._kind(x)
+        with self.dev.scope():
+            stream = cupy.cuda.get_current_stream().ptr
+            self.comm.allReduce(x.data.ptr, x.data.ptr, x.size, kind, self.nccl.NCCL_SUM, stream)
+        return x
+
+    def broadcast(self, x: Any) -> Any:
+        """Rank 0's ``x`` on every process, in place; returns ``x``."""
+        import cupy
+
+        kind = self._kind(x)
+        with self.dev.scope():
+            self.comm.bcast(x.data.ptr, x.size, kind, 0, cupy.cuda.get_current_stream().ptr)
+        return x

@@ -137,6 +137,25 @@ class Device:
     def synchronize(self) -> None:
         """Wait until queued work on this device is done (timing asynchronous GPUs)."""
 
+    # -- messages between processes (anynet.distributed) -----------------------------
+
+    def host_buffer(self, x: Any) -> tuple[np.ndarray, bool]:
+        """``x`` (a contiguous array on this device) as a writable host NumPy array for a
+        message-passing library, and whether that array is ``x``'s own memory (writing it writes
+        ``x``; else read the result back with ``from_host``)."""
+        a = self.to_numpy(x)
+        return (a if a.flags.writeable else a.copy()), False
+
+    def from_host(self, a: np.ndarray) -> Any:
+        """The host array ``a`` on this device, sharing its memory where the library allows."""
+        return self.from_numpy(a)
+
+    def collective(self, size: int, rank: int, share: Any) -> Any:
+        """A device-side communicator among ``size`` processes (NCCL on CUDA GPUs) with
+        ``allreduce_sum(x)`` and ``broadcast(x)``, or None: messages then go through host buffers.
+        ``share(obj)`` returns rank 0's ``obj`` on every rank (how NCCL's unique id travels)."""
+        return None
+
     # -- random numbers --------------------------------------------------------------
 
     def new_rng(self, seed: int | None) -> Any:

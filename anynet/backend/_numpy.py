@@ -40,6 +40,12 @@ class NumPyDevice(Device):
     def from_numpy(self, a: np.ndarray) -> Any:
         return np.asarray(a)
 
+    def host_buffer(self, x: Any) -> tuple[np.ndarray, bool]:
+        return x, bool(x.flags.writeable and x.flags.c_contiguous)
+
+    def from_host(self, a: np.ndarray) -> Any:
+        return a
+
     def can_share(self, x: Any) -> bool:
         return bool(x.flags.writeable)  # DLPack consumers may write where NumPy forbids it
 

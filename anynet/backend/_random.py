@@ -21,8 +21,8 @@ from ._context import as_device
 from ._device import Device, trace_constant
 
 __all__ = [
-    "KeyHolder", "check_rng_state", "host_rng", "normal", "numpy_dtype", "rng_state", "seed", "set_rng_state",
-    "set_step_key", "step_key", "threaded_key", "uniform_like",
+    "KeyHolder", "check_rng_state", "host_rng", "normal", "numpy_dtype", "rng_state", "seed", "seed_process",
+    "set_rng_state", "set_step_key", "step_key", "threaded_key", "uniform_like",
 ]
 
 _SEED: int | None = None
@@ -32,6 +32,7 @@ _DEVICE_RNGS: dict[str, tuple[Device, Any]] = {}
 # could not save theirs (CuPy's); starting them from _SEED again would replay the first masks.
 _RESUMED: int | None = None
 _UNSAVED: set[str] = set()
+_RANK = [0]  # the process whose streams the device generators draw (seed_process)
 
 
 def seed(n: int) -> None:
@@ -43,6 +44,16 @@ def seed(n: int) -> None:
     _DEVICE_RNGS.clear()
 
 
+def seed_process(rank: int) -> None:
+    """Give process ``rank`` of a run its own streams (dropout masks differ between processes):
+    after ``seed(n)``, every generator is reseeded from (n, rank); unseeded ones are left alone."""
+    global _HOST
+    if _SEED is not None:
+        _HOST = np.random.default_rng([_SEED, rank])
+        _DEVICE_RNGS.clear()
+        _RANK[0] = rank
+
+
 def host_rng() -> np.random.Generator:
     """The seeded host generator (initialisation, shuffling)."""
     return _HOST
@@ -52,7 +63,7 @@ def _device_seed(dev: Device) -> int | None:
     base = _RESUMED if dev.name in _UNSAVED else _SEED
     if base is None:
         return None
-    return (base * 1_000_003 + zlib.crc32(dev.name.encode())) % (2**63)
+    return (base * 1_000_003 + zlib.crc32(dev.name.encode()) + _RANK[0] * 7_919) % (2**63)
 
 
 def _device_rng(dev: Device) -> Any:

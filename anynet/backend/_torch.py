@@ -92,6 +92,18 @@ class TorchDevice(Device):
     def to_numpy(self, x: Any) -> np.ndarray:
         return x.detach().cpu().numpy()
 
+    def host_buffer(self, x: Any) -> tuple[np.ndarray, bool]:
+        if self.device.type == "cpu" and x.is_contiguous() and not x.requires_grad:
+            return x.numpy(), True  # a CPU tensor's memory as a NumPy array, no copy
+        return self.to_numpy(x), False
+
+    def from_host(self, a: np.ndarray) -> Any:
+        import torch
+
+        if self.device.type == "cpu" and a.flags.writeable:
+            return torch.from_numpy(a)
+        return self.from_numpy(a)
+
     def receive(self, x: Any, source: Device) -> Any:
         if isinstance(source, TorchDevice):
             return x.to(self.device)

@@ -86,16 +86,33 @@ class DataLoader:
     the same batches in the same order.
 
     ``augment``: a transform applied to every x batch on its device (``anynet.data.augment``).
+
+    ``shard=(rank, size)``: this process's part of a run of ``size`` processes. Every process
+    orders the set alike (with ``shuffle``, the permutation drawn from ``(seed, epoch)``: set
+    ``epoch`` before each pass), cuts it into global batches of ``batch_size * size`` and takes
+    its contiguous part of each (sizes differ by at most one; a last global batch smaller than
+    ``size`` joins the one before), so the shards are disjoint, cover the set, and every process
+    takes the same number of steps. ``global_batch`` is the size of the global batch the batch
+    last handed out belongs to (its share of it weighs its gradient).
     """
 
     def __init__(self, data: Any, batch_size: int | None = 100, shuffle: bool = True,
                  drop_last: bool = False, device: Any = None, resident: bool | None = None,
-                 augment: Callable[[Any], Any] | None = None):
+                 augment: Callable[[Any], Any] | None = None, shard: tuple[int, int] | None = None,
+                 seed: int | None = None):
         self.data = as_dataset(data)
         n = len(self.data)
         if batch_size is not None:
             batch_size = check_int("DataLoader", "batch_size", batch_size, 1)
-        self.batch_size = n if batch_size is None else min(batch_size, n)
+        rank, size = (0, 1) if shard is None else shard
+        if not 0 <= rank < size:
+            raise ValueError(f"DataLoader: shard must be (rank, size) with 0 <= rank < size, got {shard!r}")
+        if n < size:
+            raise ValueError(f"DataLoader: {n} samples cannot be shared among {size} processes")
+        if shard is not None and shuffle and seed is None:
+            raise ValueError("DataLoader: a sharded loader that shuffles needs the seed every process shares")
+        per = -(-n // size)
+        self.batch_size = per if batch_size is None else min(batch_size, per)
         self.shuffle = check_bool("DataLoader", "shuffle", shuffle)
         self.drop_last = check_bool("DataLoader", "drop_last", drop_last)
         self.device = device
@@ -104,10 +121,39 @@ class DataLoader:
             raise TypeError(f"DataLoader: augment must be callable (anynet.data.augment), got {augment!r}")
         self.augment = augment
         self._uploaded: tuple[Any, Any, Any] | None = None  # (device, x, t) of the resident mode
+        self.shard, self.seed, self.epoch = (rank, size), seed, 0
+        self.global_batch = 0
 
     def __len__(self) -> int:
-        n, b = len(self.data), self.batch_size
-        return n // b if self.drop_last else -(-n // b)
+        return len(self._bounds())
+
+    def _bounds(self) -> list[tuple[int, int]]:
+        """[lo, hi) of each global batch in the pass's order."""
+        n, g, size = len(self.data), self.batch_size * self.shard[1], self.shard[1]
+        bounds = [(lo, min(lo + g, n)) for lo in range(0, n, g)]
+        if self.drop_last and bounds[-1][1] - bounds[-1][0] < g and len(bounds) > 1:
+            bounds.pop()
+        elif bounds[-1][1] - bounds[-1][0] < size:
+            bounds[-2:] = [(bounds[-2][0], n)]  # too few to share: they join the batch before
+        return bounds
+
+    def order(self) -> Any:
+        """This pass's order of the samples (None: as stored)."""
+        if not self.shuffle:
+            return None
+        if self.seed is not None:
+            return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.data))
+        # host_rng() is looked up every pass: restoring a checkpoint replaces the generator
+        return backend.host_rng().permutation(len(self.data))
+
+    def _slices(self) -> Iterator[tuple[int, int]]:
+        """[start, stop) of this process's part of each global batch, in the pass's order."""
+        rank, size = self.shard
+        for lo, hi in self._bounds():
+            q, extra = divmod(hi - lo, size)
+            start = lo + rank * q + min(rank, extra)
+            self.global_batch = hi - lo
+            yield start, start + q + (rank < extra)
 
     def resident_on(self, dev: Any) -> bool:
         """Whether passes on ``dev`` keep the data set there (see ``resident``)."""
@@ -124,25 +170,21 @@ class DataLoader:
 
     def _batches(self) -> Iterator[tuple[Any, Any]]:
         dev = backend.as_device(self.device)
-        n = len(self.data)
-        # host_rng() is looked up every pass: restoring a checkpoint replaces the generator
-        order = backend.host_rng().permutation(n) if self.shuffle else None
+        order = self.order()
         if self.resident_on(dev):
             yield from self._gathered(dev, order)
             return
-        for k in range(len(self)):
-            lo, hi = k * self.batch_size, min((k + 1) * self.batch_size, n)
-            idx = slice(lo, hi) if order is None else order[lo:hi]
+        for start, stop in self._slices():
+            idx = slice(start, stop) if order is None else order[start:stop]
             yield backend.to_device(self.data.x[idx], dev), backend.to_device(self.data.t[idx], dev)
 
     def _gathered(self, dev: backend.Device, order: Any) -> Iterator[tuple[Any, Any]]:
         if self._uploaded is None or self._uploaded[0] != dev:
             self._uploaded = (dev, dev.from_numpy(self.data.x), dev.from_numpy(self.data.t))
         _, x, t = self._uploaded
-        xp, n = dev.xp, len(self.data)
+        xp = dev.xp
         perm = None if order is None else dev.from_numpy(order)
-        for k in range(len(self)):
-            lo, hi = k * self.batch_size, min((k + 1) * self.batch_size, n)
+        for lo, hi in self._slices():
             if perm is None:
                 yield x[lo:hi, ...], t[lo:hi, ...]
             else:

@@ -50,6 +50,9 @@ class BatchNorm(Layer):
     the running statistics ``running = momentum * running + (1 - momentum) * batch``;
     inference uses the running statistics. Parameters: gamma (D,), beta (D,);
     buffers: running_mean (D,), running_var (D,).
+    ``stats_sum``: None (each process normalises with its own batch), or a function summing a
+    1-D array over the processes of a run, which makes the statistics and their gradients those
+    of the global batch (synchronised BatchNorm; ``anynet.distributed.synchronize_batchnorm``).
     Ioffe and Szegedy, https://arxiv.org/abs/1502.03167
     """
 
@@ -65,6 +68,7 @@ class BatchNorm(Layer):
         self.beta = new_parameter("beta", (num_features,), None, dtype)
         self.running_mean = new_constant(0.0, (num_features,), dtype)
         self.running_var = new_constant(1.0, (num_features,), dtype)
+        self.stats_sum = None
         self.cache = None
 
     @property
@@ -86,9 +90,9 @@ class BatchNorm(Layer):
         check_array(self.name, x, xp, want, gamma.dtype)
         g, b = xp.reshape(gamma, bshape), xp.reshape(beta, bshape)
         if self.is_training(train):
-            mu = xp.mean(x, axis=axes, keepdims=True)
+            mu = self._mean(xp, x, axes, bshape)
             xc = x - mu
-            var = xp.mean(xc * xc, axis=axes, keepdims=True)
+            var = self._mean(xp, xc * xc, axes, bshape)
             std = xp.sqrt(var + self.eps)
             m = self.momentum
             self.running_mean = m * self.running_mean + (1 - m) * xp.reshape(mu, (-1,))
@@ -112,6 +116,27 @@ class BatchNorm(Layer):
             return dxn / std
         # Gradient through the batch mean and variance (the book's derivation,
         # folded into one expression).
-        mean_dxn = xp.mean(dxn, axis=axes, keepdims=True)
-        mean_dxn_xn = xp.mean(dxn * xn, axis=axes, keepdims=True)
+        if self.stats_sum is None:
+            mean_dxn = xp.mean(dxn, axis=axes, keepdims=True)
+            mean_dxn_xn = xp.mean(dxn * xn, axis=axes, keepdims=True)
+        else:  # both means over the global batch, in one message
+            D = self.num_features
+            both = self._global_mean(xp, xp.concat([xp.sum(dxn, axis=axes), xp.sum(dxn * xn, axis=axes)]), xc, axes)
+            mean_dxn, mean_dxn_xn = xp.reshape(both[:D], bshape), xp.reshape(both[D:], bshape)
         return (dxn - mean_dxn - xn * mean_dxn_xn) / std
+
+    def _mean(self, xp, a, axes, bshape):
+        """The per-feature mean of ``a``: over this batch, or over the global one (``stats_sum``)."""
+        if self.stats_sum is None:
+            return xp.mean(a, axis=axes, keepdims=True)
+        return xp.reshape(self._global_mean(xp, xp.sum(a, axis=axes), a, axes), bshape)
+
+    def _global_mean(self, xp, sums, a, axes):
+        """``sums`` (this batch's per-feature sums over ``axes`` of ``a``) summed over the processes
+        with the element count in the same message, divided by the global count."""
+        n = 1
+        for axis in axes:
+            n *= a.shape[axis]
+        count = xp.full((1,), float(n), dtype=sums.dtype, device=backend.device_of(sums).device)
+        total = self.stats_sum(xp.concat([sums, count]))
+        return total[:-1] / total[-1:]

@@ -118,7 +118,8 @@ class ReduceLROnPlateau(Callback):
 
 
 class Checkpoint(Callback):
-    """Save model, optimizer, trainer and RNG state to ``path`` every ``every`` epochs and at the end.
+    """Save model, optimizer, trainer and RNG state to ``path`` every ``every`` epochs and at the end
+    (with several processes, rank 0 writes; the file holds every rank's RNG state).
 
     ``path`` may hold ``{epoch}`` to keep one file per save. ``metadata`` (JSON-able)
     is stored alongside, e.g. how to rebuild the model.
@@ -132,6 +133,9 @@ class Checkpoint(Callback):
         self.last_saved: str | None = None
 
     def _save(self, trainer, epoch):
+        if not getattr(trainer, "writes_files", True):  # with several processes, rank 0 writes
+            self._saved_epoch = epoch
+            return
         target = self.path.format(epoch=epoch)
         checkpoint.save(target, trainer.model, trainer.optimizer, trainer.state(), self.metadata)
         self.last_saved, self._saved_epoch = target, epoch

@@ -199,10 +199,20 @@ def _check_schema(path: str, meta: Any) -> None:
             _is_scalar(v) or (isinstance(v, list) and all(map(_is_scalar, v))) for v in opt["scalars"].values()),
             "an object of numbers, strings and lists of them")
     trainer = meta["trainer"]
-    need("trainer", trainer, isinstance(trainer, dict) and set(trainer) <= {"epoch", "history"},
-         "an object of epoch and history")
+    need("trainer", trainer, isinstance(trainer, dict)
+         and set(trainer) <= {"epoch", "history", "shuffle_seed", "rank_rng"},
+         "an object of epoch, history and (several processes) shuffle_seed and rank_rng")
     if "epoch" in trainer:
         need("trainer.epoch", trainer["epoch"], _is_int(trainer["epoch"]), "a non-negative integer")
+    seed = trainer.get("shuffle_seed")
+    need("trainer.shuffle_seed", seed, seed is None or _is_int(seed), "null or a non-negative integer")
+    ranks = trainer.get("rank_rng")
+    need("trainer.rank_rng", ranks, ranks is None or isinstance(ranks, list), "null or a list of RNG states")
+    for i, state in enumerate(ranks or []):
+        try:
+            backend.check_rng_state(state)  # each rank restores its own: all must be readable
+        except (ValueError, TypeError, KeyError) as err:
+            raise CheckpointError(f"{path}: the metadata's trainer.rank_rng[{i}] is not an RNG state ({err})") from None
     history = trainer.get("history", {})
     need("trainer.history", history, isinstance(history, dict) and all(
         isinstance(v, list) and all(map(_is_number, v)) for v in history.values()), "an object of lists of numbers")

@@ -9,12 +9,13 @@ from typing import Any, Callable, Iterable
 
 from .. import backend
 from ..data.dataset import DataLoader, DataSet, as_dataset
+from ..distributed import GradientAllReduce, Group
 from ..metrics import accuracy
 from ..validation import check_bool, check_int, inside_network
 from . import checkpoint
 from .callbacks import Callback
 from .progress import Progress
-from .step import CompiledStep, TrainStep
+from .step import CompiledStep, CompileError, TrainStep
 
 __all__ = ["Trainer", "TrainingDiverged"]
 
@@ -44,11 +45,21 @@ class Trainer:
     Every batch runs one ``TrainStep`` (forward, loss, backward, hooks, update, metric sums);
     ``compile=True`` runs that same step compiled (``jax.jit`` on JAX, ``torch.compile`` on
     PyTorch; see ``anynet.compile_step``); NumPy, CuPy and array-api-strict refuse it.
+
+    ``group`` (``anynet.distributed.init()`` under ``mpiexec``): data-parallel training over its
+    processes. ``fit`` checks that every rank has the same model and data, broadcasts rank 0's
+    parameters and buffers, and gives each rank a disjoint shard of the same seeded permutation;
+    ``batch_size`` is per process, so the global batch is ``batch_size * size`` (scale the
+    learning rate with it, e.g. linearly with a warm-up, Goyal et al. 2017). Gradients are
+    averaged over the global batch in one all-reduce per step before the optimizer's hooks;
+    metrics are reduced once per epoch, running statistics averaged at each epoch's end; only
+    rank 0 prints and writes checkpoints; ``fit`` and ``evaluate`` are collective (every rank
+    calls them). An exception on one rank stops every rank (MPI Abort), naming the rank.
     """
 
     def __init__(self, model: Any, loss: Any, optimizer: Any, callbacks: Iterable[Callback] = (),
                  verbose: int = 1, accuracy: bool = True, report: Callable[[str], None] | None = None,
-                 compile: bool = False):
+                 compile: bool = False, group: Group | None = None):
         if getattr(loss, "reduction", "mean") != "mean":
             raise ValueError(f"Trainer: the loss must average over the batch (reduction='mean'), "
                              f"got reduction={loss.reduction!r}")
@@ -66,16 +77,41 @@ class Trainer:
         self.diverged = False
         self.compile = compile
         self._step: TrainStep | CompiledStep | None = None
+        self.group = Group() if group is None else group
+        self.allreduce = GradientAllReduce(self.group) if self.group.size > 1 else None
+        if self.allreduce is not None:
+            self.allreduce.weight = 1.0  # backward is seeded with the rank's share of the global batch
+            # the optimizer's flat gradient buffer, where it steps one, is the one all-reduced
+            self.allreduce.flat_buffer = getattr(optimizer, "flat_buffer", None)
+        self.shuffle_seed: int | None = None  # the permutation seed every rank shares (several processes)
+        self._rank_rng: list[Any] | None = None
+
+    @property
+    def writes_files(self) -> bool:
+        """Whether this process prints and writes files (rank 0 of several, or the only one)."""
+        return self.group.is_root
 
     def state(self) -> dict[str, Any]:
-        """The JSON-able state a checkpoint keeps: epochs done and the history."""
-        return {"epoch": self.epoch, "history": self.history}
+        """The JSON-able state a checkpoint keeps: epochs done and the history (with several
+        processes, also the shared shuffle seed and every rank's RNG state)."""
+        state: dict[str, Any] = {"epoch": self.epoch, "history": self.history}
+        if self.group.size > 1:
+            state.update(shuffle_seed=self.shuffle_seed, rank_rng=self._rank_rng)
+        return state
 
     def load(self, path: Any) -> dict[str, Any]:
         """Restore model, optimizer, RNG, epoch count and history from a checkpoint; returns its metadata."""
         meta = checkpoint.load(path, self.model, self.optimizer)
         self.epoch = int(meta["trainer"].get("epoch", 0))
         self.history = {k: list(v) for k, v in meta["trainer"].get("history", {}).items()}
+        self.shuffle_seed = meta["trainer"].get("shuffle_seed")
+        ranks = meta["trainer"].get("rank_rng")
+        if self.group.size > 1 and ranks and len(ranks) == self.group.size:
+            backend.set_rng_state(ranks[self.group.rank])  # each rank continues its own streams
+        elif self.group.size > 1:
+            warnings.warn(f"Trainer.load: {path} was written by {len(ranks or [0])} process(es), this run has "
+                          f"{self.group.size}; the data order and random draws will not continue exactly",
+                          stacklevel=2)
         return meta
 
     def _metrics(self, y: Any, t: Any, value: Any, n: int) -> tuple[Any, Any]:
@@ -96,17 +132,24 @@ class Trainer:
         epochs = check_int("Trainer.fit", "epochs", epochs, 0)
         train = as_dataset(train, "train")
         val = None if val is None else as_dataset(val, "val")
+        with self.group.guard((TrainingDiverged,)):
+            return self._fit(train, val, epochs, batch_size, shuffle, augment, resume)
+
+    def _fit(self, train: DataSet, val: DataSet | None, epochs: int, batch_size: int | None, shuffle: bool,
+             augment: Any, resume: Any) -> dict[str, list[float]]:
         loader = DataLoader(train, batch_size, shuffle=shuffle, device=self.model.device, augment=augment)
         self._check_data("fit", train, val)
         step = self._training_step()  # a CompileError before anything changes
         # both loaders keep their data on the model's device for the whole fit when it fits there
-        val_loader = None if val is None else DataLoader(val, 1000, shuffle=False, device=self.model.device)
+        val_loader = None if val is None else self._eval_loader(val, 1000)
         if resume is not None:
             self.load(resume)
+        if self.group.size > 1:
+            loader = self._start(train, val, batch_size, shuffle, augment, resume is not None)
         if self.epoch >= epochs:
             warnings.warn(f"Trainer.fit: {self.epoch} epochs are done already and epochs={epochs} counts "
-                          "the total, so there is nothing to train; pass a larger epochs", stacklevel=2)
-        progress = Progress(self.verbose, self.report)
+                          "the total, so there is nothing to train; pass a larger epochs", stacklevel=3)
+        progress = Progress(self.verbose if self.writes_files else 0, self.report)
         self.stop_reason, self.diverged = None, False
         for cb in self.callbacks:
             cb.on_train_begin(self)
@@ -151,34 +194,59 @@ class Trainer:
     def _training_step(self) -> TrainStep | CompiledStep:
         """The step every batch runs; a compiled one is kept (with its traces) across fits while
         the model, loss, optimizer and device stay the same."""
+        if self.compile and self.allreduce is not None:
+            raise CompileError("Trainer: compile=True runs the step without the host, but several processes "
+                               "all-reduce gradients through MPI on the host; train them without compile")
         kept = self._step
         if isinstance(kept, CompiledStep) and self.compile and kept.device == self.model.device and all(
                 a is b for a, b in zip((kept.step.model, kept.step.loss, kept.step.optimizer),
                                        (self.model, self.loss, self.optimizer))):
             return kept
-        step = TrainStep(self.model, self.loss, self.optimizer, self.with_accuracy)
+        transforms = () if self.allreduce is None else (self.allreduce,)  # between backward and the hooks
+        step = TrainStep(self.model, self.loss, self.optimizer, self.with_accuracy, grad_transforms=transforms)
         self._step = CompiledStep(step) if self.compile else step
         return self._step
+
+    def _start(self, train: DataSet, val: DataSet | None, batch_size: int | None, shuffle: bool,
+               augment: Any, resumed: bool) -> DataLoader:
+        """With several processes, the start-up every rank does alike (same model and data
+        everywhere, one GPU each, rank 0's weights, one shuffle seed, a stream per rank); the
+        rank's sharded training loader."""
+        group = self.group
+        group.check_same(self.model, train=len(train), val=None if val is None else len(val),
+                         batch_size=batch_size, shuffle=shuffle, optimizer=type(self.optimizer).__name__)
+        group.check_devices(self.model.device)
+        group.broadcast_model(self.model)
+        if self.shuffle_seed is None:
+            self.shuffle_seed = group.share(int(backend.host_rng().integers(2**62)))
+        if not resumed:
+            backend.seed_process(group.rank)
+        return DataLoader(train, batch_size, shuffle=shuffle, device=self.model.device, augment=augment,
+                          shard=(group.rank, group.size), seed=self.shuffle_seed)
 
     def _epoch(self, step: TrainStep | CompiledStep, loader: DataLoader, val: DataLoader | None, epochs: int,
                progress: Progress) -> None:
         epoch = self.epoch + 1
+        loader.epoch = epoch  # a sharded loader's permutation is drawn from (seed, epoch)
         n = len(loader.data)
         start = time.perf_counter()
-        progress.epoch_begin(epoch, epochs, n)
+        progress.epoch_begin(epoch, epochs, -(-n // self.group.size))
         self.model.train()
         total_loss, total_hits, seen = 0.0, 0.0, 0
         for xb, tb in self._batches(loader):
             # the data was checked on the host where it entered (DataSet); inside the loop only
             # the once-per-epoch guard reads values, so a diverging run stops cleanly below
+            if self.allreduce is not None:  # seeded with the rank's share: the gradients come weighted
+                step.loss_scale = xb.shape[0] / loader.global_batch
             _, (loss_sum, hits) = step.run(xb, tb)
             total_loss = total_loss + loss_sum
             total_hits = total_hits + hits if hits is not None else total_hits
             seen += xb.shape[0]
             progress.step(xb.shape[0], total_loss, seen)
-        logs = {"loss": float(total_loss) / n}
+        loss_total, hits_total = self._reduce(total_loss, total_hits)
+        logs = {"loss": loss_total / n}
         if self.with_accuracy:
-            logs["accuracy"] = float(total_hits) / n
+            logs["accuracy"] = hits_total / n
         elapsed = time.perf_counter() - start
         if not math.isfinite(logs["loss"]):
             self.diverged = True
@@ -187,6 +255,9 @@ class Trainer:
                                 "nothing of the diverged epoch was saved")
             progress.close()
             return
+        if self.group.size > 1:
+            self.group.average_buffers(self.model)
+            self._rank_rng = self.group.gather(backend.rng_state())
         if val is not None:
             logs["val_loss"], val_acc = self._evaluate(val)
             if self.with_accuracy:
@@ -199,6 +270,13 @@ class Trainer:
         progress.epoch_end(f"epoch {epoch}/{epochs}  {text}  {n / elapsed:,.0f} samples/s", epoch, epochs)
         for cb in self.callbacks:
             cb.on_epoch_end(self, epoch, logs)
+
+    def _reduce(self, total_loss: Any, total_hits: Any) -> tuple[float, float]:
+        """Sums over every rank as Python floats, in one message (once per epoch)."""
+        sums = [float(total_loss), float(total_hits)]
+        if self.group.size > 1:
+            sums = self.group.sum_floats(sums)
+        return sums[0], sums[1]
 
     def _batches(self, loader: DataLoader):
         """The loader's batches; a stateful model restarts its state at the first batch and
@@ -221,9 +299,14 @@ class Trainer:
         """Mean loss and accuracy (NaN with ``accuracy=False``) over ``data`` (a DataSet or an
         ``(x, t)`` pair of host arrays) in inference mode."""
         data = as_dataset(data, "evaluate")
-        loader = DataLoader(data, batch_size, shuffle=False, device=self.model.device)
+        loader = self._eval_loader(data, batch_size)
         self._check_data("evaluate", data)
         return self._evaluate(loader)
+
+    def _eval_loader(self, data: DataSet, batch_size: int) -> DataLoader:
+        """In order; with several processes, this rank's shard (the sums are reduced)."""
+        shard = None if self.group.size == 1 else (self.group.rank, self.group.size)
+        return DataLoader(data, batch_size, shuffle=False, device=self.model.device, shard=shard)
 
     def _evaluate(self, loader: DataLoader) -> tuple[float, float]:
         total_loss, total_hits = 0.0, 0.0
@@ -238,6 +321,7 @@ class Trainer:
                 total_hits = total_hits + hits if hits is not None else total_hits
         self._reset_state()
         n = len(loader.data)
+        total_loss, total_hits = self._reduce(total_loss, total_hits)
         return float(total_loss) / n, (float(total_hits) / n if self.with_accuracy else math.nan)
 
 
