@@ -107,7 +107,7 @@ class DataLoader:
         rank, size = (0, 1) if shard is None else shard
         if not 0 <= rank < size:
             raise ValueError(f"DataLoader: shard must be (rank, size) with 0 <= rank < size, got {shard!r}")
-        if n < size:
+        if shard is not None and n < size:
             raise ValueError(f"DataLoader: {n} samples cannot be shared among {size} processes")
         if shard is not None and shuffle and seed is None:
             raise ValueError("DataLoader: a sharded loader that shuffles needs the seed every process shares")
@@ -130,7 +130,9 @@ class DataLoader:
     def _bounds(self) -> list[tuple[int, int]]:
         """[lo, hi) of each global batch in the pass's order."""
         n, g, size = len(self.data), self.batch_size * self.shard[1], self.shard[1]
-        bounds = [(lo, min(lo + g, n)) for lo in range(0, n, g)]
+        bounds = [(lo, min(lo + g, n)) for lo in range(0, n, g)] if n else []
+        if not bounds:
+            return bounds
         if self.drop_last and bounds[-1][1] - bounds[-1][0] < g and len(bounds) > 1:
             bounds.pop()
         elif bounds[-1][1] - bounds[-1][0] < size:
