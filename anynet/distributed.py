@@ -280,12 +280,20 @@ class GradientAllReduce:
     def __init__(self, group: Group):
         self.group = group
         self.weight: float | None = None
+        self.flat_buffer: Callable[[Sequence[Any]], Any] | None = None  # the optimizer's, when it has one
         self._buffers: dict[Any, Any] = {}
 
     def __call__(self, params: Sequence[Any], grads: list[Any]) -> list[Any]:
         if self.group.size == 1 or not grads:
             return grads
         weight = 1.0 / self.group.size if self.weight is None else float(self.weight)
+        shared = self.flat_buffer(params) if self.flat_buffer is not None and len(params) == len(grads) else None
+        if shared is not None:  # the optimizer's own flat gradient: gathered once, summed in place
+            flat = shared.gather_grads(grads)
+            if weight != 1.0:
+                flat *= weight
+            summed = self.group.allreduce_sum(flat)
+            return shared.grad_views() if summed is flat else shared.views(summed)
         out: list[Any] = [None] * len(grads)
         for index in _by_dtype(grads):
             parts = [grads[i] for i in index]

@@ -70,6 +70,7 @@ class FlatBuffer:
         for p, view in zip(self.params, self._views):
             p.data = view
         self.grad: Any = None
+        self._grad_views: list[Any] | None = None
         self._state: dict[str, tuple[Any, list[Any]]] = {}
         self._scratch: list[Any] = []
 
@@ -104,9 +105,20 @@ class FlatBuffer:
         xp, o = self.xp, self.offsets
         if self.grad is None:
             self.grad = xp.zeros_like(self.data)
+        own = self._grad_views or ()
         for i, g in enumerate(grads):
+            if i < len(own) and g is own[i]:
+                continue  # already there (a data-parallel all-reduce left it in place)
             self.grad[o[i]:o[i + 1]] = xp.reshape(g, (-1,))
         return self.grad
+
+    def grad_views(self) -> list[Any]:
+        """Each parameter's part of ``grad`` in its shape, made once (views, not copies)."""
+        if self.grad is None:
+            self.grad = self.xp.zeros_like(self.data)
+        if self._grad_views is None:
+            self._grad_views = self.views(self.grad)
+        return self._grad_views
 
     def scratch(self, i: int) -> Any:
         """Work array number ``i`` (P,), kept between steps so that in-place updates allocate nothing."""

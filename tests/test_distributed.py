@@ -204,6 +204,26 @@ def test_sharded_loaders_cover_the_set_alike_on_the_device_and_from_the_host(cpu
     assert got[True] == got[False]
 
 
+def test_allreduce_sums_the_optimizers_own_flat_gradient(cpu_backend):
+    """Where the optimizer steps one flat buffer, its gradient buffer is the one all-reduced,
+    and the optimizer then finds the gradients in place (no second copy)."""
+    from anynet.optimizers import Momentum
+
+    model, opt = anynet.MLP(4, [3], 2), Momentum(lr=0.1)
+    params = model.params
+    host_grads = [np.random.default_rng(i).standard_normal(p.shape).astype(np.float32) for i, p in enumerate(params)]
+    transform = distributed.GradientAllReduce(_TwinGroup())
+    transform.weight, transform.flat_buffer = 0.25, opt.flat_buffer
+    out = transform(params, [arr(cpu_backend, g) for g in host_grads])
+    for g, o in zip(host_grads, out):
+        np.testing.assert_allclose(host(o), g * 0.5, rtol=1e-6)
+    buffer = opt.flat_buffer(params)
+    if cpu_backend.writable:
+        assert all(o is v for o, v in zip(out, buffer.grad_views()))
+    else:
+        assert buffer is None  # JAX steps each parameter: the all-reduce keeps its own buffer
+
+
 def test_two_processes_on_one_gpu_are_refused():
     class Twins(_TwinGroup):
         def gather(self, obj):

@@ -106,6 +106,11 @@ class Optimizer:
                 buffer.state(key)[...] = value
         buffer.data[...] = new
 
+    def flat_buffer(self, params: Iterable[Parameter]) -> FlatBuffer | None:
+        """The FlatBuffer ``update`` steps for ``params`` (its ``grad`` is the flat gradient a
+        data-parallel run all-reduces), or None where this optimizer steps each parameter."""
+        return self._flat(list(params))
+
     def _flat(self, params: list[Parameter]) -> FlatBuffer | None:
         """The FlatBuffer of ``params`` (kept, rebuilt when they change), or None where it cannot serve."""
         if not self.elementwise:
