@@ -224,6 +224,12 @@ def test_allreduce_sums_the_optimizers_own_flat_gradient(cpu_backend):
         assert buffer is None  # JAX steps each parameter: the all-reduce keeps its own buffer
 
 
+def test_a_compiled_step_with_several_processes_is_refused():
+    with pytest.raises(anynet.training.CompileError, match="several processes"):
+        anynet.Trainer(anynet.MLP(4, [3], 2), anynet.SoftmaxWithLoss(), anynet.SGD(), compile=True,
+                       group=_TwinGroup())
+
+
 def test_two_processes_on_one_gpu_are_refused():
     class Twins(_TwinGroup):
         def gather(self, obj):

@@ -78,6 +78,9 @@ class Trainer:
         self.compile = compile
         self._step: TrainStep | CompiledStep | None = None
         self.group = Group() if group is None else group
+        if compile and self.group.size > 1:  # refused here, on every rank alike, before any start-up
+            raise CompileError("Trainer: compile=True runs the step without the host, but several processes "
+                               "all-reduce gradients through MPI on the host; train them without compile")
         self.allreduce = GradientAllReduce(self.group) if self.group.size > 1 else None
         if self.allreduce is not None:
             self.allreduce.weight = 1.0  # backward is seeded with the rank's share of the global batch
@@ -194,9 +197,6 @@ class Trainer:
     def _training_step(self) -> TrainStep | CompiledStep:
         """The step every batch runs; a compiled one is kept (with its traces) across fits while
         the model, loss, optimizer and device stay the same."""
-        if self.compile and self.allreduce is not None:
-            raise CompileError("Trainer: compile=True runs the step without the host, but several processes "
-                               "all-reduce gradients through MPI on the host; train them without compile")
         kept = self._step
         if isinstance(kept, CompiledStep) and self.compile and kept.device == self.model.device and all(
                 a is b for a, b in zip((kept.step.model, kept.step.loss, kept.step.optimizer),
