@@ -52,11 +52,14 @@ _SKIP_REASONS: dict[str, str] = {}
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
-    report = outcome.get_result()
     params = getattr(getattr(item, "callspec", None), "params", {})
-    name = params.get("backend", params.get("cpu_backend"))
-    if name is None:
-        name = "(no backend)"
+    name = params.get("backend", params.get("cpu_backend", "(no backend)"))
+    # on the report, which pytest-xdist carries from its workers to the process that prints
+    outcome.get_result().user_properties.append(("backend", name))
+
+
+def pytest_runtest_logreport(report):
+    name = dict(report.user_properties).get("backend", "(no backend)")
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
         _COUNTS[name][report.outcome] += 1
         if report.skipped and name not in _SKIP_REASONS and isinstance(report.longrepr, tuple):
