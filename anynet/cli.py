@@ -355,7 +355,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="the learning rate over the run: held, cosine decay, one cycle, or halved "
                        "after two epochs without a better validation loss")
     train.add_argument("--augment", action="store_true",
-                       help="augment the training batches as suits the data (images: shifts, flips, erasing)")
+                       help="augment the training batches as suits the data (shifts; flips for fashion-mnist)")
     train.add_argument("--batchnorm", action="store_true", help="BatchNorm in the model (mlp, deep-convnet, vgg)")
     train.add_argument("--label-smoothing", type=float, default=0.0, help="of the softmax cross-entropy, in [0, 1)")
     train.add_argument("--hidden", type=int, default=None, help="MLP hidden width (30 on spiral, else 100)")
