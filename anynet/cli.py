@@ -12,27 +12,12 @@ import sys
 import warnings
 from typing import Any, NamedTuple
 
-from . import backend, distributed
+from . import backend, distributed, optimizers
 from .data import DataNotFoundError, IDXError, as_dataset, fashion_mnist, mnist, spiral, train_val_split
 from .data.augment import for_data
 from .export import ExportError, to_onnx
 from .losses import SoftmaxWithLoss
 from .models import MLP, VGG, AlexNet, DeepConvNet, LeNet5, SimpleConvNet
-from .optimizers import (
-    GD,
-    LAMB,
-    SGD,
-    AdaDelta,
-    AdaGrad,
-    Adam,
-    AdamW,
-    Lion,
-    Momentum,
-    Nadam,
-    Nesterov,
-    RAdam,
-    RMSProp,
-)
 from .schedules import CosineDecay, OneCycle
 from .training import (
     Checkpoint,
@@ -47,9 +32,9 @@ from .validation import check_float, check_int
 
 MODELS = {"mlp": MLP, "simple-convnet": SimpleConvNet, "lenet5": LeNet5, "deep-convnet": DeepConvNet,
           "alexnet": AlexNet, "vgg": VGG}
-OPTIMIZERS = {"gd": GD, "sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adagrad": AdaGrad,
-              "rmsprop": RMSProp, "adadelta": AdaDelta, "adam": Adam, "nadam": Nadam, "adamw": AdamW,
-              "radam": RAdam, "lion": Lion, "lamb": LAMB}
+OPTIMIZERS = {name.lower(): getattr(optimizers, name) for name in (
+    "GD", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSProp", "AdaDelta", "Adam", "Nadam", "AdamW", "RAdam", "Lion",
+    "LAMB")}
 SCHEDULES = ("constant", "cosine", "onecycle", "plateau")
 DATA = ("spiral", "fashion-mnist", "mnist")
 

@@ -121,29 +121,25 @@ class Group:
     def allreduce_sum(self, x: Any) -> Any:
         """The sum over the ranks of ``x`` (a contiguous 1-D array), on ``x``'s device: in place
         where the library allows (NCCL on GPUs, NumPy and PyTorch CPU memory), else a new array."""
-        if self.size == 1:
-            return x
-        dev = backend.device_of(x)
-        nccl = self._collective(dev)
-        if nccl is not None:
-            return nccl.allreduce_sum(x)
         from mpi4py import MPI
 
-        buf, own = dev.host_buffer(x)
-        self.comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
-        return x if own else dev.from_host(buf)
+        return self._exchange(x, "allreduce_sum", lambda buf: self.comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM))
 
     def broadcast(self, x: Any) -> Any:
         """Rank 0's ``x`` (a contiguous 1-D array) on every rank, on ``x``'s device."""
+        return self._exchange(x, "broadcast", lambda buf: self.comm.Bcast(buf, root=0))
+
+    def _exchange(self, x: Any, nccl_op: str, mpi_op: Any) -> Any:
+        """One collective on ``x``: through NCCL where the device has it, else MPI on a host buffer."""
         if self.size == 1:
             return x
         dev = backend.device_of(x)
         nccl = self._collective(dev)
         if nccl is not None:
-            return nccl.broadcast(x)
+            return getattr(nccl, nccl_op)(x)
         buf, own = dev.host_buffer(x)
-        self.comm.Bcast(buf, root=0)
-        return x if own or self.is_root else dev.from_host(buf)
+        mpi_op(buf)
+        return x if own or (nccl_op == "broadcast" and self.is_root) else dev.from_host(buf)
 
     # -- models --------------------------------------------------------------------------------
 

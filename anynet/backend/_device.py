@@ -15,7 +15,6 @@ import contextlib
 import importlib
 from typing import Any, Callable, ClassVar, Iterator
 
-import array_api_compat
 import numpy as np
 
 __all__ = ["Device", "DeviceError", "LIBRARIES", "TRACE_CONSTANTS", "register", "trace_constant"]
@@ -82,8 +81,9 @@ class Device:
     @staticmethod
     def device_key(x: Any) -> Any:
         """A cheap hashable name of the device the array ``x`` (of this library) lives on: compared
-        for every array of every layer call, so subclasses read it without building objects."""
-        return repr(array_api_compat.device(x))
+        for every array of every layer call, so subclasses read it without building objects.
+        The standard's ``x.device`` by default."""
+        return x.device
 
     @property
     def memory(self) -> tuple[str, int] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import array_api_compat
 import numpy as np
 
 from ._device import Device
@@ -19,6 +20,10 @@ class GenericDevice(Device):
     @classmethod
     def owns(cls, xp: Any) -> bool:
         return True
+
+    @staticmethod
+    def device_key(x: Any) -> Any:
+        return repr(array_api_compat.device(x))  # an unknown library's device may not hash
 
     @classmethod
     def of(cls, xp: Any, dev: Any) -> Device:

@@ -22,13 +22,7 @@ class StrictDevice(Device):
     library = "array_api_strict"
     prefixes = ("array_api_strict", "strict")
 
-    @classmethod
-    def owns(cls, xp: Any) -> bool:
-        return array_api_compat.is_array_api_strict_namespace(xp)
-
-    @staticmethod
-    def device_key(x: Any) -> Any:
-        return x.device
+    owns = staticmethod(array_api_compat.is_array_api_strict_namespace)
 
     @classmethod
     def parse(cls, rest: str, spec: str) -> Device:

@@ -28,13 +28,7 @@ class TorchDevice(Device):
     library = "torch"
     prefixes = ("torch",)
 
-    @classmethod
-    def owns(cls, xp: Any) -> bool:
-        return array_api_compat.is_torch_namespace(xp)
-
-    @staticmethod
-    def device_key(x: Any) -> Any:
-        return x.device
+    owns = staticmethod(array_api_compat.is_torch_namespace)
 
     @classmethod
     def parse(cls, rest: str, spec: str) -> Device:
