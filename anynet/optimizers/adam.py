@@ -72,10 +72,8 @@ class Adam(Optimizer):
         buffer.data -= d
 
 
-class AdamW(Adam):
-    """Adam with decoupled weight decay: W <- W - lr * weight_decay * W, then Adam's step
-    (as PyTorch's AdamW; the decay is not added to the gradient, unlike the WeightDecay hook).
-    Loshchilov & Hutter, https://arxiv.org/abs/1711.05101"""
+class _AdamWithDecay(Adam):
+    """Adam's moments and a ``weight_decay`` that the subclass's step applies."""
 
     def __init__(
         self, lr: LR = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
@@ -83,6 +81,12 @@ class AdamW(Adam):
     ):
         super().__init__(lr, beta1, beta2, eps, hooks)
         self.weight_decay = check_float(self.name, "weight_decay", weight_decay, 0.0)
+
+
+class AdamW(_AdamWithDecay):
+    """Adam with decoupled weight decay: W <- W - lr * weight_decay * W, then Adam's step
+    (as PyTorch's AdamW; the decay is not added to the gradient, unlike the WeightDecay hook).
+    Loshchilov & Hutter, https://arxiv.org/abs/1711.05101"""
 
     def step(self, p, g, lr):
         return super().step(p, g, lr) - (lr * self.weight_decay) * p.data
@@ -180,19 +184,16 @@ class Lion(Optimizer):
         return p.data - lr * (sign(c) + self.weight_decay * p.data)
 
 
-class LAMB(Adam):
+class LAMB(_AdamWithDecay):
     """Layer-wise adaptive moments: u = m_hat / (sqrt(v_hat) + eps) + weight_decay W (Adam's
     moments); W <- W - lr * (||W|| / ||u||) * u, the trust ratio taken as 1 where either norm is 0.
     You et al. 2020, Algorithm 2, https://arxiv.org/abs/1904.00962"""
 
     elementwise = False  # per-parameter norms
 
-    def __init__(
-        self, lr: LR = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-6,
-        weight_decay: float = 0.0, hooks: Iterable[Hook] = (),
-    ):
-        super().__init__(lr, beta1, beta2, eps, hooks)
-        self.weight_decay = check_float(self.name, "weight_decay", weight_decay, 0.0)
+    def __init__(self, lr: LR = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-6,
+                 weight_decay: float = 0.0, hooks: Iterable[Hook] = ()):
+        super().__init__(lr, beta1, beta2, eps, weight_decay, hooks)
 
     def step(self, p, g, lr):
         xp = namespace(p.data, g)
