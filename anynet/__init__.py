@@ -93,6 +93,7 @@ from .optimizers import (
     RMSProp,
 )
 from .parameter import Parameter
+from .precision import LossScaler, Precision
 from .schedules import CosineDecay, OneCycle, StepDecay, Warmup
 from .training import CheckpointError, Trainer, TrainingDiverged, compile_step
 from .validation import debug
@@ -102,7 +103,7 @@ __version__ = "0.1.0"
 __all__ = [
     # backend and validation
     "Device", "DeviceError", "as_device", "current_device", "debug", "device", "device_of", "seed",
-    "to_device", "to_numpy", "numerical_gradient",
+    "to_device", "to_numpy", "numerical_gradient", "LossScaler", "Precision",
     # layers and containers
     "Affine", "AvgPool", "BatchNorm", "Conv", "Dropout", "ELU", "Embedding", "Flatten", "GRU", "LRN",
     "LSTM", "Layer", "LeakyReLU", "LogSoftmax", "MatMul", "MaxPool", "Parameter", "RNN", "ReLU",

@@ -18,6 +18,7 @@ from .data.augment import for_data
 from .export import ExportError, to_onnx
 from .losses import SoftmaxWithLoss
 from .models import MLP, VGG, AlexNet, DeepConvNet, LeNet5, SimpleConvNet
+from .precision import Precision
 from .schedules import CosineDecay, OneCycle
 from .training import (
     Checkpoint,
@@ -177,7 +178,7 @@ def _train(args: argparse.Namespace, group: distributed.Group) -> int:
     config = {"model": args.model, "data": args.data, "hidden": args.hidden, "layers": args.layers,
               "batchnorm": args.batchnorm, "optimizer": args.optimizer, "lr": lr, "schedule": args.schedule,
               "label_smoothing": args.label_smoothing, "augment": args.augment, "batch_size": batch,
-              "seed": args.seed}
+              "seed": args.seed, "precision": args.precision}
     if args.schedule == "plateau" and val is None:
         raise UsageError("--schedule plateau follows the validation loss: give --val-fraction above 0")
     augment = for_data(args.data) if args.augment else None
@@ -185,7 +186,7 @@ def _train(args: argparse.Namespace, group: distributed.Group) -> int:
     if group.is_root:
         os.makedirs(args.out, exist_ok=True)
     ckpt = os.path.join(args.out, "checkpoint.npz")
-    with backend.device(group.device(args.device)) as dev:
+    with backend.device(group.device(args.device), precision=args.precision) as dev:
         model = build_model(args.model, args.data, args.hidden, args.layers, args.batchnorm)
         every = args.checkpoint_every or max(1, epochs // 10)
         optimizer = OPTIMIZERS[args.optimizer](lr=build_schedule(args.schedule, lr, updates))
@@ -198,7 +199,8 @@ def _train(args: argparse.Namespace, group: distributed.Group) -> int:
         where = dev.name if group.size == 1 else f"{group.size} processes ({dev.name} on rank 0)"
         per = "" if group.size == 1 else " per process"
         say(f"training {args.model} on {args.data} ({len(train)} samples) on {where}{how}: "
-            f"{epochs} epochs, batch {batch or 'full'}{per}, {args.optimizer} lr {lr}", flush=True)
+            f"{epochs} epochs, batch {batch or 'full'}{per}, {args.optimizer} lr {lr}, "
+            f"{trainer.precision.name}", flush=True)
         try:
             trainer.fit(train, val, epochs=epochs, batch_size=batch, augment=augment, resume=args.resume)
         except TrainingDiverged:
@@ -235,8 +237,16 @@ def _load_model(path: str, data: str | None = None) -> tuple[Any, dict[str, Any]
                             config.get("batchnorm", False))
     except (TypeError, ValueError) as err:
         raise UsageError(f"{path}: its model description does not build: {err}") from None
+    _saved_precision(config).prepare(model)  # the saved weights are in its compute dtype
     checkpoint.load(path, model, restore_rng=False)
     return model, config, data
+
+
+def _saved_precision(config: dict[str, Any]) -> Precision:
+    try:
+        return Precision.named(config.get("precision", "float32"))
+    except ValueError as err:
+        raise UsageError(f"the checkpoint's metadata: {err}") from None
 
 
 def example_shape(model: str, data: str) -> tuple[int, ...]:
@@ -273,7 +283,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     _available(args.device)
     with backend.device(args.device):
         model, config, data = _load_model(args.checkpoint, args.data)
-        trainer = Trainer(model, SoftmaxWithLoss(), None, verbose=0)
+        trainer = Trainer(model, SoftmaxWithLoss(), None, verbose=0, precision=_saved_precision(config))
         _, test = load_data(data, config["model"] == "mlp", args.data_dir, not args.no_download)
         loss, acc = trainer.evaluate(test)
     print(f"{config['model']} from {args.checkpoint} on the {data} test set: loss {loss:.4f}, accuracy {acc:.2%}")
@@ -348,6 +358,9 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--val-fraction", type=float, help="held out for validation (default 0.1; 0 on spiral)")
     train.add_argument("--limit", type=int, help="train on the first N samples only")
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--precision", default="float32", choices=["float32", "float64", "float16", "bfloat16"],
+                       help="float32 (default), float64, or mixed precision: float16 (with dynamic loss "
+                            "scaling) or bfloat16, with float32 master weights")
     train.add_argument("--out", default=None, help="output folder (default: runs/DATA-MODEL)")
     train.add_argument("--checkpoint-every", type=int, help="epochs between checkpoints (default: a tenth of them)")
     train.add_argument("--resume", help="continue from this checkpoint")

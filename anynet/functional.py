@@ -6,21 +6,52 @@ from typing import Any
 
 from .backend import array_device, device_of, namespace
 
-__all__ = ["as_indices", "clip", "log_softmax", "one_hot", "sigmoid", "sign", "softmax", "softplus"]
+__all__ = [
+    "accumulation_dtype", "as_indices", "clip", "log_softmax", "one_hot", "sigmoid", "sign", "softmax", "softplus",
+    "widen",
+]
+
+_NARROW = ("float16", "bfloat16")
+
+
+def accumulation_dtype(xp: Any, dtype: Any) -> Any:
+    """The dtype sums, exponentials and statistics of ``dtype`` data are computed in: float32 for
+    float16 and bfloat16 (whose sums lose digits after a few hundred terms and whose exp
+    overflows at 11), ``dtype`` itself otherwise."""
+    for name in _NARROW:
+        narrow = getattr(xp, name, None)  # (not compared when absent: NumPy reads None as float64)
+        if narrow is not None and dtype == narrow:
+            return xp.float32
+    return dtype
+
+
+def widen(x: Any) -> Any:
+    """``x`` in its accumulation dtype: float16/bfloat16 as float32, anything else as it is."""
+    xp = namespace(x)
+    wide = accumulation_dtype(xp, x.dtype)
+    return x if wide == x.dtype else xp.astype(x, wide)
+
+
+def _narrow(y: Any, dtype: Any) -> Any:
+    return y if y.dtype == dtype else namespace(y).astype(y, dtype)
 
 
 def softmax(x: Any, axis: int = -1) -> Any:
-    """exp(x) / sum(exp(x)) along ``axis``, with the max subtracted first."""
+    """exp(x) / sum(exp(x)) along ``axis``, with the max subtracted first; float16/bfloat16 input
+    is computed in float32 and returned in its own dtype."""
     xp = namespace(x)
-    e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
-    return e / xp.sum(e, axis=axis, keepdims=True)
+    w = widen(x)
+    e = xp.exp(w - xp.max(w, axis=axis, keepdims=True))
+    return _narrow(e / xp.sum(e, axis=axis, keepdims=True), x.dtype)
 
 
 def log_softmax(x: Any, axis: int = -1) -> Any:
-    """log(softmax(x)) computed as z - log(sum(exp(z))), z = x - max(x)."""
+    """log(softmax(x)) computed as z - log(sum(exp(z))), z = x - max(x) (in float32 for
+    float16/bfloat16 input, returned in its dtype)."""
     xp = namespace(x)
-    z = x - xp.max(x, axis=axis, keepdims=True)
-    return z - xp.log(xp.sum(xp.exp(z), axis=axis, keepdims=True))
+    w = widen(x)
+    z = w - xp.max(w, axis=axis, keepdims=True)
+    return _narrow(z - xp.log(xp.sum(xp.exp(z), axis=axis, keepdims=True)), x.dtype)
 
 
 def sigmoid(x: Any) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .backend import namespace
+from .functional import accumulation_dtype
 
 __all__ = ["accuracy"]
 
@@ -20,4 +21,5 @@ def accuracy(y: Any, t: Any) -> Any:
                          f"got {tuple(y.shape)} and {tuple(t.shape)}")
     predicted = xp.argmax(y, axis=-1)
     hits = predicted == xp.astype(t, predicted.dtype, copy=False)
-    return xp.mean(xp.astype(hits, y.dtype))
+    # float32 for half-precision scores: a float16 mean of a batch above 2048 loses whole counts
+    return xp.mean(xp.astype(hits, accumulation_dtype(xp, y.dtype)))

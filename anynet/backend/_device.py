@@ -17,7 +17,10 @@ from typing import Any, Callable, ClassVar, Iterator
 
 import numpy as np
 
-__all__ = ["Device", "DeviceError", "LIBRARIES", "TRACE_CONSTANTS", "register", "trace_constant"]
+__all__ = ["FLOAT_NAMES", "Device", "DeviceError", "LIBRARIES", "TRACE_CONSTANTS", "register", "trace_constant"]
+
+# the floating dtypes anynet computes in, by their array-API names, narrowest first
+FLOAT_NAMES = ("float16", "bfloat16", "float32", "float64")
 
 
 class DeviceError(ValueError):
@@ -90,6 +93,30 @@ class Device:
         """The memory its arrays live in, ("cpu", 0) or ("cuda", N): two devices with the same
         memory can hand arrays to each other through DLPack without a copy. None: never."""
         return None
+
+    @property
+    def float_dtypes(self) -> dict[str, Any]:
+        """The floating dtypes arrays on this device can have, by name (of ``FLOAT_NAMES``)."""
+        return {name: getattr(self.xp, name) for name in FLOAT_NAMES if hasattr(self.xp, name)}
+
+    def float_dtype(self, name: str) -> Any:
+        """The dtype called ``name`` ("float16", "bfloat16", "float32", "float64") on this device;
+        DeviceError saying what it has (and where to find the dtype) when it lacks it."""
+        found = self.float_dtypes.get(name)
+        if found is None:
+            if name not in FLOAT_NAMES:
+                raise DeviceError(f"unknown floating dtype {name!r}: use one of {', '.join(FLOAT_NAMES)}")
+            raise DeviceError(f"device {self.name!r} has no {name}; it has {', '.join(self.float_dtypes)}"
+                              f"{self.lacks(name)}")
+        return found
+
+    def lacks(self, name: str) -> str:
+        """Advice appended to the error for a floating dtype this device does not have."""
+        if name == "bfloat16":
+            return "; bfloat16 runs on 'torch:cpu', 'torch:cuda' and 'jax:cpu'"
+        if name == "float16":
+            return "; float16 runs on 'cpu', 'cuda', 'torch:cpu' and 'jax:cpu'"
+        return ""
 
     @contextlib.contextmanager
     def scope(self) -> Iterator[None]:

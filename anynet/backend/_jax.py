@@ -77,6 +77,21 @@ class JaxDevice(Device):
     def work_budget(self) -> int:
         return GPU_WORK_BUDGET if self.is_gpu else Device.work_budget
 
+    @property
+    def float_dtypes(self) -> dict[str, Any]:
+        import jax
+
+        found = super().float_dtypes
+        if not jax.config.read("jax_enable_x64"):
+            del found["float64"]  # JAX would silently make float32 arrays of it
+        return found
+
+    def lacks(self, name: str) -> str:
+        if name == "float64":
+            return ("; JAX makes float64 arrays only in its 64-bit mode: call "
+                    "jax.config.update('jax_enable_x64', True) at start-up")
+        return super().lacks(name)
+
     def from_numpy(self, a: np.ndarray) -> Any:
         import jax
 

@@ -77,7 +77,9 @@ class DataLoader:
     ``batch_size=None`` gives the whole set as one batch (full-batch gradient
     descent); ``shuffle`` draws a new order every pass from the seeded host
     generator; the last partial batch is kept unless ``drop_last``.
-    Yields ``(x, t)`` arrays of the device's library.
+    Yields ``(x, t)`` arrays of the device's library; ``dtype`` and ``target_dtype`` (names such
+    as "float16"; None keeps the data's) are what floating ``x`` and ``t`` are cast to on the
+    device (casting there, after the transfer, also serves dtypes NumPy lacks: bfloat16).
 
     ``resident``: True uploads the whole set once and gathers each batch on the device (``take``
     with the pass's order, uploaded once per pass), so batches no longer go through the host;
@@ -99,7 +101,8 @@ class DataLoader:
     def __init__(self, data: Any, batch_size: int | None = 100, shuffle: bool = True,
                  drop_last: bool = False, device: Any = None, resident: bool | None = None,
                  augment: Callable[[Any], Any] | None = None, shard: tuple[int, int] | None = None,
-                 seed: int | None = None):
+                 seed: int | None = None,
+                 dtype: str | None = None, target_dtype: str | None = None):
         self.data = as_dataset(data)
         n = len(self.data)
         if batch_size is not None:
@@ -123,6 +126,7 @@ class DataLoader:
         self._uploaded: tuple[Any, Any, Any] | None = None  # (device, x, t) of the resident mode
         self.shard, self.seed, self.epoch = (rank, size), seed, 0
         self.global_batch = 0
+        self.dtype, self.target_dtype = dtype, target_dtype
 
     def __len__(self) -> int:
         return len(self._bounds())
@@ -164,11 +168,13 @@ class DataLoader:
         return self.data.x.nbytes + self.data.t.nbytes <= backend.as_device(dev).data_budget
 
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
-        if self.augment is None:
-            yield from self._batches()
-        else:  # on the batch's device, with its generator: the same draws after a resume
-            for x, t in self._batches():
-                yield self.augment(x), t
+        dev = backend.as_device(self.device)
+        x_dtype = None if self.dtype is None else dev.float_dtype(self.dtype)
+        t_dtype = None if self.target_dtype is None else dev.float_dtype(self.target_dtype)
+        for x, t in self._batches():
+            x, t = _cast(dev, x, x_dtype), _cast(dev, t, t_dtype)
+            # augmentation on the batch's device, with its generator: the same draws after a resume
+            yield (x if self.augment is None else self.augment(x)), t
 
     def _batches(self) -> Iterator[tuple[Any, Any]]:
         dev = backend.as_device(self.device)
@@ -192,3 +198,10 @@ class DataLoader:
             else:
                 idx = perm[lo:hi]
                 yield xp.take(x, idx, axis=0), xp.take(t, idx, axis=0)
+
+
+def _cast(dev: backend.Device, a: Any, dtype: Any) -> Any:
+    """Batch ``a`` (on ``dev``) with floating values in ``dtype`` (None: as they are)."""
+    if dtype is None or not dev.xp.isdtype(a.dtype, "real floating"):
+        return a
+    return dev.xp.astype(a, dtype, copy=False)

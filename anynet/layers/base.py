@@ -10,25 +10,44 @@ from ..parameter import FlatBuffer, Parameter
 __all__ = ["Composite", "Layer", "ParameterHolder", "check_keys", "new_constant", "new_parameter"]
 
 
-def _dtype(dev: backend.Device, dtype: Any) -> Any:
-    return getattr(dev.xp, backend.numpy_dtype(dtype).name)
+def _dtype_name(dtype: Any) -> str:
+    """A dtype's array-API name ("float32", "bfloat16") from a name or any library's dtype; None:
+    the master dtype of the precision in effect (float32 unless ``anynet.device(...,
+    precision="float64")`` chose float64)."""
+    if dtype is None:
+        from ..precision import as_precision
+
+        return as_precision().master
+    if isinstance(dtype, str):
+        return dtype
+    try:
+        return backend.numpy_dtype(dtype).name
+    except TypeError:  # a dtype NumPy does not know: torch.bfloat16
+        return str(dtype).rsplit(".", 1)[-1]
 
 
 def new_parameter(name: str, shape: tuple[int, ...], scale: float | None, dtype: Any = None) -> Parameter:
     """A parameter born on the current device: Normal(0, scale^2) drawn on the host,
-    or zeros when ``scale`` is None. float32 unless ``dtype`` says otherwise."""
+    or zeros when ``scale`` is None. float32 unless ``dtype`` (or the precision in effect)
+    says otherwise; a dtype NumPy lacks (bfloat16) is drawn in float32 and cast on the device."""
     dev = backend.current_device()
+    want = dev.float_dtype(_dtype_name(dtype))
     if scale is None:
-        data = dev.zeros(shape, _dtype(dev, dtype))
+        data = dev.zeros(shape, want)
     else:
-        data = backend.normal(shape, scale, backend.numpy_dtype(dtype), dev)
+        data = backend.normal(shape, scale, _host_dtype(_dtype_name(dtype)), dev)
+        data = dev.xp.astype(data, want, copy=False)
     return Parameter(data, name)
+
+
+def _host_dtype(name: str) -> str:
+    return name if name in ("float16", "float32", "float64") else "float32"
 
 
 def new_constant(value: float, shape: tuple[int, ...], dtype: Any = None) -> Any:
     """An array filled with ``value`` on the current device."""
     dev = backend.current_device()
-    return dev.zeros(shape, _dtype(dev, dtype)) + value
+    return dev.zeros(shape, dev.float_dtype(_dtype_name(dtype))) + value
 
 
 def check_keys(where: str, own: dict[str, Any], state: dict[str, Any]) -> None:

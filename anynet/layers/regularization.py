@@ -6,6 +6,7 @@ from typing import Any
 
 from .. import backend
 from ..backend import namespace
+from ..functional import widen
 from ..validation import check_array, check_float, check_int
 from .base import Layer, new_constant, new_parameter
 
@@ -53,7 +54,8 @@ class BatchNorm(Layer):
     ``stats_sum``: None (each process normalises with its own batch), or a function summing a
     1-D array over the processes of a run, which makes the statistics and their gradients those
     of the global batch (synchronised BatchNorm; ``anynet.distributed.synchronize_batchnorm``).
-    Ioffe and Szegedy, https://arxiv.org/abs/1502.03167
+    Statistics are computed in float32 for float16/bfloat16 input (running statistics keep the
+    dtype they were born in, float32 under mixed precision). Ioffe and Szegedy, https://arxiv.org/abs/1502.03167
     """
 
     buffers = ("running_mean", "running_var")
@@ -88,32 +90,37 @@ class BatchNorm(Layer):
         xp = namespace(x, gamma, where=self.name)
         want, axes, bshape = self._layout(x)
         check_array(self.name, x, xp, want, gamma.dtype)
-        g, b = xp.reshape(gamma, bshape), xp.reshape(beta, bshape)
+        # statistics in float32 at least (float16 sums lose digits); the output in x's dtype
+        w = widen(x)
+        g, b = xp.reshape(widen(gamma), bshape), xp.reshape(widen(beta), bshape)
         if self.is_training(train):
-            mu = self._mean(xp, x, axes, bshape)
-            xc = x - mu
+            mu = self._mean(xp, w, axes, bshape)
+            xc = w - mu
             var = self._mean(xp, xc * xc, axes, bshape)
             std = xp.sqrt(var + self.eps)
             m = self.momentum
-            self.running_mean = m * self.running_mean + (1 - m) * xp.reshape(mu, (-1,))
-            self.running_var = m * self.running_var + (1 - m) * xp.reshape(var, (-1,))
+            rd = self.running_mean.dtype
+            self.running_mean = m * self.running_mean + (1 - m) * xp.astype(xp.reshape(mu, (-1,)), rd)
+            self.running_var = m * self.running_var + (1 - m) * xp.astype(xp.reshape(var, (-1,)), rd)
         else:
-            xc = x - xp.reshape(self.running_mean, bshape)
-            std = xp.sqrt(xp.reshape(self.running_var, bshape) + self.eps)
+            xc = w - xp.astype(xp.reshape(self.running_mean, bshape), w.dtype)
+            std = xp.sqrt(xp.astype(xp.reshape(self.running_var, bshape), w.dtype) + self.eps)
         xn = xc / std
         self.cache = (xc, std, xn, axes, bshape, self.is_training(train))
-        return g * xn + b
+        return xp.astype(g * xn + b, x.dtype, copy=False)
 
     def backward(self, dout):
         xc, std, xn, axes, bshape, trained = self._need("cache")
         xp = namespace(dout, xc, where=self.name)
         self._check_dout(dout, tuple(xc.shape))
-        g = xp.reshape(self.gamma.data, bshape)
-        self.beta.grad = xp.sum(dout, axis=axes)
-        self.gamma.grad = xp.sum(xn * dout, axis=axes)
-        dxn = g * dout
+        pdt = self.gamma.data.dtype
+        d = widen(dout)
+        g = xp.reshape(widen(self.gamma.data), bshape)
+        self.beta.grad = xp.astype(xp.sum(d, axis=axes), pdt, copy=False)
+        self.gamma.grad = xp.astype(xp.sum(xn * d, axis=axes), pdt, copy=False)
+        dxn = g * d
         if not trained:
-            return dxn / std
+            return xp.astype(dxn / std, dout.dtype, copy=False)
         # Gradient through the batch mean and variance (the book's derivation,
         # folded into one expression).
         if self.stats_sum is None:

@@ -3,15 +3,21 @@
 Every loss computes a per-sample loss of shape (N,) and reduces it over the
 batch: ``reduction="mean"`` (default), ``"sum"``, or ``"none"`` (forward then
 returns the (N,) losses and backward takes a ``dout`` of shape (N,)).
+
+Every loss computes in float32 at least: float16/bfloat16 scores (mixed precision) and
+floating targets are widened on the way in, and the gradient is returned in the scores' dtype,
+so a loss, its log-sum-exp and its batch sum never run in half precision. The base class adds
+this to each subclass's ``forward`` and ``backward`` (``__init_subclass__``): one owner for it.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import Any
+from typing import Any, Callable
 
 from ..backend import namespace
-from ..functional import one_hot
+from ..functional import one_hot, widen
 from ..validation import check_array, check_choice, check_float, check_labels
 
 __all__ = ["Loss"]
@@ -23,6 +29,14 @@ class Loss:
     """Base of the losses: reduction over the batch and the checks shared by all."""
 
     label_smoothing = 0.0
+    _dy_dtype: Any = None  # the dtype of the last forward's scores, which backward returns
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "forward" in vars(cls):
+            cls.forward = _widening(vars(cls)["forward"])
+        if "backward" in vars(cls):
+            cls.backward = _narrowing(vars(cls)["backward"])
 
     def __init__(self, reduction: str = "mean"):
         self.reduction = check_choice(self.name, "reduction", reduction, _REDUCTIONS)
@@ -110,6 +124,34 @@ class Loss:
         if self.cache is None:
             raise RuntimeError(f"{self.name}: backward called before forward")
         return self.cache
+
+
+def _wide(a: Any) -> Any:
+    try:
+        return widen(a)
+    except (TypeError, AttributeError):
+        return a  # not an array: the loss's own checks say what was expected
+
+
+def _widening(forward: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(forward)
+    def wrapped(self: Loss, y: Any, t: Any) -> Any:
+        dtype = getattr(y, "dtype", None)
+        out = forward(self, _wide(y), _wide(t))
+        self._dy_dtype = dtype  # set after the call: the outermost forward's dtype wins
+        return out
+
+    return wrapped
+
+
+def _narrowing(backward: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(backward)
+    def wrapped(self: Loss, dout: Any = 1.0) -> Any:
+        dy = backward(self, dout)
+        dtype = self._dy_dtype
+        return dy if dtype is None or dy.dtype == dtype else namespace(dy).astype(dy, dtype)
+
+    return wrapped
 
 
 def _mean_over_features(xp: Any, e: Any) -> Any:

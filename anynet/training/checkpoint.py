@@ -40,14 +40,29 @@ def _is_scalar(value: Any) -> bool:
     return isinstance(value, (bool, int, float, str)) or value is None
 
 
+def _dtype_name(dtype: Any) -> str:
+    return str(dtype).rsplit(".", 1)[-1]
+
+
+def _to_host(value: Any, widened: dict[str, str], key: str) -> np.ndarray:
+    """``value`` on the host; a dtype NumPy cannot hold (bfloat16) is stored widened to float32,
+    exactly, and its name kept in ``widened`` so that loading narrows it back."""
+    name = _dtype_name(value.dtype)
+    if name == "bfloat16":
+        widened[key] = name
+        value = backend.namespace(value).astype(value, backend.device_of(value).float_dtype("float32"))
+    return np.asarray(backend.to_numpy(value))
+
+
 def save(path: str | os.PathLike, model: Any, optimizer: Any = None, trainer_state: dict | None = None,
          metadata: dict | None = None, rng: bool = True) -> str:
     """Write ``model`` (its ``state_dict``), ``optimizer`` (its ``state_dict``), the JSON-able
     ``trainer_state`` and ``metadata``, and the RNG state to ``path`` atomically; returns the path."""
     path = os.fspath(path)
     arrays: dict[str, np.ndarray] = {}
+    widened: dict[str, str] = {}
     for key, value in model.state_dict().items():
-        arrays[f"model/{key}"] = np.asarray(backend.to_numpy(value))
+        arrays[f"model/{key}"] = _to_host(value, widened, f"model/{key}")
     opt_meta = None
     if optimizer is not None:
         scalars = {}
@@ -55,7 +70,7 @@ def save(path: str | os.PathLike, model: Any, optimizer: Any = None, trainer_sta
             if _is_scalar(value) or (isinstance(value, (list, tuple)) and all(map(_is_scalar, value))):
                 scalars[key] = list(value) if isinstance(value, tuple) else value
             else:
-                arrays[f"optimizer/{key}"] = np.asarray(backend.to_numpy(value))
+                arrays[f"optimizer/{key}"] = _to_host(value, widened, f"optimizer/{key}")
         opt_meta = {"class": type(optimizer).__name__, "scalars": scalars}
     meta = {
         "format": FORMAT, "version": VERSION,
@@ -67,6 +82,8 @@ def save(path: str | os.PathLike, model: Any, optimizer: Any = None, trainer_sta
         "arrays": {k: {"shape": list(a.shape), "dtype": a.dtype.str, "sha256": _digest(a)}
                    for k, a in arrays.items()},
     }
+    if widened:
+        meta["widened"] = widened
     arrays[_META] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
@@ -130,11 +147,16 @@ def load(path: str | os.PathLike, model: Any = None, optimizer: Any = None,
         own = model.state_dict()
         _refuse_errors(path, check_keys, f"the {meta['model']['class']} saved here and this {type(model).__name__}",
                        own, model_state)
+        widened = meta.get("widened", {})
         for key, a in model_state.items():
             mine = own[key]
-            if tuple(a.shape) != tuple(mine.shape) or a.dtype != backend.numpy_dtype(mine.dtype):
-                raise CheckpointError(f"{path}: {key} is {a.dtype}{tuple(a.shape)} in the file, "
-                                      f"{backend.numpy_dtype(mine.dtype)}{tuple(mine.shape)} in the model")
+            saved = widened.get(f"model/{key}", a.dtype.name)
+            if tuple(a.shape) != tuple(mine.shape) or saved != _dtype_name(mine.dtype):
+                raise CheckpointError(f"{path}: {key} is {saved}{tuple(a.shape)} in the file, "
+                                      f"{_dtype_name(mine.dtype)}{tuple(mine.shape)} in the model")
+            if saved != a.dtype.name:  # narrowed back on the model's device
+                dev = backend.device_of(mine)
+                model_state[key] = dev.xp.astype(backend.to_device(a, dev), mine.dtype)
     params = model.params if model is not None else []
     if optimizer is not None:
         saved = meta["optimizer"]
@@ -184,7 +206,8 @@ def _check_schema(path: str, meta: Any) -> None:
         raise CheckpointError(f"{path}: format {meta.get('format')!r:.60} version {meta.get('version')!r:.60}, "
                               f"expected {FORMAT!r} version {VERSION}")
     fields = {"format", "version", "model", "optimizer", "trainer", "rng", "metadata", "arrays"}
-    need("field list", sorted(meta), set(meta) == fields, f"{sorted(fields)}")
+    need("field list", sorted(meta), fields <= set(meta) <= fields | {"widened"},
+         f"{sorted(fields)} and optionally 'widened'")
     model = meta["model"]
     need("model", model, isinstance(model, dict) and set(model) == {"class", "num_params"},
          "an object of class and num_params")
@@ -200,8 +223,10 @@ def _check_schema(path: str, meta: Any) -> None:
             "an object of numbers, strings and lists of them")
     trainer = meta["trainer"]
     need("trainer", trainer, isinstance(trainer, dict)
-         and set(trainer) <= {"epoch", "history", "shuffle_seed", "rank_rng"},
-         "an object of epoch, history and (several processes) shuffle_seed and rank_rng")
+         and set(trainer) <= {"epoch", "history", "shuffle_seed", "rank_rng", "precision"},
+         "an object of epoch, history, precision and (several processes) shuffle_seed and rank_rng")
+    if "precision" in trainer:
+        _check_precision(need, trainer["precision"])
     if "epoch" in trainer:
         need("trainer.epoch", trainer["epoch"], _is_int(trainer["epoch"]), "a non-negative integer")
     seed = trainer.get("shuffle_seed")
@@ -221,8 +246,24 @@ def _check_schema(path: str, meta: Any) -> None:
     need("metadata", meta["metadata"], isinstance(meta["metadata"], dict), "an object")
     arrays = meta["arrays"]
     need("arrays", arrays, isinstance(arrays, dict), "an object")
+    widened = meta.get("widened", {})
+    need("widened", widened, isinstance(widened, dict) and all(
+        k in arrays and v == "bfloat16" for k, v in widened.items()), "an object naming arrays stored as float32")
     for key, want in arrays.items():
         need(f"arrays[{key!r}]", want, key.startswith(("model/", "optimizer/")) and isinstance(want, dict)
              and set(want) == {"shape", "dtype", "sha256"} and isinstance(want["shape"], list)
              and all(map(_is_int, want["shape"])) and isinstance(want["dtype"], str)
              and isinstance(want["sha256"], str), "a model/ or optimizer/ array's shape, dtype and sha256")
+
+
+def _check_precision(need: Any, prec: Any) -> None:
+    """The trainer's precision: its dtypes (checked against the run's when loaded) and the loss
+    scaler's state."""
+    names = backend.FLOAT_NAMES
+    need("trainer.precision", prec, isinstance(prec, dict) and {"compute", "master"} <= set(prec)
+         <= {"compute", "master", "loss_scaler"} and prec["compute"] in names and prec["master"] in names,
+         f"an object of compute and master dtypes (of {', '.join(names)}) and optionally loss_scaler")
+    scaler = prec.get("loss_scaler", {"scale": 1.0, "good_steps": 0})
+    need("trainer.precision.loss_scaler", scaler, isinstance(scaler, dict)
+         and set(scaler) == {"scale", "good_steps"} and _is_number(scaler["scale"]) and scaler["scale"] > 0
+         and _is_int(scaler["good_steps"]), "an object of a positive scale and a count of good_steps")

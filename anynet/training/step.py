@@ -58,11 +58,16 @@ class TrainStep:
       traceable (no host reads, no Python branch on values) to run inside a compiled step.
     - the optimizer's ``hooks`` (clipping, weight decay) and its schedule run inside
       ``optimizer.update``, hence inside the step.
+    - ``precision`` (an ``anynet.Precision``, None: float32 as the model is): its loss scale
+      seeds backward, its ``unscale`` runs after the other gradient transforms (the gradients in
+      the master dtype, the finite check), and its ``update`` runs the optimizer on the master
+      weights and keeps a non-finite step's arrays (``where``, on the device).
     """
 
     def __init__(self, model: Any, loss: Any, optimizer: Any, accuracy: bool = True,
-                 grad_transforms: Iterable[GradTransform] = ()):
+                 grad_transforms: Iterable[GradTransform] = (), precision: Any = None):
         self.model, self.loss, self.optimizer = model, loss, optimizer
+        self.precision = precision
         self.with_accuracy = accuracy
         self.grad_transforms = list(grad_transforms)
         self.check_output: Callable[[Any], None] | None = None
@@ -75,15 +80,22 @@ class TrainStep:
             if self.check_output is not None:
                 self.check_output(y)
             value = self.loss.forward(y, t)
-        self.model.backward(self.loss.backward(self.loss_scale))
-        if self.grad_transforms:
+        prec = self.precision
+        # the scaler's scale times the step's own seed (a rank's share of the global batch)
+        seed = self.loss_scale if prec is None or prec.loss_scaler is None else self.loss_scale * prec.loss_scale
+        self.model.backward(self.loss.backward(seed))
+        transforms = self.grad_transforms if prec is None else [*self.grad_transforms, prec.unscale]
+        if transforms:
             params = [p for p in self.model.params if p.grad is not None]
             grads = [p.grad for p in params]
-            for transform in self.grad_transforms:
+            for transform in transforms:
                 grads = transform(params, grads)
             for p, g in zip(params, grads):
                 p.grad = g
-        self.optimizer.update(self.model.params)
+        if prec is None:
+            self.optimizer.update(self.model.params)
+        else:
+            prec.update(self.optimizer, self.model.params)
         n = x.shape[0]
         hits = accuracy(y, t) * n if self.with_accuracy else None
         return value, (value * n, hits)
@@ -194,6 +206,9 @@ class CompiledStep:
     def __init__(self, step: TrainStep):
         self.step = step
         dev = step.model.device
+        if getattr(step.precision, "loss_scaler", None) is not None:
+            raise CompileError("compile_step: loss scaling (float16) keeps its scale outside the traced state and "
+                               "runs eager for now; compile float32, float64 or bfloat16, or train float16 eager")
         self.fn = dev.compile_step(step.pure, donate=(0, 1, 2), on_trace=self._traced)
         if self.fn is None:
             raise CompileError(

@@ -11,6 +11,7 @@ from .. import backend
 from ..data.dataset import DataLoader, DataSet, as_dataset
 from ..distributed import GradientAllReduce, Group
 from ..metrics import accuracy
+from ..precision import as_precision
 from ..validation import check_bool, check_int, inside_network
 from . import checkpoint
 from .callbacks import Callback
@@ -37,6 +38,9 @@ class Trainer:
     ``accuracy=False`` for regression. A NaN/Inf guard stops training at the
     end of a diverged epoch, before any callback (so no checkpoint of it is
     written), and raises ``TrainingDiverged``.
+    ``precision``: "float32", "float64", "float16", "bfloat16" or an ``anynet.Precision``
+    (default: the one ``anynet.device(..., precision=...)`` chose, else the model's dtype); the
+    model is brought to it when training starts, and batches are cast to its compute dtype.
 
     ``fit`` and ``evaluate`` check all they can before anything changes (data not
     empty, one inference-mode probe of the model and loss on one sample of each
@@ -59,11 +63,13 @@ class Trainer:
 
     def __init__(self, model: Any, loss: Any, optimizer: Any, callbacks: Iterable[Callback] = (),
                  verbose: int = 1, accuracy: bool = True, report: Callable[[str], None] | None = None,
-                 compile: bool = False, group: Group | None = None):
+                 compile: bool = False, group: Group | None = None,
+                 precision: Any = None):
         if getattr(loss, "reduction", "mean") != "mean":
             raise ValueError(f"Trainer: the loss must average over the batch (reduction='mean'), "
                              f"got reduction={loss.reduction!r}")
         self.model, self.loss, self.optimizer = model, loss, optimizer
+        self.precision = as_precision(precision, model)
         self.callbacks = list(callbacks)
         for i, cb in enumerate(self.callbacks):
             if not isinstance(cb, Callback):
@@ -97,14 +103,25 @@ class Trainer:
     def state(self) -> dict[str, Any]:
         """The JSON-able state a checkpoint keeps: epochs done and the history (with several
         processes, also the shared shuffle seed and every rank's RNG state)."""
-        state: dict[str, Any] = {"epoch": self.epoch, "history": self.history}
+        state: dict[str, Any] = {"epoch": self.epoch, "history": self.history,
+                                 "precision": self.precision.state()}
         if self.group.size > 1:
             state.update(shuffle_seed=self.shuffle_seed, rank_rng=self._rank_rng)
         return state
 
     def load(self, path: Any) -> dict[str, Any]:
-        """Restore model, optimizer, RNG, epoch count and history from a checkpoint; returns its metadata."""
+        """Restore model, optimizer (master weights included), loss scale, RNG, epoch count and
+        history from a checkpoint; returns its metadata."""
+        saved = checkpoint.read(path)[0]["trainer"].get("precision")
+        if saved is not None:
+            try:
+                self.precision.check(saved)
+            except ValueError as err:
+                raise checkpoint.CheckpointError(f"{path}: {err}") from None
+        self.precision.prepare(self.model, self.optimizer)
         meta = checkpoint.load(path, self.model, self.optimizer)
+        if saved is not None:
+            self.precision.load(saved)
         self.epoch = int(meta["trainer"].get("epoch", 0))
         self.history = {k: list(v) for k, v in meta["trainer"].get("history", {}).items()}
         self.shuffle_seed = meta["trainer"].get("shuffle_seed")
@@ -140,9 +157,12 @@ class Trainer:
 
     def _fit(self, train: DataSet, val: DataSet | None, epochs: int, batch_size: int | None, shuffle: bool,
              augment: Any, resume: Any) -> dict[str, list[float]]:
-        loader = DataLoader(train, batch_size, shuffle=shuffle, device=self.model.device, augment=augment)
+        loader = DataLoader(train, batch_size, shuffle=shuffle, device=self.model.device,
+                          dtype=self.precision.compute,
+                          target_dtype=self.precision.master, augment=augment)
         self._check_data("fit", train, val)
         step = self._training_step()  # a CompileError before anything changes
+        self.precision.prepare(self.model, self.optimizer)  # after the checks: a refused fit changes nothing
         # both loaders keep their data on the model's device for the whole fit when it fits there
         val_loader = None if val is None else self._eval_loader(val, 1000)
         if resume is not None:
@@ -186,13 +206,23 @@ class Trainer:
         try:
             with backend.device(dev):
                 for data in sets:
-                    xb, tb = backend.to_device(data.x[:1], dev), backend.to_device(data.t[:1], dev)
+                    xb = self._like_model(backend.to_device(data.x[:1], dev))
+                    tb = backend.to_device(data.t[:1], dev)
                     y = self.model.predict(xb)
                     _check_label_range(where, data, y, getattr(self.loss, "ignore_label", None))
                     with inside_network():  # scores are the model's, not input: NaN is not refused here
                         self._metrics(y, tb, self.loss.forward(y, tb), 1)
         finally:
             self._reset_state()
+
+    def _like_model(self, x: Any) -> Any:
+        """A probe's input in the dtype of the model's parameters as they are (the precision
+        policy is applied only once the checks have passed)."""
+        params = self.model.params
+        xp = backend.namespace(x)
+        if not params or not xp.isdtype(x.dtype, "real floating"):
+            return x
+        return xp.astype(x, params[0].data.dtype, copy=False)
 
     def _training_step(self) -> TrainStep | CompiledStep:
         """The step every batch runs; a compiled one is kept (with its traces) across fits while
@@ -203,7 +233,8 @@ class Trainer:
                                        (self.model, self.loss, self.optimizer))):
             return kept
         transforms = () if self.allreduce is None else (self.allreduce,)  # between backward and the hooks
-        step = TrainStep(self.model, self.loss, self.optimizer, self.with_accuracy, grad_transforms=transforms)
+        step = TrainStep(self.model, self.loss, self.optimizer, self.with_accuracy, grad_transforms=transforms,
+                         precision=self.precision)
         self._step = CompiledStep(step) if self.compile else step
         return self._step
 
@@ -221,7 +252,9 @@ class Trainer:
             self.shuffle_seed = group.share(int(backend.host_rng().integers(2**62)))
         if not resumed:
             backend.seed_process(group.rank)
-        return DataLoader(train, batch_size, shuffle=shuffle, device=self.model.device, augment=augment,
+        return DataLoader(train, batch_size, shuffle=shuffle, device=self.model.device,
+                          dtype=self.precision.compute,
+                          target_dtype=self.precision.master, augment=augment,
                           shard=(group.rank, group.size), seed=self.shuffle_seed)
 
     def _epoch(self, step: TrainStep | CompiledStep, loader: DataLoader, val: DataLoader | None, epochs: int,
@@ -301,12 +334,15 @@ class Trainer:
         data = as_dataset(data, "evaluate")
         loader = self._eval_loader(data, batch_size)
         self._check_data("evaluate", data)
+        self.precision.prepare(self.model)
         return self._evaluate(loader)
 
     def _eval_loader(self, data: DataSet, batch_size: int) -> DataLoader:
         """In order; with several processes, this rank's shard (the sums are reduced)."""
         shard = None if self.group.size == 1 else (self.group.rank, self.group.size)
-        return DataLoader(data, batch_size, shuffle=False, device=self.model.device, shard=shard)
+        return DataLoader(data, batch_size, shuffle=False, device=self.model.device,
+                          dtype=self.precision.compute,
+                          target_dtype=self.precision.master, shard=shard)
 
     def _evaluate(self, loader: DataLoader) -> tuple[float, float]:
         total_loss, total_hits = 0.0, 0.0
