@@ -97,6 +97,13 @@ class JaxDevice(Device):
 
         return jax.device_put(a, self.device)
 
+    def to_numpy(self, x: Any) -> np.ndarray:
+        import jax.numpy as jnp
+
+        if x.dtype == jnp.bfloat16:  # as on PyTorch: float32 holds every bfloat16 exactly
+            x = x.astype(jnp.float32)
+        return np.asarray(x)
+
     def receive(self, x: Any, source: Device) -> Any:
         if isinstance(source, JaxDevice):
             import jax

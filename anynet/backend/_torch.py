@@ -84,6 +84,10 @@ class TorchDevice(Device):
         return torch.tensor(a, device=self.device)
 
     def to_numpy(self, x: Any) -> np.ndarray:
+        import torch
+
+        if x.dtype == torch.bfloat16:  # NumPy has no bfloat16; float32 holds every value exactly
+            x = x.float()
         return x.detach().cpu().numpy()
 
     def host_buffer(self, x: Any) -> tuple[np.ndarray, bool]:
