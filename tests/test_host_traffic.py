@@ -96,6 +96,26 @@ def test_reads_per_epoch_do_not_grow_with_steps(host_reads, no_data_dependent, n
     assert reads[40] <= 4, f"more host reads per epoch than the metrics need: {reads}"
 
 
+def test_dynamic_loss_scaling_reads_nothing_per_step(host_reads):
+    """The scaler's finite check, skip and scale update stay on the device (array-api-strict has
+    no float16: a float32 policy with a dynamic scaler runs the same code)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((80, 12)).astype(np.float32)
+    t = rng.integers(0, 3, 80)
+    reads = {}
+    for batch_size in (40, 10):
+        with anynet.device(resolve_backend("strict")):
+            precision = anynet.Precision("float32", loss_scaler=anynet.LossScaler(2.0**8, growth_interval=3))
+            trainer = anynet.Trainer(anynet.MLP(12, [16], 3), anynet.SoftmaxWithLoss(), anynet.Adam(1e-3),
+                                     verbose=0, precision=precision)
+            with anynet.debug(False):
+                host_reads["n"] = 0
+                trainer.fit((x, t), epochs=1, batch_size=batch_size)
+                reads[batch_size] = host_reads["n"]
+        assert float(precision.loss_scaler.scale) == 2.0 ** (8 + 8 // 3 if batch_size == 10 else 8)
+    assert reads[10] == reads[40] <= 4, f"host reads grow with the steps: {reads}"
+
+
 R = np.random.default_rng(3)
 N, C = 4, 3
 _P = R.uniform(0.05, 0.9, (N, C))
