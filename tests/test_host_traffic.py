@@ -96,7 +96,7 @@ def test_reads_per_epoch_do_not_grow_with_steps(host_reads, no_data_dependent, n
     assert reads[40] <= 4, f"more host reads per epoch than the metrics need: {reads}"
 
 
-def test_dynamic_loss_scaling_reads_nothing_per_step(host_reads):
+def test_dynamic_loss_scaling_reads_nothing_per_step(host_reads, no_data_dependent):
     """The scaler's finite check, skip and scale update stay on the device (array-api-strict has
     no float16: a float32 policy with a dynamic scaler runs the same code)."""
     rng = np.random.default_rng(0)
