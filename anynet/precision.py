@@ -77,7 +77,7 @@ class LossScaler:
         """``grads`` / scale in ``dtype`` (the master dtype); records whether all are finite."""
         xp = namespace(self.scale)
         inv = 1.0 / self.scale
-        out = [xp.astype(g, dtype) * xp.astype(inv, dtype) for g in grads]
+        out = [xp.astype(g, dtype, copy=False) * xp.astype(inv, dtype, copy=False) for g in grads]
         if self.dynamic:
             flags = [xp.all(xp.isfinite(g)) for g in out]
             self.finite = xp.all(xp.stack(flags)) if flags else xp.asarray(True, device=self.scale.device)
@@ -169,6 +169,10 @@ class Precision:
             state = {k: _cast(xp, v, master) for k, v in p.state.items()}
             p.data, p.state = _cast(xp, p.data, compute), state
             p.grad = None
+        # an optimizer that makes its zero state ahead (for a compiled step) makes it in the master dtype
+        init = getattr(optimizer, "init_state", None)
+        if init is not None:
+            init([_master_view(p) for p in model.params] if self.mixed else model.params)
         for layer in _with_buffers(model):
             for name in layer.buffers:
                 setattr(layer, name, _cast(xp, getattr(layer, name), master))
@@ -189,7 +193,7 @@ class Precision:
         if not self.mixed:
             return grads
         xp = namespace(*grads)
-        return [xp.astype(g, backend.device_of(g).float_dtype(self.master)) for g in grads]
+        return [xp.astype(g, backend.device_of(g).float_dtype(self.master), copy=False) for g in grads]
 
     def update(self, optimizer: Any, params: Sequence[Parameter]) -> None:
         """``optimizer.update`` on the master weights (mixed) or the parameters; a non-finite step

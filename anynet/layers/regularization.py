@@ -100,11 +100,11 @@ class BatchNorm(Layer):
             std = xp.sqrt(var + self.eps)
             m = self.momentum
             rd = self.running_mean.dtype
-            self.running_mean = m * self.running_mean + (1 - m) * xp.astype(xp.reshape(mu, (-1,)), rd)
-            self.running_var = m * self.running_var + (1 - m) * xp.astype(xp.reshape(var, (-1,)), rd)
+            self.running_mean = m * self.running_mean + (1 - m) * xp.astype(xp.reshape(mu, (-1,)), rd, copy=False)
+            self.running_var = m * self.running_var + (1 - m) * xp.astype(xp.reshape(var, (-1,)), rd, copy=False)
         else:
-            xc = w - xp.astype(xp.reshape(self.running_mean, bshape), w.dtype)
-            std = xp.sqrt(xp.astype(xp.reshape(self.running_var, bshape), w.dtype) + self.eps)
+            xc = w - xp.astype(xp.reshape(self.running_mean, bshape), w.dtype, copy=False)
+            std = xp.sqrt(xp.astype(xp.reshape(self.running_var, bshape), w.dtype, copy=False) + self.eps)
         xn = xc / std
         self.cache = (xc, std, xn, axes, bshape, self.is_training(train))
         return xp.astype(g * xn + b, x.dtype, copy=False)
