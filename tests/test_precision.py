@@ -378,3 +378,25 @@ def _has(module):
     import importlib.util
 
     return importlib.util.find_spec(module) is not None
+
+
+def test_checkpoint_schema_checks_the_precision_fields(tmp_path):
+    import json
+    import zipfile
+
+    x, t = _spiral(30)
+    path = str(tmp_path / "c.npz")
+    trainer = anynet.Trainer(anynet.MLP(2, [4], 3), anynet.SoftmaxWithLoss(), anynet.SGD(0.1), verbose=0,
+                             precision="float16", callbacks=[anynet.training.Checkpoint(path, every=1)])
+    trainer.fit((x, t), epochs=1)
+    meta, _ = anynet.training.checkpoint.read(path)
+    assert meta["trainer"]["precision"]["loss_scaler"]["scale"] > 0
+    meta["trainer"]["precision"]["loss_scaler"]["scale"] = -1.0
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["__metadata__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    bad = str(tmp_path / "bad.npz")
+    np.savez(bad, **arrays)
+    assert zipfile.is_zipfile(bad)
+    with pytest.raises(anynet.training.CheckpointError, match="trainer.precision.loss_scaler"):
+        anynet.training.checkpoint.read(bad)
