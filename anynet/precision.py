@@ -172,7 +172,7 @@ class Precision:
         # an optimizer that makes its zero state ahead (for a compiled step) makes it in the master dtype
         init = getattr(optimizer, "init_state", None)
         if init is not None:
-            init([_master_view(p) for p in model.params] if self.mixed else model.params)
+            init([_view(p, True) for p in model.params] if self.mixed else model.params)
         for layer in _with_buffers(model):
             for name in layer.buffers:
                 setattr(layer, name, _cast(xp, getattr(layer, name), master))
@@ -206,7 +206,9 @@ class Precision:
             return
         params = [p for p in params if p.grad is not None]
         old = [(p.data, dict(p.state)) for p in params] if finite is not None else None
-        targets = [_master_view(p) for p in params] if self.mixed else params
+        # fresh views each step: an optimizer that updates a flat buffer in place (NumPy, PyTorch,
+        # CuPy) copies them into a new one, so the arrays kept in ``old`` stay as they were
+        targets = [_view(p, self.mixed) for p in params]
         optimizer.update(targets)
         for i, (p, target) in enumerate(zip(params, targets)):
             new = target.data
@@ -286,9 +288,9 @@ def _with_buffers(model: Any) -> list[Any]:
     return found
 
 
-def _master_view(p: Parameter) -> Parameter:
-    """A parameter the optimizer steps in place of ``p``: the master weights, the gradient, and
-    ``p.state`` itself (so the state the optimizer keeps lands in ``p.state``)."""
-    view = Parameter(p.state["master"], p.name)
+def _view(p: Parameter, master: bool) -> Parameter:
+    """A parameter the optimizer steps in place of ``p``: the master weights (or ``p.data``), the
+    gradient, and ``p.state`` itself (so the state the optimizer keeps lands in ``p.state``)."""
+    view = Parameter(p.state["master"] if master else p.data, p.name)
     view.grad, view.state = p.grad, p.state
     return view
