@@ -403,3 +403,23 @@ def test_checkpoint_schema_checks_the_precision_fields(tmp_path):
     assert zipfile.is_zipfile(bad)
     with pytest.raises(anynet.training.CheckpointError, match="trainer.precision.loss_scaler"):
         anynet.training.checkpoint.read(bad)
+
+
+def test_compiled_step_trains_bfloat16_and_refuses_loss_scaling():
+    """The one TrainStep, compiled (jax.jit): bfloat16 with float32 master weights and state;
+    float16's loss scaler keeps its scale outside the traced state, so it is refused clearly."""
+    dev = resolve_backend("jax")
+    x, t = _spiral()
+    with anynet.device(dev):
+        model = anynet.MLP(2, [16], 3)
+        trainer = anynet.Trainer(model, anynet.SoftmaxWithLoss(), anynet.Adam(0.02), verbose=0, compile=True,
+                                 precision="bfloat16")
+        trainer.fit((x, t), epochs=4, batch_size=50)
+        assert trainer.history["loss"][-1] < trainer.history["loss"][0]
+        p = model.params[0]
+        assert (p.data.dtype, p.state["master"].dtype, p.state["m"].dtype) == (
+            dev.float_dtype("bfloat16"), dev.xp.float32, dev.xp.float32)
+        scaled = anynet.Trainer(anynet.MLP(2, [4], 3), anynet.SoftmaxWithLoss(), anynet.SGD(0.1), verbose=0,
+                                compile=True, precision="float16")
+        with pytest.raises(anynet.training.CompileError, match="loss scaling"):
+            scaled.fit((x, t), epochs=1)
