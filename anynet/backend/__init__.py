@@ -31,5 +31,6 @@ __all__ = [
     "FLOAT_NAMES", "Device", "DeviceError", "GenericDevice", "array_device", "as_device", "check_rng_state",
     "current_device", "current_precision", "describe", "device", "device_of", "following", "host_rng", "is_host",
     "library_of", "local_device", "namespace", "normal", "numpy_dtype", "pad", "rng_state", "seed", "seed_process",
-    "set_rng_state", "set_step_key", "step_key", "threaded_key", "to_device", "to_numpy", "trace_constant", "uniform_like",
+    "set_rng_state", "set_step_key", "step_key", "threaded_key", "to_device", "to_numpy", "trace_constant",
+    "uniform_like",
 ]
