@@ -14,4 +14,5 @@ fi
 python3 -m pip install --quiet --disable-pip-version-check -e ".[test,progress,plot,onnx,mpi]" -r ci/backends.txt
 # The easy things first: lint (pyflakes, pycodestyle, bugbear, pytest style; pyproject.toml)
 python3 -m ruff check .
-python3 -m pytest "$@"
+# two workers (pytest-xdist): the CI machine has two cores and the suite is mostly single-threaded
+python3 -m pytest -n 2 "$@"
