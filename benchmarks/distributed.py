@@ -39,16 +39,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import anynet  # noqa: E402
 from anynet import distributed  # noqa: E402
+from benchmarks._common import MODELS as ZOO  # noqa: E402
 
 GLOBAL_BATCH = 100
-MODELS = {
-    "MLP": (lambda: anynet.MLP(784, [100, 100], 10), (784,)),
-    "SimpleConvNet": (lambda: anynet.SimpleConvNet(), (1, 28, 28)),
-    "LeNet5": (lambda: anynet.LeNet5(), (1, 28, 28)),
-    "DeepConvNet": (lambda: anynet.DeepConvNet(), (1, 28, 28)),
-    "AlexNet": (lambda: anynet.AlexNet(), (1, 28, 28)),
-    "VGG": (lambda: anynet.VGG(), (1, 28, 28)),
-}
+MODELS = {name: ZOO[name] for name in ("MLP", "SimpleConvNet", "LeNet5", "DeepConvNet", "AlexNet", "VGG")}
 THROUGHPUT = {"SimpleConvNet": 1000, "DeepConvNet": 300}  # samples per timed epoch
 
 

@@ -38,17 +38,13 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import anynet  # noqa: E402
 from anynet.export import to_onnx  # noqa: E402
+from benchmarks._common import MODELS as ZOO  # noqa: E402
 
 BATCHES = (1, 256)
 BLOCK_S = 0.3
 VOCAB, TOKENS = 65, 32
 MODELS = {
-    "MLP": (lambda: anynet.MLP(784, [100, 100], 10), (784,)),
-    "SimpleConvNet": (lambda: anynet.SimpleConvNet(), (1, 28, 28)),
-    "LeNet5": (lambda: anynet.LeNet5(), (1, 28, 28)),
-    "DeepConvNet": (lambda: anynet.DeepConvNet(), (1, 28, 28)),
-    "AlexNet": (lambda: anynet.AlexNet(), (1, 28, 28)),
-    "VGG": (lambda: anynet.VGG(), (1, 28, 28)),
+    **{name: ZOO[name] for name in ("MLP", "SimpleConvNet", "LeNet5", "DeepConvNet", "AlexNet", "VGG")},
     "SequenceClassifier": (lambda: anynet.SequenceClassifier(28, 128, 10), (28, 28)),
     "LanguageModel": (lambda: anynet.LanguageModel(VOCAB, 32, 128), (TOKENS,)),
 }

@@ -31,12 +31,10 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import anynet  # noqa: E402
+from benchmarks._common import MODELS as ZOO  # noqa: E402
 
 BATCH = 100
-MODELS = {
-    "MLP": (lambda: anynet.MLP(784, [100, 100], 10), (784,)),
-    "SimpleConvNet": (lambda: anynet.SimpleConvNet(), (1, 28, 28)),
-}
+MODELS = {name: ZOO[name] for name in ("MLP", "SimpleConvNet")}
 PRECISIONS = ("float32", "bfloat16", "float16")
 
 
