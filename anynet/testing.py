@@ -34,6 +34,7 @@ __all__ = [
     "backends",
     "check_inputs_unchanged",
     "host",
+    "layer_table_tests",
     "resolve_backend",
     "tie_free",
 ]
@@ -137,3 +138,32 @@ def check_inputs_unchanged(dev: backend.Device, layer: Any, x0: np.ndarray, trai
     layer.backward(dout)
     np.testing.assert_array_equal(host(x), x0)
     np.testing.assert_array_equal(host(dout), d0)
+
+
+def layer_table_tests(table: dict[str, tuple], inputs: Callable[..., np.ndarray] = tie_free) -> tuple[Any, Any]:
+    """The two checks every layer gets, as pytest tests parametrized over ``table``: a gradient
+    check (``gradcheck.check_layer``) and the inputs-unchanged check. ``table`` maps a name to
+    ``(factory, input shape)`` or ``(factory, input shape, train, reseed, input maker)``;
+    ``inputs(shape, rng)`` makes the host input where an entry names none. In a test module::
+
+        test_gradient, test_inputs_left_unchanged = layer_table_tests(LAYERS)
+    """
+    import pytest
+
+    from .gradcheck import check_layer
+
+    def case(name: str) -> tuple:
+        entry = tuple(table[name])
+        return entry[:2] + entry[2:] + (None, None, inputs)[len(entry) - 2:]
+
+    @pytest.mark.parametrize("name", list(table))
+    def test_gradient(backend, name):
+        make, shape, train, reseed, maker = case(name)
+        check_layer(make(), arr(backend, maker(shape, np.random.default_rng(0))), train=train, reseed=reseed)
+
+    @pytest.mark.parametrize("name", list(table))
+    def test_inputs_left_unchanged(backend, name):
+        make, shape, train, _, maker = case(name)
+        check_inputs_unchanged(backend, make(), maker(shape, np.random.default_rng(1)), train)
+
+    return test_gradient, test_inputs_left_unchanged

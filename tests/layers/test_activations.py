@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 import anynet
-from anynet.gradcheck import check_layer
-from anynet.testing import arr, away_from_zero, check_inputs_unchanged, host
+from anynet.testing import arr, away_from_zero, host, layer_table_tests
 
 LAYERS = {
     "ReLU": lambda: anynet.ReLU(),
@@ -25,14 +24,9 @@ LAYERS = {
 SHAPE = (4, 5)
 
 
-@pytest.mark.parametrize("name", list(LAYERS))
-def test_gradient(backend, name):
-    check_layer(LAYERS[name](), arr(backend, away_from_zero(SHAPE, np.random.default_rng(0))))
-
-
-@pytest.mark.parametrize("name", list(LAYERS))
-def test_inputs_left_unchanged(backend, name):
-    check_inputs_unchanged(backend, LAYERS[name](), away_from_zero(SHAPE, np.random.default_rng(1)))
+test_gradient, test_inputs_left_unchanged = layer_table_tests(
+    {name: (make, SHAPE) for name, make in LAYERS.items()}, away_from_zero
+)
 
 
 def test_activation_values(backend):

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 import anynet
-from anynet.gradcheck import check_layer
-from anynet.testing import arr, away_from_zero, check_inputs_unchanged, host
+from anynet.testing import arr, away_from_zero, host, layer_table_tests
 
 F64 = "float64"
 
@@ -19,16 +17,7 @@ LAYERS = {
 }
 
 
-@pytest.mark.parametrize("name", list(LAYERS))
-def test_gradient(backend, name):
-    make, shape = LAYERS[name]
-    check_layer(make(), arr(backend, away_from_zero(shape, np.random.default_rng(0))))
-
-
-@pytest.mark.parametrize("name", list(LAYERS))
-def test_inputs_left_unchanged(backend, name):
-    make, shape = LAYERS[name]
-    check_inputs_unchanged(backend, make(), away_from_zero(shape, np.random.default_rng(1)))
+test_gradient, test_inputs_left_unchanged = layer_table_tests(LAYERS, away_from_zero)
 
 
 def test_affine_forward_closed_form(backend):

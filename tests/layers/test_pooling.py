@@ -4,11 +4,9 @@ inputs left unchanged."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 import anynet
-from anynet.gradcheck import check_layer
-from anynet.testing import arr, check_inputs_unchanged, host, tie_free
+from anynet.testing import arr, host, layer_table_tests
 
 F64 = "float64"
 
@@ -22,16 +20,7 @@ LAYERS = {
 }
 
 
-@pytest.mark.parametrize("name", list(LAYERS))
-def test_gradient(backend, name):
-    make, shape = LAYERS[name]
-    check_layer(make(), arr(backend, tie_free(shape, np.random.default_rng(0))))
-
-
-@pytest.mark.parametrize("name", list(LAYERS))
-def test_inputs_left_unchanged(backend, name):
-    make, shape = LAYERS[name]
-    check_inputs_unchanged(backend, make(), tie_free(shape, np.random.default_rng(1)))
+test_gradient, test_inputs_left_unchanged = layer_table_tests(LAYERS)
 
 
 def test_maxpool_closed_form_and_ties(backend):

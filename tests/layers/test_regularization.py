@@ -4,11 +4,9 @@ train and eval modes, seeded masks, inputs left unchanged."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 import anynet
-from anynet.gradcheck import check_layer
-from anynet.testing import arr, away_from_zero, check_inputs_unchanged, host, tie_free
+from anynet.testing import arr, away_from_zero, host, layer_table_tests, tie_free
 
 F64 = "float64"
 
@@ -23,16 +21,7 @@ LAYERS = {
 }
 
 
-@pytest.mark.parametrize("name", list(LAYERS))
-def test_gradient(backend, name):
-    make, shape, train, reseed, inputs = LAYERS[name]
-    check_layer(make(), arr(backend, inputs(shape, np.random.default_rng(0))), train=train, reseed=reseed)
-
-
-@pytest.mark.parametrize("name", list(LAYERS))
-def test_inputs_left_unchanged(backend, name):
-    make, shape, train, _, inputs = LAYERS[name]
-    check_inputs_unchanged(backend, make(), inputs(shape, np.random.default_rng(1)), train)
+test_gradient, test_inputs_left_unchanged = layer_table_tests(LAYERS)
 
 
 def test_dropout_train_and_eval(backend):
