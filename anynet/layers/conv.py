@@ -30,8 +30,12 @@ class Conv(Layer):
     # Training keeps forward's columns for backward when all of them hold at most this
     # many elements (a first layer on few channels); larger ones are rebuilt in backward.
     keep_col_elements = 1 << 21
-    # Stride-1 input gradients as a convolution of dout (False: the col2im reference path).
-    transposed_dx = True
+    # Stride-1 input gradients as a convolution of dout: True where the geometry allows, False
+    # never (the col2im reference path), None where its gather of dout (FN*FH*FW rows over the
+    # input's positions) is no larger than col2im's product (C*FH*FW rows over the output's):
+    # a conv that widens the channels (LeNet-5's 6 -> 16, 5x5) or shrinks the map runs col2im
+    # faster, one that keeps both (DeepConvNet's 16 -> 16, 3x3, pad 1) the transposed form.
+    transposed_dx: bool | None = None
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1, pad: Any = 0,
                  weight_init: str | float = "he", input_grad: bool = True, dtype: Any = None):
@@ -102,6 +106,15 @@ class Conv(Layer):
             return None
         return FH - 1 - ph, FW - 1 - pw
 
+    def _input_grad_pad(self, in_hw: tuple[int, int], out_hw: tuple[int, int]) -> tuple[int, int] | None:
+        """The transposed convolution's padding when backward computes the input gradient
+        that way (see ``transposed_dx``), else None (col2im)."""
+        tpad = None if self.transposed_dx is False else self._transposed_pad()
+        FN, C = self.W.shape[:2]
+        if tpad is not None and self.transposed_dx is None and FN * in_hw[0] * in_hw[1] > C * out_hw[0] * out_hw[1]:
+            return None
+        return tpad
+
     def backward(self, dout):
         x = self._need("x")
         W = self.W.data
@@ -112,7 +125,7 @@ class Conv(Layer):
         H, Wd = x.shape[2], x.shape[3]
         dout_t = xp.permute_dims(dout, (1, 0, 2, 3))  # (FN, N, OH, OW), a view
         self.b.grad = xp.sum(dout_t, axis=(1, 2, 3))
-        tpad = self._transposed_pad() if self.input_grad and self.transposed_dx else None
+        tpad = self._input_grad_pad((H, Wd), (OH, OW)) if self.input_grad else None
         if tpad is not None:
             # dx = conv(dout, W flipped in space, channels swapped): a gather and one product
             # with K = FN*FH*FW, where W2.T @ dout (K = FN) and col2im's overlapping

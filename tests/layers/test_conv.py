@@ -150,7 +150,7 @@ def test_conv_input_grad_as_transposed_conv_matches_col2im(backend, kernel, pad)
     fast, ref = anynet.Conv(3, 4, kernel, pad=pad, dtype=F64), anynet.Conv(3, 4, kernel, pad=pad, dtype=F64)
     ref.load_state_dict(fast.state_dict())
     assert fast._transposed_pad() is not None
-    ref.transposed_dx, ref.keep_col_elements = False, 0
+    fast.transposed_dx, ref.transposed_dx, ref.keep_col_elements = True, False, 0
     fast.max_col_elements = 3 * 4 * int(np.prod(fast.kernel)) * 8 * 8  # several chunks
     x = arr(backend, rng.standard_normal((5, 3, 6, 7)))
     y = fast.forward(x, train=True)
@@ -166,3 +166,17 @@ def test_conv_transposed_input_grad_only_where_it_applies():
     assert anynet.Conv(1, 1, 3, stride=2, pad=1)._transposed_pad() is None
     assert anynet.Conv(1, 1, 3, pad=3)._transposed_pad() is None
     assert anynet.Conv(1, 1, (3, 5), pad=(1, 1))._transposed_pad() == (1, 3)
+
+
+def test_conv_input_grad_path_follows_the_elements_moved():
+    """By default the transposed form runs where its gather of dout is no larger than col2im's
+    product: a conv keeping channels and map size, not one that widens the channels."""
+    assert anynet.Conv(16, 16, 3, pad=1)._input_grad_pad((28, 28), (28, 28)) == (1, 1)
+    assert anynet.Conv(32, 32, 3, pad=2)._input_grad_pad((14, 14), (16, 16)) == (0, 0)
+    assert anynet.Conv(6, 16, 5)._input_grad_pad((14, 14), (10, 10)) is None  # LeNet-5's second
+    assert anynet.Conv(32, 64, 3, pad=1)._input_grad_pad((14, 14), (14, 14)) is None
+    forced = anynet.Conv(6, 16, 5)
+    forced.transposed_dx = True
+    assert forced._input_grad_pad((14, 14), (10, 10)) == (4, 4)
+    forced.transposed_dx = False
+    assert forced._input_grad_pad((28, 28), (28, 28)) is None
