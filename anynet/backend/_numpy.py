@@ -8,6 +8,7 @@ import array_api_compat
 import numpy as np
 
 from ._device import Device, DeviceError, register
+from ._malloc import keep_freed_memory
 
 __all__ = ["NumPyDevice", "cpu"]
 
@@ -52,8 +53,10 @@ _CPU: NumPyDevice | None = None
 
 
 def cpu() -> NumPyDevice:
-    """The NumPy device (one object, built on first use)."""
+    """The NumPy device (one object, built on first use, which also lets the C allocator
+    keep freed memory for the next step: see ``_malloc``)."""
     global _CPU
     if _CPU is None:
+        keep_freed_memory()
         _CPU = NumPyDevice(array_api_compat.array_namespace(np.empty(0)), "cpu", "cpu")
     return _CPU
