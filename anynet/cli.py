@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from . import backend, distributed, optimizers
 from .data import DataNotFoundError, IDXError, as_dataset, fashion_mnist, mnist, spiral, train_val_split
-from .data.augment import for_data
+from .data.augment import named as named_augment
 from .export import ExportError, to_onnx
 from .losses import SoftmaxWithLoss
 from .models import MLP, VGG, AlexNet, DeepConvNet, LeNet5, SimpleConvNet
@@ -65,14 +65,20 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog.split()[-1]}: {message}")
 
 
-def build_model(name: str, data: str, hidden: int = 100, layers: int = 2, batchnorm: bool = False) -> Any:
+def build_model(name: str, data: str, hidden: int = 100, layers: int = 2, batchnorm: bool = False,
+                dropout: float | None = None) -> Any:
     """The network ``name`` for data set ``data`` (2-D points or 1x28x28 images); ``batchnorm``
-    asks for BatchNorm where the model has the option (MLP, DeepConvNet, VGG)."""
+    asks for BatchNorm and ``dropout`` sets the dropout rate where the model has the option
+    (BatchNorm: MLP, DeepConvNet, VGG; dropout: DeepConvNet, AlexNet, VGG)."""
     if name not in MODELS:
         raise UsageError(f"unknown model {name!r}: choose one of {', '.join(MODELS)}")
+    options: dict[str, Any] = {}
     if batchnorm:
-        _check_batchnorm(name)
-    options = {"batchnorm": True} if batchnorm else {}
+        _check_option(name, "batchnorm")
+        options["batchnorm"] = True
+    if dropout is not None:
+        _check_option(name, "dropout")
+        options["dropout"] = dropout
     if name == "mlp":
         inputs, classes = (2, 3) if data == "spiral" else (784, 10)
         return MLP(inputs, [hidden] * check_int("build_model", "layers", layers), classes, **options)
@@ -81,10 +87,12 @@ def build_model(name: str, data: str, hidden: int = 100, layers: int = 2, batchn
     return MODELS[name](input_shape=(1, 28, 28), output_size=10, **options)
 
 
-def _check_batchnorm(name: str) -> None:
-    if "batchnorm" not in inspect.signature(MODELS[name]).parameters:
-        have = ", ".join(n for n, cls in MODELS.items() if "batchnorm" in inspect.signature(cls).parameters)
-        raise UsageError(f"--batchnorm: model {name!r} has no BatchNorm option ({have} have)")
+def _check_option(name: str, option: str) -> None:
+    """UsageError unless model ``name`` takes the keyword ``option`` (batchnorm, dropout)."""
+    if option not in inspect.signature(MODELS[name]).parameters:
+        have = ", ".join(n for n, cls in MODELS.items() if option in inspect.signature(cls).parameters)
+        what = "BatchNorm" if option == "batchnorm" else option
+        raise UsageError(f"--{option}: model {name!r} has no {what} option ({have} have)")
 
 
 def build_schedule(name: str, lr: float, total: int) -> Any:
@@ -138,9 +146,17 @@ def _check_flags(args: argparse.Namespace) -> None:
         check_float("train", "--val-fraction", args.val_fraction, 0.0, 1.0, high_open=True)
     check_float("train", "--label-smoothing", args.label_smoothing, 0.0, 1.0, high_open=True)
     if args.batchnorm:
-        _check_batchnorm(args.model)
+        _check_option(args.model, "batchnorm")
+    if args.dropout is not None:
+        check_float("train", "--dropout", args.dropout, 0.0, 1.0, high_open=True)
+        _check_option(args.model, "dropout")
     if args.augment and (args.data == "spiral" or args.model == "mlp"):
         raise UsageError("--augment transforms image batches: use a convolutional --model on fashion-mnist or mnist")
+    if args.augment:
+        try:
+            named_augment(args.augment, args.data)
+        except ValueError as err:
+            raise UsageError(f"--augment: {err}") from None
 
 
 def _quiet(*args: Any, **kwargs: Any) -> None:
@@ -176,18 +192,19 @@ def _train(args: argparse.Namespace, group: distributed.Group) -> int:
     if val_fraction:
         train, val = train_val_split(train, val_fraction)
     config = {"model": args.model, "data": args.data, "hidden": args.hidden, "layers": args.layers,
-              "batchnorm": args.batchnorm, "optimizer": args.optimizer, "lr": lr, "schedule": args.schedule,
+              "batchnorm": args.batchnorm, "dropout": args.dropout, "optimizer": args.optimizer, "lr": lr,
+              "schedule": args.schedule,
               "label_smoothing": args.label_smoothing, "augment": args.augment, "batch_size": batch,
               "seed": args.seed, "precision": args.precision}
     if args.schedule == "plateau" and val is None:
         raise UsageError("--schedule plateau follows the validation loss: give --val-fraction above 0")
-    augment = for_data(args.data) if args.augment else None
+    augment = named_augment(args.augment, args.data) if args.augment else None
     updates = epochs * -(-len(train) // (batch or len(train)))
     if group.is_root:
         os.makedirs(args.out, exist_ok=True)
     ckpt = os.path.join(args.out, "checkpoint.npz")
     with backend.device(group.device(args.device), precision=args.precision) as dev:
-        model = build_model(args.model, args.data, args.hidden, args.layers, args.batchnorm)
+        model = build_model(args.model, args.data, args.hidden, args.layers, args.batchnorm, args.dropout)
         every = args.checkpoint_every or max(1, epochs // 10)
         optimizer = OPTIMIZERS[args.optimizer](lr=build_schedule(args.schedule, lr, updates))
         callbacks = [Checkpoint(ckpt, every=every, metadata=config)]
@@ -234,7 +251,7 @@ def _load_model(path: str, data: str | None = None) -> tuple[Any, dict[str, Any]
     data = data or config["data"]
     try:
         model = build_model(config["model"], data, config.get("hidden", 100), config.get("layers", 2),
-                            config.get("batchnorm", False))
+                            config.get("batchnorm", False), config.get("dropout"))
     except (TypeError, ValueError) as err:
         raise UsageError(f"{path}: its model description does not build: {err}") from None
     _saved_precision(config).prepare(model)  # the saved weights are in its compute dtype
@@ -349,9 +366,12 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--schedule", default="constant", choices=SCHEDULES,
                        help="the learning rate over the run: held, cosine decay, one cycle, or halved "
                        "after two epochs without a better validation loss")
-    train.add_argument("--augment", action="store_true",
-                       help="augment the training batches as suits the data (shifts; flips for fashion-mnist)")
+    train.add_argument("--augment", nargs="?", const="auto", metavar="LIST",
+                       help="augment the training batches: alone, as suits the data (shifts; flips for "
+                       "fashion-mnist), or a comma-separated list of shift, flip, erase")
     train.add_argument("--batchnorm", action="store_true", help="BatchNorm in the model (mlp, deep-convnet, vgg)")
+    train.add_argument("--dropout", type=float, help="dropout rate of the model's head, in [0, 1) "
+                       "(deep-convnet, alexnet, vgg; default: the model's)")
     train.add_argument("--label-smoothing", type=float, default=0.0, help="of the softmax cross-entropy, in [0, 1)")
     train.add_argument("--hidden", type=int, default=None, help="MLP hidden width (30 on spiral, else 100)")
     train.add_argument("--layers", type=int, default=None, help="MLP hidden layers (1 on spiral, else 2)")

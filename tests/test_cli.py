@@ -108,6 +108,16 @@ def test_recipe_flags_build_what_they_name_and_evaluate_rebuilds_it(tmp_path, ca
     assert capsys.readouterr().out.strip().endswith(f"accuracy {acc}")
 
 
+def test_dropout_flag_sets_the_models_rate():
+    from anynet.cli import build_model
+
+    rates = [layer.ratio for layer in build_model("deep-convnet", "fashion-mnist", dropout=0.25).layers
+             if isinstance(layer, anynet.layers.Dropout)]
+    assert rates == [0.25]
+    assert not [layer for layer in build_model("vgg", "mnist", dropout=0.0).layers
+                if isinstance(layer, anynet.layers.Dropout)]
+
+
 def test_build_schedule():
     from anynet.cli import build_schedule
 
@@ -157,6 +167,9 @@ BAD_FLAGS = [
     (["--colour", "red"], "unrecognized arguments: --colour red"),
     (["--augment"], "--augment transforms image batches: use a convolutional --model"),
     (["--batchnorm", "--model", "lenet5"], "--batchnorm: model 'lenet5' has no BatchNorm option"),
+    (["--dropout", "0.2", "--model", "lenet5"], "--dropout: model 'lenet5' has no dropout option"),
+    (["--dropout", "1", "--model", "vgg"], r"train: --dropout must be a number in \[0.0, 1.0\), got 1.0"),
+    (["--model", "lenet5", "--data", "mnist", "--augment", "flip,blur"], "--augment: augment: unknown transform"),
     (["--label-smoothing", "1"], r"train: --label-smoothing must be a number in \[0.0, 1.0\), got 1.0"),
     (["--schedule", "warp"], "argument --schedule: invalid choice: 'warp'"),
     (["--schedule", "plateau"], "--schedule plateau follows the validation loss: give --val-fraction"),

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 from ..backend import array_device, namespace, uniform_like
 from ..validation import check_float, check_int
 
-__all__ = ["Augment", "Compose", "Normalize", "RandomErasing", "RandomFlip", "RandomShift", "for_data"]
+__all__ = ["Augment", "Compose", "Normalize", "RandomErasing", "RandomFlip", "RandomShift", "for_data", "named"]
 
 
 class Augment:
@@ -178,6 +178,24 @@ def for_data(name: str) -> Augment:
     if name == "mnist":
         return RandomShift(2)
     raise ValueError(f"no augmentation suits {name!r}: it applies to image data (fashion-mnist, mnist)")
+
+
+# what each name of ``named`` builds
+NAMED = {"shift": lambda: RandomShift(2), "flip": RandomFlip, "erase": RandomErasing}
+
+
+def named(spec: str, data: str) -> Augment:
+    """``anynet train --augment``'s transforms: "auto" for what suits ``data`` (``for_data``), or a
+    comma-separated list of shift (up to 2 pixels), flip (left-right) and erase (RandomErasing's
+    defaults), applied in that order."""
+    if spec == "auto":
+        return for_data(data)
+    names = [n.strip() for n in spec.split(",")]
+    unknown = [n for n in names if n not in NAMED]
+    if unknown or not names:
+        raise ValueError(f"augment: unknown transform(s) {', '.join(map(repr, unknown)) or repr(spec)}: "
+                         f"give 'auto' or a comma-separated list of {', '.join(NAMED)}")
+    return Compose([NAMED[n]() for n in NAMED if n in names])
 
 
 def _device(x: Any) -> Any:

@@ -86,6 +86,13 @@ def test_augmentation_reads_nothing_back_to_the_host():
     assert y.device == x.device and tuple(y.shape) == X.shape
 
 
+def test_named_transforms_in_their_fixed_order():
+    aug = A.named("erase, flip", "fashion-mnist")
+    assert [type(t) for t in aug.transforms] == [A.RandomFlip, A.RandomErasing]
+    assert [type(t) for t in A.named("auto", "fashion-mnist").transforms] == [A.RandomShift, A.RandomFlip]
+    assert type(A.named("auto", "mnist")) is A.RandomShift
+
+
 @pytest.mark.parametrize(
     ("make", "error", "message"),
     [
@@ -95,6 +102,7 @@ def test_augmentation_reads_nothing_back_to_the_host():
         (lambda: A.RandomErasing(scale=(0.5, 0.1)), ValueError, "RandomErasing: scale must satisfy"),
         (lambda: A.Normalize(0.0, 0.0), ValueError, "Normalize: std must be positive"),
         (lambda: A.for_data("spiral"), ValueError, "no augmentation suits 'spiral'"),
+        (lambda: A.named("flip,blur", "mnist"), ValueError, "unknown transform.s. 'blur': give 'auto' or"),
     ],
 )
 def test_bad_arguments_are_refused(make, error, message):
