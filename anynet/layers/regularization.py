@@ -106,13 +106,14 @@ class BatchNorm(Layer):
             xc = w - xp.astype(xp.reshape(self.running_mean, bshape), w.dtype, copy=False)
             std = xp.sqrt(xp.astype(xp.reshape(self.running_var, bshape), w.dtype, copy=False) + self.eps)
         xn = xc / std
-        self.cache = (xc, std, xn, axes, bshape, self.is_training(train))
+        # backward needs xn and std only: holding xc as well would keep a second copy of the input
+        self.cache = (std, xn, axes, bshape, self.is_training(train))
         return xp.astype(g * xn + b, x.dtype, copy=False)
 
     def backward(self, dout):
-        xc, std, xn, axes, bshape, trained = self._need("cache")
-        xp = namespace(dout, xc, where=self.name)
-        self._check_dout(dout, tuple(xc.shape))
+        std, xn, axes, bshape, trained = self._need("cache")
+        xp = namespace(dout, xn, where=self.name)
+        self._check_dout(dout, tuple(xn.shape))
         pdt = self.gamma.data.dtype
         d = widen(dout)
         g = xp.reshape(widen(self.gamma.data), bshape)
@@ -128,7 +129,7 @@ class BatchNorm(Layer):
             mean_dxn_xn = xp.mean(dxn * xn, axis=axes, keepdims=True)
         else:  # both means over the global batch, in one message
             D = self.num_features
-            both = self._global_mean(xp, xp.concat([xp.sum(dxn, axis=axes), xp.sum(dxn * xn, axis=axes)]), xc, axes)
+            both = self._global_mean(xp, xp.concat([xp.sum(dxn, axis=axes), xp.sum(dxn * xn, axis=axes)]), xn, axes)
             mean_dxn, mean_dxn_xn = xp.reshape(both[:D], bshape), xp.reshape(both[D:], bshape)
         return (dxn - mean_dxn - xn * mean_dxn_xn) / std
 
