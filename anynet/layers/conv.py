@@ -73,9 +73,12 @@ class Conv(Layer):
 
     def _layer_chunks(self, N: int, in_hw: tuple[int, int], out_hw: tuple[int, int], x: Any) -> list[tuple[int, int]]:
         """The batch chunks of forward and backward alike: bounded by the larger of x's
-        columns (C*FH*FW, n*OH*OW) and dout's (FN*FH*FW, n*H*W)."""
+        columns (C*FH*FW, n*OH*OW) and, where backward builds them, dout's (FN*FH*FW, n*H*W)."""
         FN, C, FH, FW = self.W.shape
-        return self._chunks(N, max(C, FN) * FH * FW, max(in_hw[0] * in_hw[1], out_hw[0] * out_hw[1]), x)
+        per_sample = C * out_hw[0] * out_hw[1]
+        if self.input_grad and self._input_grad_pad(in_hw, out_hw) is not None:
+            per_sample = max(per_sample, FN * in_hw[0] * in_hw[1])
+        return self._chunks(N, FH * FW, per_sample, x)
 
     def forward(self, x, train=None):
         W, b = self.W.data, self.b.data
