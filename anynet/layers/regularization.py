@@ -116,22 +116,29 @@ class BatchNorm(Layer):
         self._check_dout(dout, tuple(xn.shape))
         pdt = self.gamma.data.dtype
         d = widen(dout)
-        g = xp.reshape(widen(self.gamma.data), bshape)
-        self.beta.grad = xp.astype(xp.sum(d, axis=axes), pdt, copy=False)
-        self.gamma.grad = xp.astype(xp.sum(xn * d, axis=axes), pdt, copy=False)
-        dxn = g * d
+        sum_d, sum_dxn = xp.sum(d, axis=axes), xp.sum(xn * d, axis=axes)
+        self.beta.grad = xp.astype(sum_d, pdt, copy=False)
+        self.gamma.grad = xp.astype(sum_dxn, pdt, copy=False)
+        scale = xp.reshape(widen(self.gamma.data), bshape) / std
         if not trained:
-            return xp.astype(dxn / std, dout.dtype, copy=False)
-        # Gradient through the batch mean and variance (the book's derivation,
-        # folded into one expression).
+            return xp.astype(d * scale, dout.dtype, copy=False)
+        # Gradient through the batch mean and variance (the book's derivation, folded into
+        # gamma / std * (d - mean(d) - xn * mean(d * xn))). The in-place steps write into arrays
+        # made here only (where a namespace has none, they rebind), so at most two arrays of
+        # dout's size are alive at once.
         if self.stats_sum is None:
-            mean_dxn = xp.mean(dxn, axis=axes, keepdims=True)
-            mean_dxn_xn = xp.mean(dxn * xn, axis=axes, keepdims=True)
+            n = 1
+            for axis in axes:
+                n *= xn.shape[axis]
+            mean_d, mean_dxn = xp.reshape(sum_d, bshape) / n, xp.reshape(sum_dxn, bshape) / n
         else:  # both means over the global batch, in one message
             D = self.num_features
-            both = self._global_mean(xp, xp.concat([xp.sum(dxn, axis=axes), xp.sum(dxn * xn, axis=axes)]), xn, axes)
-            mean_dxn, mean_dxn_xn = xp.reshape(both[:D], bshape), xp.reshape(both[D:], bshape)
-        return (dxn - mean_dxn - xn * mean_dxn_xn) / std
+            both = self._global_mean(xp, xp.concat([sum_d, sum_dxn]), xn, axes)
+            mean_d, mean_dxn = xp.reshape(both[:D], bshape), xp.reshape(both[D:], bshape)
+        dx = d - mean_d
+        dx -= xn * mean_dxn
+        dx *= scale
+        return xp.astype(dx, dout.dtype, copy=False)
 
     def _mean(self, xp, a, axes, bshape):
         """The per-feature mean of ``a``: over this batch, or over the global one (``stats_sum``)."""
