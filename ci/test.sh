@@ -11,7 +11,7 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && [ ! -d /usr/share
         || echo "note: could not install dataset-fashion-mnist; the Fashion-MNIST test will be skipped"
 fi
 # [mpi]: mpi4py and the mpich wheel, so the tests under mpiexec -n 2 run (tests/test_distributed.py)
-python3 -m pip install --quiet --disable-pip-version-check -e ".[test,progress,plot,onnx,mpi]" -r ci/backends.txt
+python3 -m pip install --quiet --disable-pip-version-check -e ".[test,cpu,progress,plot,onnx,mpi]" -r ci/backends.txt
 # The easy things first: lint (pyflakes, pycodestyle, bugbear, pytest style; pyproject.toml)
 python3 -m ruff check .
 # two workers (pytest-xdist): the CI machine has two cores and the suite is mostly single-threaded

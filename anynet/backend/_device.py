@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-from typing import Any, Callable, ClassVar, Iterator
+from typing import Any, Callable, ClassVar, Iterator, Sequence
 
 import numpy as np
 
@@ -44,6 +44,8 @@ class Device:
     # Bytes one temporary work array may take (conv's im2col chunks): 16 MiB suits CPU caches;
     # on a GPU every chunk costs kernel launches, so GPU devices allow far more.
     work_budget: ClassVar[int] = 16 << 20
+    # Threads a layer may spread its batch chunks over (``parallel_map``); 1: in order.
+    workers: ClassVar[int] = 1
     # Bytes of a data set the loader may keep on this device for a whole fit (``DataLoader``'s
     # device mode); 0: batches are gathered on the host (NumPy, whose arrays are the host's).
     data_budget: ClassVar[int] = 1 << 30
@@ -160,6 +162,11 @@ class Device:
     def can_share(self, x: Any) -> bool:
         """Whether another library may see ``x``'s memory (not a read-only array)."""
         return True
+
+    def parallel_map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        """``[fn(item) for item in items]``, in order; a device with several ``workers`` may run
+        the items at once (they must be independent, and their results are returned in order)."""
+        return [fn(item) for item in items]
 
     def synchronize(self) -> None:
         """Wait until queued work on this device is done (timing asynchronous GPUs)."""

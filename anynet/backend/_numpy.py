@@ -7,6 +7,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
+from ._cpu_threads import cpu_workers, parallel_map
 from ._device import Device, DeviceError, register
 from ._malloc import keep_freed_memory
 
@@ -35,6 +36,13 @@ class NumPyDevice(Device):
     @property
     def memory(self) -> tuple[str, int]:
         return ("cpu", 0)
+
+    @property
+    def workers(self) -> int:
+        return cpu_workers()
+
+    def parallel_map(self, fn, items):
+        return parallel_map(fn, items)
 
     def from_numpy(self, a: np.ndarray) -> Any:
         return np.asarray(a)

@@ -62,13 +62,18 @@ class Conv(Layer):
 
     def _chunks(self, N: int | None, rows: int, P: int, x: Any = None) -> list[tuple[int, int | None]]:
         """Batch ranges whose im2col columns (of ``x``'s dtype) stay under ``max_col_elements`` (one
-        range when N is None, a symbolic batch size in a traced graph)."""
+        range when N is None, a symbolic batch size in a traced graph). On a device with several
+        workers the budget is shared among them, and the count of ranges is a multiple of theirs."""
         if N is None:
             return [(0, None)]
+        dev = None if x is None else device_of(x)
+        workers = 1 if dev is None else max(1, min(dev.workers, N))
         limit = self.max_col_elements
         if limit is None:
-            limit = device_of(x).work_budget // (namespace(x).finfo(x.dtype).bits // 8)
-        per = max(1, limit // max(1, rows * P))
+            limit = dev.work_budget // workers // (namespace(x).finfo(x.dtype).bits // 8)
+        count = -(-N // max(1, limit // max(1, rows * P)))
+        count = -(-count // workers) * workers
+        per = -(-N // count)
         return [(n, min(N, n + per)) for n in range(0, N, per)]
 
     def _layer_chunks(self, N: int, in_hw: tuple[int, int], out_hw: tuple[int, int], x: Any) -> list[tuple[int, int]]:
@@ -89,12 +94,13 @@ class Conv(Layer):
         OH, OW = output_size(self.name, (H, Wd), self.kernel, self.stride, self.pad)
         W2 = xp.reshape(W, (FN, C * FH * FW))
         keep = self.is_training(train) and C * FH * FW * N * OH * OW <= self.keep_col_elements
-        outs, cols = [], []
-        for n0, n1 in self._layer_chunks(N, (H, Wd), (OH, OW), x):
-            col = im2col(x[n0:n1, ...], self.kernel, self.stride, self.pad)
-            outs.append(xp.matmul(W2, col))
-            if keep:
-                cols.append(col)
+
+        def product(chunk):  # independent per chunk: a device with several workers runs them at once
+            col = im2col(x[chunk[0]:chunk[1], ...], self.kernel, self.stride, self.pad)
+            return xp.matmul(W2, col), col if keep else None
+
+        done = device_of(x).parallel_map(product, self._layer_chunks(N, (H, Wd), (OH, OW), x))
+        outs, cols = [out for out, _ in done], [col for _, col in done]
         out = (outs[0] if len(outs) == 1 else xp.concat(outs, axis=1)) + xp.reshape(b, (FN, 1))
         self.x, self.out_shape, self.cols = x, (N, FN, OH, OW), cols if keep else None
         # (FN, N, OH, OW) seen as (N, FN, OH, OW): a view; the next conv's im2col
@@ -139,20 +145,27 @@ class Conv(Layer):
         # Columns beyond keep_col_elements are rebuilt here, chunk by chunk: they are
         # FH*FW times the input, the largest arrays of a conv net.
         cols, self.cols = self.cols, None
-        dW, dxs = None, []
-        for k, (n0, n1) in enumerate(self._layer_chunks(N, (H, Wd), (OH, OW), x)):
+
+        def grads(item):  # one chunk's part of dW and its dx; independent, like forward's
+            k, (n0, n1) = item
             col = cols[k] if cols else im2col(x[n0:n1, ...], self.kernel, self.stride, self.pad)
             d = xp.reshape(dout_t[:, n0:n1, ...], (FN, (n1 - n0) * OH * OW))
             part = xp.matmul(col, d.T).T  # (FN, C*FH*FW); this orientation runs ~2x faster in BLAS
-            dW = part if dW is None else dW + part
             del col
             if tpad is not None:
                 dcol = im2col(dout[n0:n1, ...], self.kernel, (1, 1), tpad)  # (FN*FH*FW, n*H*W)
-                dxs.append(xp.reshape(xp.matmul(Wt, dcol), (C, n1 - n0, H, Wd)))
-            elif self.input_grad:
+                return part, xp.reshape(xp.matmul(Wt, dcol), (C, n1 - n0, H, Wd))
+            if self.input_grad:
                 dcol = xp.matmul(W2.T, d)  # (C*FH*FW, n*OH*OW)
                 dx = col2im(dcol, (n1 - n0, *x.shape[1:]), self.kernel, self.stride, self.pad)
-                dxs.append(xp.permute_dims(dx, (1, 0, 2, 3)))
+                return part, xp.permute_dims(dx, (1, 0, 2, 3))
+            return part, None
+
+        done = device_of(x).parallel_map(grads, list(enumerate(self._layer_chunks(N, (H, Wd), (OH, OW), x))))
+        dW = done[0][0]
+        for part, _ in done[1:]:  # summed in chunk order, whichever thread made each part
+            dW = dW + part
+        dxs = [dx for _, dx in done]
         self.W.grad = xp.reshape(dW, (FN, C, FH, FW))
         if not self.input_grad:
             return None

@@ -113,10 +113,30 @@ def test_conv_in_batch_chunks_matches_one_piece(backend):
     assert len(chunked._chunks(5, 18, 16)) == 3
 
 
+def test_conv_chunks_are_shared_among_the_devices_workers(backend, monkeypatch):
+    """With two workers each chunk gets half the budget and the chunks come in pairs; the
+    result is what one chunk in order gives (dW is summed in chunk order, whichever thread ran it)."""
+    monkeypatch.setattr(type(backend), "workers", 2)
+    monkeypatch.setattr(type(backend), "work_budget", 4 * 18 * 16 * 2)  # two float32 images
+    rng = np.random.default_rng(3)
+    x = arr(backend, rng.standard_normal((5, 2, 4, 4)), "float32")
+    conv = anynet.Conv(2, 3, 3, pad=1)
+    assert conv._chunks(5, 18, 16, x) == [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5)]  # 1 image each
+    assert conv._chunks(2, 1, 1, x) == [(0, 1), (1, 2)]  # small: still one chunk per worker
+    dout = arr(backend, rng.standard_normal((5, 3, 4, 4)), "float32")
+    got = host(conv.forward(x, train=True)), host(conv.backward(dout)), host(conv.W.grad)
+    monkeypatch.setattr(type(backend), "workers", 1)
+    monkeypatch.setattr(type(backend), "work_budget", 1 << 30)
+    want = host(conv.forward(x, train=True)), host(conv.backward(dout)), host(conv.W.grad)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+
+
 def test_conv_chunks_follow_the_devices_work_budget(backend, monkeypatch):
     """16 MiB on a CPU; a GPU allows ~1 GiB, so DeepConvNet's widest layer at batch 1024
     (64 channels of 3x3 over 28x28) is one chunk there, not the 19 a CPU-sized limit gives."""
     assert backend.work_budget == (16 << 20 if not backend.is_gpu else 1 << 30)
+    monkeypatch.setattr(type(backend), "workers", 1)  # one thread: the budget is the chunk's own
     x = arr(backend, np.zeros((1024, 1, 1, 1)), "float32")
     conv = anynet.Conv(1, 1, 1)
     rows, P = 64 * 9, 28 * 28

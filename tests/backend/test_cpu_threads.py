@@ -1,0 +1,87 @@
+"""A layer's chunks on several CPU threads (NumPy), BLAS held at one thread inside."""
+
+import os
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+from anynet.backend import _cpu_threads as threads
+
+
+@pytest.fixture
+def two_workers(monkeypatch):
+    pytest.importorskip("threadpoolctl")
+    monkeypatch.setattr(threads, "_workers", 2)
+
+
+def test_results_come_back_in_order_from_several_threads(two_workers):
+    seen = set()
+
+    def work(i):
+        seen.add(threading.current_thread().name)
+        return np.full((200, 200), float(i)) @ np.eye(200)
+
+    out = threads.parallel_map(work, list(range(8)))
+    assert [float(o[0, 0]) for o in out] == [float(i) for i in range(8)]
+    assert all(name.startswith("anynet-cpu") for name in seen)
+
+
+def test_blas_runs_one_thread_inside_and_all_of_them_after(two_workers):
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    before = blas_threads()
+    inside = threads.parallel_map(lambda _: blas_threads(), [0, 1])
+    assert inside == [[1] * len(before)] * 2
+    assert blas_threads() == before
+
+
+def test_a_map_inside_a_map_runs_in_order_on_its_thread(two_workers):
+    def outer(i):
+        names = threads.parallel_map(lambda _: threading.current_thread().name, [0, 1])
+        return names == [threading.current_thread().name] * 2
+
+    assert threads.parallel_map(outer, [0, 1]) == [True, True]
+
+
+def test_an_error_in_a_chunk_reaches_the_caller(two_workers):
+    def work(i):
+        if i == 1:
+            raise ValueError("chunk 1 failed")
+        return i
+
+    with pytest.raises(ValueError, match="chunk 1 failed"):
+        threads.parallel_map(work, [0, 1, 2])
+
+
+def _workers_in_subprocess(env_value, blas_threads, block_threadpoolctl=False):
+    code = ("import sys\n"
+            + ("sys.modules['threadpoolctl'] = None\n" if block_threadpoolctl else "")
+            + "import numpy\nfrom anynet.backend._cpu_threads import cpu_workers, _cores\n"
+            + "print(cpu_workers(), _cores())\n")
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS") and k != "ANYNET_CPU_WORKERS"}
+    env["OPENBLAS_NUM_THREADS"] = str(blas_threads)
+    if env_value is not None:
+        env["ANYNET_CPU_WORKERS"] = env_value
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_chunk_threads_by_default_only_where_blas_runs_one_thread():
+    workers, cores = _workers_in_subprocess(None, 1).stdout.split()
+    assert workers == cores
+    assert _workers_in_subprocess(None, 2).stdout.split()[0] == "1"  # OpenBLAS's threads would fight them
+
+
+def test_the_environment_sets_the_workers_and_without_threadpoolctl_blas_threads_win():
+    pytest.importorskip("threadpoolctl")
+    assert _workers_in_subprocess("3", 2).stdout.split()[0] == "3"
+    assert _workers_in_subprocess("1", 1).stdout.split()[0] == "1"
+    assert _workers_in_subprocess("3", 2, block_threadpoolctl=True).stdout.split()[0] == "1"
+    assert _workers_in_subprocess("3", 1, block_threadpoolctl=True).stdout.split()[0] == "3"
+    bad = _workers_in_subprocess("two", 1)
+    assert bad.returncode != 0 and "ANYNET_CPU_WORKERS must be a whole number >= 1, got 'two'" in bad.stderr
