@@ -115,9 +115,10 @@ def data(shape: tuple[int, ...], pool: int = POOL, seed: int = 0) -> tuple[np.nd
 Step = Callable[[], None]
 
 
-def anynet_stepper(name: str, opt: str, batch: int, dev: Any = None, checks: bool = True) -> tuple[Step, Step]:
+def anynet_stepper(name: str, opt: str, batch: int, dev: Any = None, checks: bool | None = None) -> tuple[Step, Step]:
     """A training step of anynet model ``name`` with optimizer ``opt``, and a sync function.
-    ``dev`` is an anynet device (None: NumPy); ``checks=False`` runs without debug value checks."""
+    ``dev`` is an anynet device (None: NumPy); ``checks`` is ``anynet.debug``'s mode (None: the
+    library's default, what a user's step runs; False: no value checks; True: in every layer)."""
     make, shape = MODELS[name]
     dev = anynet.as_device(dev or "cpu")
     anynet.seed(0)
@@ -211,12 +212,16 @@ def measure_peak(name: str, opt: str, system: str, batch: int, steps: int = 3) -
     return (_rss_kib("VmHWM") - before) / 1024
 
 
-def peak_memory(name: str, opt: str, system: str, batch: int) -> float:
-    """``measure_peak`` in a fresh subprocess (it inherits this process's environment)."""
+def peak_memory(name: str, opt: str, system: str, batch: int, runs: int = 3) -> float:
+    """The median of ``runs`` ``measure_peak``s, each in a fresh subprocess (which inherits this
+    process's environment): one PyTorch process's peak varies by a quarter from the next's."""
     code = (f"from benchmarks._common import measure_peak; "
             f"print(measure_peak({name!r}, {opt!r}, {system!r}, {batch}))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+    peaks = []
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+        peaks.append(float(out.stdout.strip().splitlines()[-1]))
+    return statistics.median(peaks)
 
 
 def blas_kernel() -> str:

@@ -13,6 +13,9 @@ Run it as a user's machine runs, without this workplace's OpenBLAS pins (see PER
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/cpu_convnets.py   # all; results-cpu.md
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/cpu_convnets.py --quick --out /tmp/r.md
     ANYNET_BENCH_THREADS=1 python3 benchmarks/cpu_convnets.py --quick --out /tmp/r.md   # another thread count
+    # NumPy's BLAS on one thread, anynet's conv chunks on the cores (results-cpu-chunks.md):
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ANYNET_BENCH_BLAS_THREADS=1 python3 benchmarks/cpu_convnets.py \
+        --models SimpleConvNet DeepConvNet LeNet5 AlexNet VGG --out benchmarks/results-cpu-chunks.md
 """
 
 from __future__ import annotations
@@ -20,8 +23,11 @@ from __future__ import annotations
 import os
 
 # Thread counts for every BLAS/OpenMP pool, set before NumPy loads its BLAS (2 unless told otherwise).
-os.environ.update(dict.fromkeys(("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"),
-                                os.environ.get("ANYNET_BENCH_THREADS", "2")))
+# ANYNET_BENCH_BLAS_THREADS=1 runs NumPy's BLAS on one thread, where anynet spreads its conv chunks
+# over the cores instead (anynet.backend._cpu_threads); PyTorch keeps ANYNET_BENCH_THREADS.
+os.environ.update(dict.fromkeys(
+    ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"),
+    os.environ.get("ANYNET_BENCH_BLAS_THREADS", os.environ.get("ANYNET_BENCH_THREADS", "2"))))
 
 import argparse
 import datetime
@@ -36,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks import _common as bench  # noqa: E402
 
 THREADS = os.environ["OMP_NUM_THREADS"]
+TORCH_THREADS = int(os.environ.get("ANYNET_BENCH_THREADS", "2"))
 BATCH = 100
 QUICK = ("MLP", "SimpleConvNet", "DeepConvNet", "TimeLSTM")
 NOTE = """## Where the remaining gaps come from (profiles of 2026-11-29, one thread, CPU time)
@@ -80,11 +87,13 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     import torch
 
-    torch.set_num_threads(int(THREADS))
+    torch.set_num_threads(TORCH_THREADS)
     names = args.models or (QUICK if args.quick else list(bench.MODELS))
     repeats = args.repeats or (5 if args.quick else 11)
     block_s = 0.3 if args.quick else 0.5
-    kernel = bench.blas_kernel()
+    from anynet.backend._cpu_threads import cpu_workers
+
+    kernel = f"{bench.blas_kernel()}; anynet's conv chunks on {cpu_workers()} thread(s)"
     print(f"BLAS: {kernel}; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}", flush=True)
     rows = []
     for name in names:
@@ -112,11 +121,12 @@ def write(args, argv, rows, repeats, block_s, kernel, done) -> None:
         "# CPU training throughput: anynet on NumPy vs PyTorch",
         "",
         f"{datetime.date.today().isoformat()}. `{command}` on {bench.cpu_model()} ({os.cpu_count()} CPUs, "
-        f"shared), NumPy {np.__version__} ({kernel}), PyTorch {torch.__version__}, {THREADS} threads each, "
+        f"shared), NumPy {np.__version__} ({kernel}), PyTorch {torch.__version__} on {TORCH_THREADS} threads, "
         f"batch {BATCH}, float32, 28x28 random inputs, 10 classes (recurrent models read the image row by "
         f"row: T=28, hidden 128). Median of {repeats} alternating blocks of about {block_s:g} s after a "
         "warm-up; the ratio is the median over pairs of adjacent blocks, which saw the same load on this "
-        "shared machine. Peak memory: growth of the resident set over three steps in a fresh process."
+        "shared machine. Peak memory: growth of the resident set over three steps in a fresh process "
+        "(the median of three processes)."
         + ("" if done else " **The run stopped before the last rows.**"),
         "",
         "| model | optimizer | anynet samples/s | PyTorch samples/s | anynet / PyTorch "
