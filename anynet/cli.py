@@ -156,7 +156,7 @@ def _check_flags(args: argparse.Namespace) -> None:
         try:
             named_augment(args.augment, args.data)
         except ValueError as err:
-            raise UsageError(f"--augment: {err}") from None
+            raise UsageError(str(err).replace("augment:", "--augment:", 1)) from None
 
 
 def _quiet(*args: Any, **kwargs: Any) -> None:
