@@ -45,30 +45,49 @@ THREADS = os.environ["OMP_NUM_THREADS"]
 TORCH_THREADS = int(os.environ.get("ANYNET_BENCH_THREADS", "2"))
 BATCH = 100
 QUICK = ("MLP", "SimpleConvNet", "DeepConvNet", "TimeLSTM")
-NOTE = """## Where the remaining gaps come from (profiles of 2026-11-29, one thread, CPU time)
+NOTE = """## Where the remaining gaps come from (2026-11-29)
 
-- **Conv nets (DeepConvNet, VGG, AlexNet, LeNet5).** A DeepConvNet step is about 55% OpenBLAS
-  sgemm, 25% building im2col columns (`xp.stack` of strided views), 5% padding, 15% pooling,
-  ReLU and the rest. OpenBLAS runs the conv products at 40-75 GFLOP/s per core: they are
-  skinny (16-64 rows of filters), and at 16 channels a 45 MB column matrix is streamed from
-  memory. PyTorch's oneDNN convolution builds no column matrix and runs near the core's peak
-  (16->16 channels at 28x28, batch 100: forward and backward 7.5 ms against about 20 ms here),
-  so its products alone outrun anynet's. Won so far: the stride-1 input gradient as a
-  convolution of dout (a gather and one product instead of a K=FN product and col2im's
-  overlapping scatter-adds: -13% of conv time), columns in cache-sized batch chunks that the
-  allocator reuses (a fresh 45 MB array costs more in page faults than its copy: -7%), small
-  layers keep forward's columns. Tried and dropped: nine accumulated K=C products (implicit
-  GEMM) run 3-5x slower than one im2col product in OpenBLAS at these channel counts; a NumPy
-  Winograd F(2x2,3x3) spends more on its transforms than it saves (PERF-NOTES).
-- **Optimizer step.** Elementwise optimizers step all parameters as one flat buffer, in place
-  for SGD, Momentum, Nesterov, Adam and AdamW (no temporaries: each fresh array over 128 KB
-  costs page faults on this machine); Adam's step on DeepConvNet went from 0.41 to 0.28 ms.
-  It is a small part of every step here; the Adam/SGD gap follows the model, not the update.
-- **TimeLSTM / TimeGRU.** About 28 steps x 35 array calls on (100, 128) blocks: the cost is the
-  number of calls and their temporaries, not arithmetic. All steps' input projections are one
-  product and a step's gates one tanh-form sigmoid call (forward -25%); the backward is per step.
-- **Noise.** On this shared 2-core machine absolute rates varied up to 10x within the run (load
-  average above 10 from other users); only the ratios of adjacent blocks are comparable.
+One-thread profiles of every model beside PyTorch's are in `results-cpu-profile.md`
+(`benchmarks/profile_cpu.py`: time in products, window copies, elementwise work and framework).
+On one thread anynet runs MLP at 1.08x PyTorch, SimpleConvNet 1.03x, TimeGRU 1.11x, AlexNet
+0.92x, TimeLSTM 0.81x, LeNet5 0.75x, VGG 0.63x and DeepConvNet 0.47x. The gaps there:
+
+- **3x3 conv nets (DeepConvNet, VGG).** DeepConvNet: +24 ms in products (OpenBLAS sgemm on
+  im2col columns, 77 ms, against oneDNN's direct convolutions, 52 ms) and +38 ms in window
+  copies (building the columns: 47 ms against PyTorch's 9 ms of pooling and copies), +7 ms
+  elementwise, +8 ms framework. VGG: +42 ms products, +69 ms windows. The products are skinny
+  (16-64 filters), and the columns are 9x the input, copied at memory speed.
+- **AlexNet** loses 32 ms in products but wins 37 ms in windows (PyTorch's 3x3 stride-2 max
+  pool and LRN are slow), **LeNet5** loses 3 ms, most of it Python per layer call.
+- **TimeLSTM**: +7 ms elementwise: the gate arithmetic on (100, 512) blocks, 28 steps x about
+  35 array calls, where PyTorch runs one fused LSTM kernel per step.
+- **On two threads** the gaps widen: PyTorch's convolutions, pooling and elementwise kernels
+  use both cores, anynet's window copies and elementwise work use one, and OpenBLAS's own two
+  threads run erratically on this 2-CPU virtual machine (DeepConvNet's anynet step took 106 ms
+  in one process and 210 ms in the next; compare the SGD and Adam rows of one model). Where
+  NumPy's BLAS runs one thread, anynet spreads the conv chunks over the cores as Python threads
+  (`results-cpu-chunks.md`): DeepConvNet 0.41x in both rows, steadily; networks of small
+  products (MLP, LSTM, the affine heads) run about 20% slower that way, so it is not the default.
+
+What changed in this round (each measured in isolation, CPU time on one thread):
+glibc's malloc keeps freed memory (`anynet/backend/_malloc.py`; the step's 2,000-4,000 page
+faults gone: -13% CPU on DeepConvNet and SimpleConvNet, -29% on LeNet5); the stride-1 input
+gradient as a transposed convolution only where it moves no more data than col2im (LeNet5's
+second conv 29 -> 9 ms); a first conv's chunks counted without the dout columns it never
+builds (SimpleConvNet -7%); BatchNorm keeps one activation, not two, and its backward two
+temporaries (VGG's forward holds 86 MiB, was 119). Peak memory is now at or below PyTorch's
+for every model in the default configuration (with conv chunk threads, two chunks' columns
+are alive at once, and three models go over). This benchmark now measures the library's default value checks (at the
+network's entry) and takes the median peak of three processes (PyTorch's VGG peak ranged
+164-212 MiB over fresh processes).
+
+Tried and dropped: one product for all time steps' weight gradients in the LSTM/GRU backward
+(25.6 against 25.1 ms); 8 MiB column chunks (DeepConvNet's peak 79 -> 67 MiB, but 10-14%
+slower on two BLAS threads); conv chunk threads beside OpenBLAS's two threads (slower: its
+idle threads spin on the cores; with `OPENBLAS_THREAD_TIMEOUT=4` they recover, at a cost to
+the LSTM); earlier, nine accumulated K=C products (implicit GEMM, 3-5x slower than one im2col
+product in OpenBLAS) and a NumPy Winograd F(2x2,3x3) (its transforms cost more than the
+products they save).
 
 The book's own NumPy code is not run here: it is not part of this repository and the
 benchmark downloads nothing. On these machines it was measured at about 0.18x PyTorch on
@@ -115,7 +134,9 @@ def write(args, argv, rows, repeats, block_s, kernel, done) -> None:
     """The markdown table so far (rewritten after every row, so an interrupted run leaves its rows)."""
     import torch
 
-    command = " ".join(["env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/cpu_convnets.py",
+    blas = os.environ.get("ANYNET_BENCH_BLAS_THREADS")
+    setting = f" ANYNET_BENCH_BLAS_THREADS={blas}" if blas else ""
+    command = " ".join([f"env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE{setting} python3 benchmarks/cpu_convnets.py",
                         *(argv if argv is not None else sys.argv[1:])])
     lines = [
         "# CPU training throughput: anynet on NumPy vs PyTorch",
