@@ -3,8 +3,8 @@
 A conv layer's chunks are independent (im2col copies, then a product), and NumPy releases the
 GIL in its copies, ufuncs and BLAS calls, so one Python thread per core, each running whole
 chunks, keeps every core busy where OpenBLAS's own threads split each product but leave the
-copies between products to one core. Measured on a 2-core machine (benchmarks/results-cpu.md): DeepConvNet's
-step takes 106-150 ms with OpenBLAS on 2 threads, 136 ms on 1, and 88-95 ms on 1 with two
+copies between products to one core. Measured on a 2-core machine (benchmarks/results-cpu.md):
+DeepConvNet's step takes 106-210 ms with OpenBLAS on 2 threads, 136 ms on 1, and 88-95 ms on 1 with two
 chunk threads. But OpenBLAS's idle threads spin for a while after each product and take the
 cores from the chunk threads: with OpenBLAS started on 2 threads, chunk threads make the step
 slower (130-148 ms), even with BLAS held at one thread around them.
@@ -98,7 +98,8 @@ def parallel_map(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         finally:
             _inside.active = False
 
-    if _blas_threads() == 1:
+    controller = _blas_controller()
+    if controller is None or _blas_threads() == 1:
         return list(_pool.map(run, items))
-    with _blas_controller().limit(limits=1, user_api="blas"):
+    with controller.limit(limits=1, user_api="blas"):
         return list(_pool.map(run, items))

@@ -85,3 +85,24 @@ def test_the_environment_sets_the_workers_and_without_threadpoolctl_blas_threads
     assert _workers_in_subprocess("3", 1, block_threadpoolctl=True).stdout.split()[0] == "3"
     bad = _workers_in_subprocess("two", 1)
     assert bad.returncode != 0 and "ANYNET_CPU_WORKERS must be a whole number >= 1, got 'two'" in bad.stderr
+
+
+def test_a_deep_convnet_step_on_chunk_threads_matches_one_thread(monkeypatch):
+    """Every conv of a training step in chunks on two threads: the gradients one thread gives."""
+    pytest.importorskip("threadpoolctl")
+    import anynet
+    from anynet.backend._numpy import NumPyDevice
+
+    monkeypatch.setattr(NumPyDevice, "work_budget", 64 << 10)  # several chunks in every conv
+    rng = np.random.default_rng(5)
+    x, t = rng.standard_normal((8, 1, 28, 28)).astype(np.float32), rng.integers(0, 10, 8)
+    grads = []
+    for workers in (2, 1):
+        monkeypatch.setattr(threads, "_workers", workers)
+        anynet.seed(0)
+        net, loss = anynet.DeepConvNet(dropout=0.0), anynet.SoftmaxWithLoss()
+        loss.forward(net.forward(x, train=True), t)
+        net.backward(loss.backward())
+        grads.append([np.asarray(p.grad) for p in net.params])
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -116,7 +116,10 @@ def test_conv_in_batch_chunks_matches_one_piece(backend):
 def test_conv_chunks_are_shared_among_the_devices_workers(backend, monkeypatch):
     """With two workers each chunk gets half the budget and the chunks come in pairs; the
     result is what one chunk in order gives (dW is summed in chunk order, whichever thread ran it)."""
+    from anynet.backend import _cpu_threads
+
     monkeypatch.setattr(type(backend), "workers", 2)
+    monkeypatch.setattr(_cpu_threads, "_workers", 2)  # NumPy's chunks on two threads
     monkeypatch.setattr(type(backend), "work_budget", 4 * 18 * 16 * 2)  # two float32 images
     rng = np.random.default_rng(3)
     x = arr(backend, rng.standard_normal((5, 2, 4, 4)), "float32")
@@ -126,6 +129,7 @@ def test_conv_chunks_are_shared_among_the_devices_workers(backend, monkeypatch):
     dout = arr(backend, rng.standard_normal((5, 3, 4, 4)), "float32")
     got = host(conv.forward(x, train=True)), host(conv.backward(dout)), host(conv.W.grad)
     monkeypatch.setattr(type(backend), "workers", 1)
+    monkeypatch.setattr(_cpu_threads, "_workers", 1)
     monkeypatch.setattr(type(backend), "work_budget", 1 << 30)
     want = host(conv.forward(x, train=True)), host(conv.backward(dout)), host(conv.W.grad)
     for g, w in zip(got, want):
