@@ -1,11 +1,8 @@
 """anynet: the networks of *Deep Learning from Scratch*, written once against the
 Python array API standard, running on NumPy, CuPy, PyTorch, JAX and array-api-strict."""
 
-from . import data, distributed, export, functional, hooks, layers, losses, models, optimizers, schedules
+from . import data, export, functional, layers, losses, models, optim, training
 from .backend import Device, DeviceError, as_device, current_device, device, device_of, seed, to_device, to_numpy
-from .containers import Sequential
-from .gradcheck import numerical_gradient
-from .hooks import ClipByNorm, ClipByValue, WeightDecay
 from .layers import (
     ELU,
     GELU,
@@ -41,6 +38,7 @@ from .layers import (
     TimeRNN,
     TransformerBlock,
 )
+from .layers.containers import Sequential
 from .losses import (
     BinaryCrossEntropy,
     CategoricalCrossEntropy,
@@ -76,7 +74,7 @@ from .models import (
     TransformerLM,
     TwoLayerNet,
 )
-from .optimizers import (
+from .optim import (
     GD,
     LAMB,
     SGD,
@@ -92,10 +90,12 @@ from .optimizers import (
     RAdam,
     RMSProp,
 )
+from .optim.hooks import ClipByNorm, ClipByValue, WeightDecay
+from .optim.schedules import CosineDecay, OneCycle, StepDecay, Warmup
 from .parameter import Parameter
-from .precision import LossScaler, Precision
-from .schedules import CosineDecay, OneCycle, StepDecay, Warmup
-from .training import CheckpointError, Trainer, TrainingDiverged, compile_step
+from .testing.gradcheck import numerical_gradient
+from .training import CheckpointError, Trainer, TrainingDiverged, compile_step, parallel
+from .training.precision import LossScaler, Precision
 from .validation import debug
 
 __version__ = "0.1.0"
@@ -126,5 +126,5 @@ __all__ = [
     "AlexNet", "DeepConvNet", "LanguageModel", "LeNet5", "MLP", "SequenceClassifier", "SimpleConvNet",
     "TwoLayerNet", "VGG", "CheckpointError", "Trainer", "TrainingDiverged", "Seq2seq", "TransformerLM", "compile_step",
     # submodules
-    "data", "distributed", "export", "functional", "hooks", "layers", "losses", "models", "optimizers", "schedules",
+    "data", "export", "functional", "layers", "losses", "models", "optim", "parallel", "training",
 ]

@@ -38,7 +38,7 @@ import numpy as np  # noqa: E402 - after the thread count is set
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import anynet  # noqa: E402
-from anynet import distributed  # noqa: E402
+from anynet.training import parallel  # noqa: E402
 from benchmarks._common import MODELS as ZOO  # noqa: E402
 
 GLOBAL_BATCH = 100
@@ -46,7 +46,7 @@ MODELS = {name: ZOO[name] for name in ("MLP", "SimpleConvNet", "LeNet5", "DeepCo
 THROUGHPUT = {"SimpleConvNet": 1000, "DeepConvNet": 300}  # samples per timed epoch
 
 
-def throughput(group: distributed.Group, name: str, samples: int, repeats: int) -> list[float]:
+def throughput(group: parallel.Group, name: str, samples: int, repeats: int) -> list[float]:
     """samples/s of each timed epoch (rank 0's clock; the epoch ends with a reduction, so every
     rank has finished it)."""
     build, shape = MODELS[name]
@@ -58,7 +58,7 @@ def throughput(group: distributed.Group, name: str, samples: int, repeats: int) 
     return [samples / s for s in trainer.history["time"][1:]]
 
 
-def allreduce(group: distributed.Group, calls: int) -> dict[str, dict[str, float]]:
+def allreduce(group: parallel.Group, calls: int) -> dict[str, dict[str, float]]:
     """Median seconds per call, per model: the whole GradientAllReduce step (gather into the
     flat buffer, all-reduce, views back), the all-reduce of the flat buffer alone
     (``Group.allreduce_sum``, what remains where the optimizer's flat buffer gathers the
@@ -80,11 +80,11 @@ def allreduce(group: distributed.Group, calls: int) -> dict[str, dict[str, float
     return out
 
 
-def _contenders(group: distributed.Group, params: list, MPI) -> tuple[dict, int]:
+def _contenders(group: parallel.Group, params: list, MPI) -> tuple[dict, int]:
     grads = [p.data * 0.5 for p in params]
     raw = np.ones(sum(int(g.size) for g in grads), np.float32)
     flat = anynet.as_device("cpu").from_numpy(raw.copy())
-    transform = distributed.GradientAllReduce(group)
+    transform = parallel.GradientAllReduce(group)
     transform.weight = 1.0  # as the Trainer runs it: backward seeded with the rank's share
     return {"step": lambda: transform(params, grads), "buffer": lambda: group.allreduce_sum(flat),
             "raw": lambda: group.comm.Allreduce(MPI.IN_PLACE, raw, op=MPI.SUM)}, int(raw.size)
@@ -133,7 +133,7 @@ def estimate() -> str:
 
 
 def worker(args: argparse.Namespace) -> None:
-    group = distributed.init()
+    group = parallel.init()
     result: dict = {"size": group.size}
     if args.worker == "throughput":
         result["samples_per_s"] = {name: throughput(group, name, n // (3 if args.quick else 1), args.repeats)
@@ -145,7 +145,7 @@ def worker(args: argparse.Namespace) -> None:
 
 
 def launch(n: int, what: str, args: argparse.Namespace, json_path: str) -> dict:
-    mpiexec = distributed.find_mpiexec()
+    mpiexec = parallel.find_mpiexec()
     if mpiexec is None:
         sys.exit("benchmarks/distributed.py: no mpiexec; pip install 'anynet[mpi]'")
     cmd = [mpiexec, "-n", str(n), sys.executable, __file__, "--worker", what, "--json", json_path,

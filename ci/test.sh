@@ -10,7 +10,7 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && [ ! -d /usr/share
     (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist) >/dev/null 2>&1 \
         || echo "note: could not install dataset-fashion-mnist; the Fashion-MNIST test will be skipped"
 fi
-# [mpi]: mpi4py and the mpich wheel, so the tests under mpiexec -n 2 run (tests/test_distributed.py)
+# [mpi]: mpi4py and the mpich wheel, so the tests under mpiexec -n 2 run (tests/training/parallel/test_parallel.py)
 python3 -m pip install --quiet --disable-pip-version-check -e ".[test,cpu,progress,plot,onnx,mpi]" -r ci/backends.txt
 # The easy things first: lint (pyflakes, pycodestyle, bugbear, pytest style; pyproject.toml)
 python3 -m ruff check .

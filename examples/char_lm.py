@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 import anynet
-from anynet.hooks import ClipByNorm
+from anynet.optim.hooks import ClipByNorm
 
 TEXT = """\
 The little robot woke before the sun and walked down to the river. Every morning it counted \

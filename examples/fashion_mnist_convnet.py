@@ -12,7 +12,7 @@ import sys
 import anynet
 from anynet import SoftmaxWithLoss, Trainer
 from anynet.models import SimpleConvNet
-from anynet.optimizers import Adam
+from anynet.optim import Adam
 from anynet.training import Checkpoint, EarlyStopping, plot_history
 
 epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 5

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 
 import anynet
-from anynet.hooks import ClipByNorm
+from anynet.optim.hooks import ClipByNorm
 
 CLASSES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot")
 

@@ -22,7 +22,7 @@ import numpy as np
 
 import anynet
 from anynet.data import addition, dates
-from anynet.hooks import ClipByNorm
+from anynet.optim.hooks import ClipByNorm
 
 
 def exact_match(model, x, t, dev, batch_size: int = 500) -> float:

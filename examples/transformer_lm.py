@@ -20,7 +20,7 @@ import numpy as np
 from char_lm import TEXT, batches, perplexity
 
 import anynet
-from anynet.hooks import ClipByNorm
+from anynet.optim.hooks import ClipByNorm
 
 
 def count(model) -> int:

@@ -18,10 +18,11 @@ import numpy as np
 import pytest
 
 import anynet
-from anynet import hooks, optimizers
 from anynet import losses as L
+from anynet import optim
 from anynet.backend._cupy import SYNCING
-from anynet.hooks import ClipByNorm
+from anynet.optim import hooks
+from anynet.optim.hooks import ClipByNorm
 from anynet.testing import resolve_backend
 
 READS = ("__float__", "__bool__", "__int__", "__index__", "__complex__", "__array__", "__dlpack__", "to_device")
@@ -161,7 +162,7 @@ def test_losses_do_nothing_that_syncs_on_a_gpu(sync_free, case):
 
 HOOKS = {"WeightDecay": hooks.WeightDecay(1e-3), "ClipByNorm": hooks.ClipByNorm(0.1),
          "ClipByValue": hooks.ClipByValue(1e-3)}
-OPTIMIZERS = [name for name in optimizers.__all__ if name != "Optimizer"]
+OPTIMIZERS = [name for name in optim.__all__ if name != "Optimizer"]
 
 
 def test_every_hook_is_in_the_sync_free_table():
@@ -174,7 +175,7 @@ def test_training_steps_do_nothing_that_syncs_on_a_gpu(sync_free, optimizer):
     rng = np.random.default_rng(0)
     for make, shape in MODELS.values():
         model = make()
-        opt = getattr(optimizers, optimizer)(hooks=list(HOOKS.values()))
+        opt = getattr(optim, optimizer)(hooks=list(HOOKS.values()))
         loss = anynet.SoftmaxWithLoss()
         for _ in range(2):
             x = sync_free.from_numpy(rng.standard_normal((6, *shape)).astype(np.float32))

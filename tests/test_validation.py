@@ -17,8 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import anynet
-from anynet import hooks, layers, losses, models, optimizers, schedules
+from anynet import layers, losses, models, optim
 from anynet.data import DataLoader, DataSet, train_val_split
+from anynet.optim import hooks, schedules
 from anynet.testing import arr, host
 from anynet.training import Checkpoint, EarlyStopping
 from anynet.validation import check_bool, check_choice, check_float, check_int
@@ -214,10 +215,10 @@ BAD_ARGUMENTS = [
     (lambda: anynet.Adam(eps=-1.0), ValueError, "Adam: eps"),
     (lambda: anynet.AdamW(weight_decay=math.inf), ValueError, "AdamW: weight_decay"),
     (lambda: anynet.Nadam(momentum_decay=-0.004), ValueError, "Nadam: momentum_decay"),
-    (lambda: optimizers.RAdam(beta2=1.5), ValueError, "RAdam: beta2"),
-    (lambda: optimizers.Lion(beta1=-0.5), ValueError, "Lion: beta1"),
-    (lambda: optimizers.Lion(weight_decay=-1.0), ValueError, "Lion: weight_decay"),
-    (lambda: optimizers.LAMB(weight_decay=math.nan), ValueError, "LAMB: weight_decay"),
+    (lambda: optim.RAdam(beta2=1.5), ValueError, "RAdam: beta2"),
+    (lambda: optim.Lion(beta1=-0.5), ValueError, "Lion: beta1"),
+    (lambda: optim.Lion(weight_decay=-1.0), ValueError, "Lion: weight_decay"),
+    (lambda: optim.LAMB(weight_decay=math.nan), ValueError, "LAMB: weight_decay"),
     # schedules and hooks
     (lambda: schedules.Constant(0.0), ValueError, "Constant: lr"),
     (lambda: schedules.StepDecay(0.1, step=2.5), TypeError, "StepDecay: step"),

@@ -171,7 +171,7 @@ class Device:
     def synchronize(self) -> None:
         """Wait until queued work on this device is done (timing asynchronous GPUs)."""
 
-    # -- messages between processes (anynet.distributed) -----------------------------
+    # -- messages between processes (anynet.parallel) -----------------------------
 
     def host_buffer(self, x: Any) -> tuple[np.ndarray, bool]:
         """``x`` (a contiguous array on this device) as a writable host NumPy array for a

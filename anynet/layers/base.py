@@ -15,7 +15,7 @@ def _dtype_name(dtype: Any) -> str:
     the master dtype of the precision in effect (float32 unless ``anynet.device(...,
     precision="float64")`` chose float64)."""
     if dtype is None:
-        from ..precision import as_precision
+        from ..training.precision import as_precision
 
         return as_precision().master
     if isinstance(dtype, str):

@@ -53,7 +53,7 @@ class BatchNorm(Layer):
     buffers: running_mean (D,), running_var (D,).
     ``stats_sum``: None (each process normalises with its own batch), or a function summing a
     1-D array over the processes of a run, which makes the statistics and their gradients those
-    of the global batch (synchronised BatchNorm; ``anynet.distributed.synchronize_batchnorm``).
+    of the global batch (synchronised BatchNorm; ``anynet.parallel.synchronize_batchnorm``).
     Statistics are computed in float32 for float16/bfloat16 input (running statistics keep the
     dtype they were born in, float32 under mixed precision). Ioffe and Szegedy, https://arxiv.org/abs/1502.03167
     """

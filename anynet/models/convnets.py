@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-from ..containers import Sequential
 from ..layers import LRN, Affine, AvgPool, BatchNorm, Conv, Dropout, Flatten, MaxPool, ReLU, Sigmoid, Tanh
 from ..layers.base import Layer
+from ..layers.containers import Sequential
 from ..validation import check_float, check_int
 
 __all__ = ["AlexNet", "DeepConvNet", "LeNet5", "SimpleConvNet", "VGG"]

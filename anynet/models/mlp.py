@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from ..containers import Sequential
 from ..layers import ELU, Affine, BatchNorm, Dropout, LeakyReLU, ReLU, Sigmoid, Tanh
+from ..layers.containers import Sequential
 from ..validation import check_bool, check_choice, check_float, check_int
 
 __all__ = ["MLP", "TwoLayerNet"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..containers import Sequential
 from ..layers import Affine, Dropout, TimeAffine, TimeEmbedding, TimeGRU, TimeLSTM, TimeRNN
+from ..layers.containers import Sequential
 from ..validation import check_choice, check_float, check_int
 
 __all__ = ["LanguageModel", "SequenceClassifier", "recurrent_stack"]

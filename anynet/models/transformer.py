@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..containers import Sequential
 from ..layers import Dropout, LayerNorm, TimeAffine, TimeEmbedding
+from ..layers.containers import Sequential
 from ..layers.transformer import PositionalEncoding, TransformerBlock
 
 __all__ = ["TransformerLM"]

@@ -9,12 +9,12 @@ from typing import Any, Callable, Iterable
 
 from .. import backend
 from ..data.dataset import DataLoader, DataSet, as_dataset
-from ..distributed import GradientAllReduce, Group
 from ..metrics import accuracy
-from ..precision import as_precision
 from ..validation import check_bool, check_int, inside_network
 from . import checkpoint
 from .callbacks import Callback
+from .parallel import GradientAllReduce, Group
+from .precision import as_precision
 from .progress import Progress
 from .step import CompiledStep, CompileError, TrainStep
 
@@ -50,7 +50,7 @@ class Trainer:
     ``compile=True`` runs that same step compiled (``jax.jit`` on JAX, ``torch.compile`` on
     PyTorch; see ``anynet.compile_step``); NumPy, CuPy and array-api-strict refuse it.
 
-    ``group`` (``anynet.distributed.init()`` under ``mpiexec``): data-parallel training over its
+    ``group`` (``anynet.parallel.init()`` under ``mpiexec``): data-parallel training over its
     processes. ``fit`` checks that every rank has the same model and data, broadcasts rank 0's
     parameters and buffers, and gives each rank a disjoint shard of the same seeded permutation;
     ``batch_size`` is per process, so the global batch is ``batch_size * size`` (scale the

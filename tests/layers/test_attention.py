@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 import anynet
-from anynet.gradcheck import check_layer
 from anynet.layers.attention import attention, attention_backward, attention_mask
 from anynet.testing import arr, check_inputs_unchanged, host
+from anynet.testing.gradcheck import check_layer
 
 F64 = "float64"
 N, T, D, HEADS = 2, 4, 6, 2

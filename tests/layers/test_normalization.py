@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import anynet
-from anynet.gradcheck import check_layer
 from anynet.testing import arr, check_inputs_unchanged, host
+from anynet.testing.gradcheck import check_layer
 
 F64 = "float64"
 

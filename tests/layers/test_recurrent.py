@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import anynet
-from anynet.gradcheck import check_backward
 from anynet.testing import arr, host
+from anynet.testing.gradcheck import check_backward
 
 F64 = "float64"
 N, T, D, H = 2, 3, 3, 4

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 import anynet
-from anynet.gradcheck import check_layer
 from anynet.testing import arr, check_inputs_unchanged
+from anynet.testing.gradcheck import check_layer
 
 F64 = "float64"
 N, T, D, H = 2, 3, 3, 4

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import anynet
-from anynet.gradcheck import check_backward, check_layer
 from anynet.testing import arr, check_inputs_unchanged, host
+from anynet.testing.gradcheck import check_backward, check_layer
 
 F64 = "float64"
 N, T, D, H = 2, 3, 3, 4

@@ -9,8 +9,8 @@ import pytest
 
 import anynet
 from anynet import losses as L
-from anynet.gradcheck import check_loss
 from anynet.testing import arr, host
+from anynet.testing.gradcheck import check_loss
 
 R = np.random.default_rng(7)
 N, C = 4, 3

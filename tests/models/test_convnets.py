@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import anynet
-from anynet.gradcheck import check_layer
 from anynet.testing import arr, host
+from anynet.testing.gradcheck import check_layer
 
 MODELS = ["SimpleConvNet", "LeNet5", "DeepConvNet", "AlexNet", "VGG"]
 # Image sizes for the tiny runs: LeNet5's two 5x5 convs and AlexNet's two 3/2 poolings need 16x16.

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 import anynet
-from anynet.gradcheck import check_layer
 from anynet.testing import arr
+from anynet.testing.gradcheck import check_layer
 
 
 def test_spiral_reaches_95_percent(cpu_backend):

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import anynet
-from anynet.gradcheck import check_backward, check_layer
-from anynet.hooks import ClipByNorm
+from anynet.optim.hooks import ClipByNorm
 from anynet.testing import arr
+from anynet.testing.gradcheck import check_backward, check_layer
 
 F64 = "float64"
 N, T, D, H = 2, 3, 3, 4

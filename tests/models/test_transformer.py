@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import anynet
-from anynet.hooks import ClipByNorm
+from anynet.optim.hooks import ClipByNorm
 from anynet.testing import arr, host
 
 F64 = "float64"

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import anynet
-from anynet.hooks import ClipByNorm, WeightDecay
-from anynet.schedules import CosineDecay, OneCycle, StepDecay, Warmup
+from anynet.optim.hooks import ClipByNorm, WeightDecay
+from anynet.optim.schedules import CosineDecay, OneCycle, StepDecay, Warmup
 from anynet.testing import host, resolve_backend
 from anynet.training import CompileError, TrainStep, compile_step
 
@@ -105,14 +105,14 @@ def _after_eager(name, dev, batches):
     return anynet.backend.uniform_like(dev.zeros((4,)))
 
 
-OPTIMIZERS = sorted(name for name in anynet.optimizers.__all__ if name != "Optimizer")
+OPTIMIZERS = sorted(name for name in anynet.optim.__all__ if name != "Optimizer")
 
 
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
 def test_every_optimizer_compiles_and_agrees(optimizer):
     """Each optimizer's update under jax.jit, with a schedule (OneCycle) on the traced count."""
     dev = resolve_backend("jax")
-    cls = getattr(anynet.optimizers, optimizer)
+    cls = getattr(anynet.optim, optimizer)
     lr = 1e-3 if optimizer in ("Lion", "LAMB", "Adam", "AdamW", "Nadam", "RAdam") else 0.05
     batches = _batches((6,))
     eager = _run("two_layer", dev, False, batches, lambda: cls(lr=OneCycle(lr, total=STEPS)))

@@ -1,4 +1,4 @@
-"""Optimizer hooks: weight decay, clipping by norm and by value (anynet.hooks), on every backend."""
+"""Optimizer hooks: weight decay, clipping by norm and by value (anynet.optim.hooks), on every backend."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import anynet
-from anynet.hooks import global_norm
+from anynet.optim.hooks import global_norm
 from anynet.testing import arr, host
 
 W0 = np.array([[1.0, -2.0], [0.5, 3.0]])

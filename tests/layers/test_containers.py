@@ -1,4 +1,4 @@
-"""Sequential (anynet.containers) on every backend: a gradient check through it, train/eval for every layer,
+"""Sequential (anynet.layers.containers) on every backend: a gradient check through it, train/eval for every layer,
 and what it refuses."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import anynet
-from anynet.gradcheck import check_layer
 from anynet.testing import arr, away_from_zero, check_inputs_unchanged, host
+from anynet.testing.gradcheck import check_layer
 
 F64 = "float64"
 

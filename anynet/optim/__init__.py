@@ -10,9 +10,9 @@ buffer, writing the result back in place. Per-parameter state lives in
 of the buffer's flat state on the flat path), so moving a model moves it too.
 
 ``lr`` is a number or a schedule, any callable ``lr(iteration) -> float``
-(``anynet.schedules``): the optimizer asks it once per update with the number
+(``anynet.optim.schedules``): the optimizer asks it once per update with the number
 of updates done so far. Weight decay and gradient clipping are hooks
-(``anynet.hooks``) that rewrite the gradients before the step.
+(``anynet.optim.hooks``) that rewrite the gradients before the step.
 """
 
 from .adam import LAMB, Adam, AdamW, Lion, Nadam, RAdam

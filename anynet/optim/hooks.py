@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from .backend import namespace
-from .functional import clip
-from .parameter import Parameter
-from .validation import check_bool, check_float
+from ..backend import namespace
+from ..functional import clip
+from ..parameter import Parameter
+from ..validation import check_bool, check_float
 
 __all__ = ["ClipByNorm", "ClipByValue", "WeightDecay", "global_norm"]
 

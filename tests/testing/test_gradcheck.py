@@ -1,4 +1,4 @@
-"""Numerical gradients and the backward checkers (anynet.gradcheck), on every backend."""
+"""Numerical gradients and the backward checkers (anynet.testing.gradcheck), on every backend."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import anynet
-from anynet.gradcheck import check_backward, check_layer
 from anynet.testing import arr, host
+from anynet.testing.gradcheck import check_backward, check_layer
 
 
 def test_numerical_gradient_like_the_book(backend):

@@ -1,4 +1,4 @@
-"""Learning-rate schedules, and an optimizer asking its schedule (anynet.schedules), on every backend."""
+"""Learning-rate schedules, and an optimizer asking its schedule (anynet.optim.schedules), on every backend."""
 
 from __future__ import annotations
 

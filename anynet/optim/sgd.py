@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Iterable
 
 from ..backend import namespace
-from ..schedules import LR
 from ..validation import check_float
 from .base import Hook, Optimizer
+from .schedules import LR
 
 __all__ = ["GD", "SGD", "AdaDelta", "AdaGrad", "Momentum", "Nesterov", "RMSProp"]
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Sequence
 
-from . import backend
-from .backend import array_device, namespace
+from .. import backend
+from ..backend import array_device, namespace
 
 __all__ = ["check_backward", "check_layer", "check_loss", "numerical_gradient"]
 

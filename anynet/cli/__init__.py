@@ -12,28 +12,29 @@ import sys
 import warnings
 from typing import Any, NamedTuple
 
-from . import backend, distributed, optimizers
-from .data import DataNotFoundError, IDXError, as_dataset, fashion_mnist, mnist, spiral, train_val_split
-from .data.augment import named as named_augment
-from .export import ExportError, to_onnx
-from .losses import SoftmaxWithLoss
-from .models import MLP, VGG, AlexNet, DeepConvNet, LeNet5, SimpleConvNet
-from .precision import Precision
-from .schedules import CosineDecay, OneCycle
-from .training import (
+from .. import backend, optim
+from ..data import DataNotFoundError, IDXError, as_dataset, fashion_mnist, mnist, spiral, train_val_split
+from ..data.augment import named as named_augment
+from ..export import ExportError, to_onnx
+from ..losses import SoftmaxWithLoss
+from ..models import MLP, VGG, AlexNet, DeepConvNet, LeNet5, SimpleConvNet
+from ..optim.schedules import CosineDecay, OneCycle
+from ..training import (
     Checkpoint,
     CheckpointError,
     ReduceLROnPlateau,
     Trainer,
     TrainingDiverged,
     checkpoint,
+    parallel,
     plot_history,
 )
-from .validation import check_float, check_int
+from ..training.precision import Precision
+from ..validation import check_float, check_int
 
 MODELS = {"mlp": MLP, "simple-convnet": SimpleConvNet, "lenet5": LeNet5, "deep-convnet": DeepConvNet,
           "alexnet": AlexNet, "vgg": VGG}
-OPTIMIZERS = {name.lower(): getattr(optimizers, name) for name in (
+OPTIMIZERS = {name.lower(): getattr(optim, name) for name in (
     "GD", "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSProp", "AdaDelta", "Adam", "Nadam", "AdamW", "RAdam", "Lion",
     "LAMB")}
 SCHEDULES = ("constant", "cosine", "onecycle", "plateau")
@@ -163,7 +164,7 @@ def _quiet(*args: Any, **kwargs: Any) -> None:
     """``print`` on ranks other than 0: one process of a run speaks."""
 
 
-def _train(args: argparse.Namespace, group: distributed.Group) -> int:
+def _train(args: argparse.Namespace, group: parallel.Group) -> int:
     say = print if group.is_root else _quiet
     _check_flags(args)
     _available(args.device)
@@ -312,14 +313,14 @@ def main(argv: list[str] | None = None) -> int:
     non-zero status (2: refused, 1: the run diverged, 130: interrupted), never a traceback.
     Under ``mpiexec``, ``train`` runs on every process; a failure on some ranks only ends the
     whole run (MPI Abort, naming the rank), as the others may be waiting for them."""
-    group = distributed.Group()
+    group = parallel.Group()
     try:
         args = _parser().parse_args(argv)
         if args.command is None:
             _parser().print_help()
             return 0
         if args.command == "train":
-            group = distributed.init()
+            group = parallel.init()
         with warnings.catch_warnings():
             warnings.showwarning = _warning_line
             # overflow in a diverging run: the trainer's guard reports it once, as TrainingDiverged
@@ -335,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, backend.DeviceError, DataNotFoundError, IDXError, CheckpointError, ExportError,
             ValueError, TypeError, OSError, MemoryError) as err:
         # the first five are ValueErrors or OSErrors too; ValueError and TypeError are every refused argument
-        if group.size > 1 and not isinstance(err, distributed.DistributedError):
+        if group.size > 1 and not isinstance(err, parallel.DistributedError):
             group.abort(f"anynet: {err or type(err).__name__}", 2)
         print(f"anynet: {err or type(err).__name__}", file=sys.stderr)
         return 2

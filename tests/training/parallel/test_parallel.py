@@ -1,4 +1,4 @@
-"""anynet.distributed: one process here, and two under ``mpiexec -n 2`` (tests/mpi_worker.py),
+"""anynet.parallel: one process here, and two under ``mpiexec -n 2`` (mpi_worker.py beside it),
 each launch with its own time limit. Needs the ``mpi`` extra (mpi4py and the mpich wheel)."""
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 import anynet
-from anynet import distributed
 from anynet.layers import BatchNorm
 from anynet.testing import arr, host
+from anynet.training import parallel
 
 WORKER = os.path.join(os.path.dirname(__file__), "mpi_worker.py")
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 CPU_SPECS = ("cpu", "torch:cpu", "jax:cpu", "array_api_strict:device1")
 # JAX compiles each operation per shape in each process: ~45 s of the launch on 2 busy cores, so
 # it joins only on request; its all-reduce path (immutable arrays) is tested in one process below
@@ -29,7 +29,7 @@ def _mpiexec() -> str:
         import mpi4py  # noqa: F401
     except ImportError:
         pytest.skip("mpi4py is not installed (pip install 'anynet[mpi]')")
-    found = distributed.find_mpiexec()
+    found = parallel.find_mpiexec()
     if found is None:
         pytest.skip("no mpiexec found (pip install 'anynet[mpi]' brings MPICH's)")
     return found
@@ -147,14 +147,14 @@ def test_ranks_with_different_models_are_refused_at_start(tmp_path):
 
 
 def test_one_process_group_changes_nothing(cpu_backend):
-    group = distributed.Group()
+    group = parallel.Group()
     assert (group.rank, group.size, group.local_rank, group.is_root) == (0, 1, 0, True)
     g = [arr(cpu_backend, np.ones((2, 3), np.float32))]
-    assert distributed.GradientAllReduce(group)([], g)[0] is g[0]
+    assert parallel.GradientAllReduce(group)([], g)[0] is g[0]
     assert group.sum_floats([1.5, 2.0]) == [1.5, 2.0]
 
 
-class _TwinGroup(distributed.Group):
+class _TwinGroup(parallel.Group):
     """Two ranks holding the same gradients, in one process: the sum is twice the array."""
 
     def __init__(self):
@@ -171,7 +171,7 @@ def test_gradient_allreduce_weighs_each_rank_by_its_share(cpu_backend):
     rng = np.random.default_rng(0)
     host_grads = [rng.standard_normal(s).astype(np.float32) for s in [(3, 4), (4,), (2, 3, 2)]]
     grads = [arr(cpu_backend, g) for g in host_grads]
-    transform = distributed.GradientAllReduce(_TwinGroup())
+    transform = parallel.GradientAllReduce(_TwinGroup())
     for weight, factor in [(None, 1.0), (0.25, 0.5), (0.5, 1.0)]:
         transform.weight = weight
         out = transform([], grads)
@@ -207,12 +207,12 @@ def test_sharded_loaders_cover_the_set_alike_on_the_device_and_from_the_host(cpu
 def test_allreduce_sums_the_optimizers_own_flat_gradient(cpu_backend):
     """Where the optimizer steps one flat buffer, its gradient buffer is the one all-reduced,
     and the optimizer then finds the gradients in place (no second copy)."""
-    from anynet.optimizers import Momentum
+    from anynet.optim import Momentum
 
     model, opt = anynet.MLP(4, [3], 2), Momentum(lr=0.1)
     params = model.params
     host_grads = [np.random.default_rng(i).standard_normal(p.shape).astype(np.float32) for i, p in enumerate(params)]
-    transform = distributed.GradientAllReduce(_TwinGroup())
+    transform = parallel.GradientAllReduce(_TwinGroup())
     transform.weight, transform.flat_buffer = 0.25, opt.flat_buffer
     out = transform(params, [arr(cpu_backend, g) for g in host_grads])
     for g, o in zip(host_grads, out):
@@ -238,7 +238,7 @@ def test_two_processes_on_one_gpu_are_refused():
     class OneGpu:
         memory = ("cuda", 0)
 
-    with pytest.raises(distributed.DistributedError, match=r"ranks 0 and 1 both use cuda device 0 on .*\('cuda'"):
+    with pytest.raises(parallel.DistributedError, match=r"ranks 0 and 1 both use cuda device 0 on .*\('cuda'"):
         Twins().check_devices(OneGpu())
     Twins().check_devices(anynet.as_device("cpu"))  # processes share the CPU
 
@@ -275,10 +275,10 @@ def test_batchnorm_with_a_one_process_sum_equals_plain_batchnorm(cpu_backend):
 
 
 def test_not_launched_means_one_process(monkeypatch):
-    for name in distributed._LAUNCH_VARS:
+    for name in parallel._LAUNCH_VARS:
         monkeypatch.delenv(name, raising=False)
-    assert not distributed.launched()
-    assert distributed.init().size == 1
+    assert not parallel.launched()
+    assert parallel.init().size == 1
 
 
 def test_train_help_says_how_to_run_on_several_processes(capsys):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from .backend import following, namespace
-from .layers.base import Composite, Layer
-from .layers.recurrent import Cell
-from .validation import check_finite, inside_network, values_checked
+from ..backend import following, namespace
+from ..validation import check_finite, inside_network, values_checked
+from .base import Composite, Layer
+from .recurrent import Cell
 
 __all__ = ["Sequential"]
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from . import backend
-from .layers import LRN, Affine, AvgPool, BatchNorm, Conv, MatMul, MaxPool, TimeAffine, TimeGRU, TimeLSTM, TimeRNN
-from .validation import check_array
+from .. import backend
+from ..layers import LRN, Affine, AvgPool, BatchNorm, Conv, MatMul, MaxPool, TimeAffine, TimeGRU, TimeLSTM, TimeRNN
+from ..validation import check_array
 
 __all__ = ["emitter"]
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from . import backend
-from .backend import namespace
-from .parameter import Parameter
+from .. import backend
+from ..backend import namespace
+from ..parameter import Parameter
 
 __all__ = ["LossScaler", "Precision", "as_precision"]
 

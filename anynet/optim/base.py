@@ -7,8 +7,8 @@ from typing import Any, Callable, Iterable, Sequence
 
 from ..backend import device_of, following, namespace, to_device
 from ..parameter import FlatBuffer, Parameter
-from ..schedules import LR
 from ..validation import check_float, check_int
+from .schedules import LR
 
 __all__ = ["Hook", "Optimizer"]
 

@@ -1,4 +1,4 @@
-"""Run by tests/test_distributed.py under ``mpiexec -n 2``: ``python mpi_worker.py OUT SCENARIO [ARGS]``.
+"""Run by tests/training/parallel/test_parallel.py under ``mpiexec -n 2``: ``python mpi_worker.py OUT SCENARIO [ARGS]``.
 
 Rank 0 writes what it measured as JSON to OUT; a scenario that finds something wrong says so
 in the JSON rather than raising, so the test shows it.
@@ -15,11 +15,11 @@ import warnings
 import numpy as np
 
 import anynet
-from anynet import distributed
-from anynet.hooks import ClipByNorm
 from anynet.losses import SoftmaxWithLoss
 from anynet.models import MLP, SimpleConvNet
-from anynet.optimizers import Adam, Momentum
+from anynet.optim import Adam, Momentum
+from anynet.optim.hooks import ClipByNorm
+from anynet.training import parallel
 
 if "torch" in " ".join(sys.argv):
     import torch
@@ -64,7 +64,7 @@ def equal(group, spec: str, name: str, steps: int = 3, per_rank: int = 8) -> dic
     two, loss_two = run(group, per_rank)
     result = {}
     if group.is_root:
-        one, loss_one = run(distributed.Group(), per_rank * group.size)
+        one, loss_one = run(parallel.Group(), per_rank * group.size)
         result = {"max_diff": largest_difference(two, one), "loss_two": loss_two, "loss_one": loss_one,
                   "scale": max(float(np.max(np.abs(v))) for v in one.values())}
     ranks = group.gather(weights_digest(two))
@@ -146,13 +146,13 @@ def syncbn(group, spec: str, steps: int = 2, per_rank: int = 6) -> dict:
     def run(g, batch):
         anynet.seed(5)
         model = build("mlp", spec, batchnorm=True)
-        distributed.synchronize_batchnorm(model, g)
+        parallel.synchronize_batchnorm(model, g)
         trainer = anynet.Trainer(model, SoftmaxWithLoss(), Momentum(lr=0.1), verbose=0, group=g)
         trainer.fit((x, t), epochs=1, batch_size=batch, shuffle=False)
         return weights(model)
 
     two = run(group, per_rank)
-    return {"max_diff": largest_difference(two, run(distributed.Group(), per_rank * group.size))} \
+    return {"max_diff": largest_difference(two, run(parallel.Group(), per_rank * group.size))} \
         if group.is_root else {}
 
 
@@ -181,7 +181,7 @@ def mismatch(group) -> dict:
 
 def main() -> None:
     out, scenario, *args = sys.argv[1:]
-    group = distributed.init()
+    group = parallel.init()
     if scenario == "all":
         specs = args
         result = {"size": group.size, "equal": {}, "resume": {}}

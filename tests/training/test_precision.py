@@ -1,4 +1,4 @@
-"""Precision (anynet.precision): the float dtypes of each device, float64 end to end, every layer
+"""Precision (anynet.training.precision): the float dtypes of each device, float64 end to end, every layer
 in float16/bfloat16 against float32, float32 accumulation, loss scaling (a forced overflow halves
 the scale and skips exactly that step), master weights in checkpoints, the command line."""
 
@@ -12,8 +12,8 @@ import pytest
 
 import anynet
 from anynet import backend
-from anynet.precision import LossScaler, Precision
 from anynet.testing import arr, host, resolve_backend, tie_free
+from anynet.training.precision import LossScaler, Precision
 
 NARROW = ("float16", "bfloat16")
 TOL = {"float16": 1e-2, "bfloat16": 5e-2}  # relative error of a whole array against float32

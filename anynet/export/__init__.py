@@ -15,9 +15,9 @@ import copy
 import os
 from typing import Any, Sequence
 
-from . import backend
-from ._onnx_operators import emitter
-from .containers import Sequential
+from .. import backend
+from ..layers.containers import Sequential
+from .operators import emitter
 
 __all__ = ["ExportError", "to_onnx"]
 

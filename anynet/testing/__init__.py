@@ -5,7 +5,7 @@ library is absent, or that needs a GPU the machine lacks, is skipped with that r
 pytest (and raises ``BackendUnavailable`` elsewhere). Usage, in a test module of your own::
 
     import anynet, pytest
-    from anynet.testing import arr, backends, host, resolve_backend
+    from . import arr, backends, host, resolve_backend
 
     @pytest.mark.parametrize("name", backends())
     def test_my_layer(name):
@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from . import backend
+from .. import backend
 
 __all__ = [
     "BACKENDS",

@@ -2,7 +2,7 @@
 NCCL (through CuPy) between GPUs, one process per GPU, as ChainerMN.
 
     mpiexec -n 4 python train.py                 # every process runs the same script
-    group = anynet.distributed.init()            # rank, size, local_rank; size 1 without mpiexec
+    group = anynet.parallel.init()            # rank, size, local_rank; size 1 without mpiexec
     trainer = anynet.Trainer(model, loss, opt, group=group)
 
 The trainer then broadcasts parameters and buffers from rank 0, gives each rank a disjoint
@@ -22,7 +22,7 @@ import traceback
 from array import array
 from typing import Any, Callable, Iterator, Sequence
 
-from . import backend
+from ... import backend
 
 __all__ = ["DistributedError", "GradientAllReduce", "Group", "find_mpiexec", "init", "launched",
            "synchronize_batchnorm"]

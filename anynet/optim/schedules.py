@@ -20,8 +20,8 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Union
 
-from .backend import namespace
-from .validation import check_float, check_int
+from ..backend import namespace
+from ..validation import check_float, check_int
 
 __all__ = ["LR", "Constant", "CosineDecay", "OneCycle", "Schedule", "StepDecay", "Warmup"]
 

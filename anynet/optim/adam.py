@@ -7,9 +7,9 @@ from typing import Iterable
 
 from ..backend import namespace
 from ..functional import sign
-from ..schedules import LR
 from ..validation import check_float
 from .base import Hook, Optimizer, _scalar, one_minus_power
+from .schedules import LR
 
 __all__ = ["LAMB", "Adam", "AdamW", "Lion", "Nadam", "RAdam"]
 

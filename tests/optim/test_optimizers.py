@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import anynet
-from anynet import optimizers as O
+from anynet import optim as O
 from anynet.testing import arr, host
 
 # -- the published rules, by hand in NumPy (float64), independent of anynet ------
