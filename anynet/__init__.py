@@ -3,6 +3,7 @@ Python array API standard, running on NumPy, CuPy, PyTorch, JAX and array-api-st
 
 from . import data, export, functional, layers, losses, models, optim, training
 from .backend import Device, DeviceError, as_device, current_device, device, device_of, seed, to_device, to_numpy
+from .config import RunConfig, configure
 from .layers import (
     ELU,
     GELU,
@@ -102,7 +103,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     # backend and validation
-    "Device", "DeviceError", "as_device", "current_device", "debug", "device", "device_of", "seed",
+    "Device", "DeviceError", "RunConfig", "as_device", "configure", "current_device", "debug", "device",
+    "device_of", "seed",
     "to_device", "to_numpy", "numerical_gradient", "LossScaler", "Precision",
     # layers and containers
     "Affine", "AvgPool", "BatchNorm", "Conv", "Dropout", "ELU", "Embedding", "Flatten", "GRU", "LRN",
