@@ -11,14 +11,15 @@ __all__ = [
     "widen",
 ]
 
-_NARROW = ("float16", "bfloat16")
+# the floating dtypes too narrow to accumulate in (sums, exponentials, statistics)
+NARROW_FLOATS = ("float16", "bfloat16")
 
 
 def accumulation_dtype(xp: Any, dtype: Any) -> Any:
     """The dtype sums, exponentials and statistics of ``dtype`` data are computed in: float32 for
     float16 and bfloat16 (whose sums lose digits after a few hundred terms and whose exp
     overflows at 11), ``dtype`` itself otherwise."""
-    for name in _NARROW:
+    for name in NARROW_FLOATS:
         narrow = getattr(xp, name, None)  # (not compared when absent: NumPy reads None as float64)
         if narrow is not None and dtype == narrow:
             return xp.float32

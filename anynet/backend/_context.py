@@ -12,10 +12,10 @@ from ._device import LIBRARIES, Device, DeviceError, trace_constant
 from ._generic import GenericDevice
 from ._numpy import cpu
 
-__all__ = ["as_device", "current_device", "current_precision", "device", "library_of", "local_device"]
+__all__ = ["as_device", "current_device", "current_dtype", "device", "library_of", "local_device"]
 
 _CURRENT: contextvars.ContextVar[Device | None] = contextvars.ContextVar("anynet_device", default=None)
-_PRECISION: contextvars.ContextVar[Any] = contextvars.ContextVar("anynet_precision", default=None)
+_DTYPE: contextvars.ContextVar[str | None] = contextvars.ContextVar("anynet_dtype", default=None)
 
 
 def current_device() -> Device:
@@ -89,33 +89,31 @@ def local_device(spec: Any, index: int) -> Device:
     return dev
 
 
-def current_precision() -> Any:
-    """The precision the innermost ``anynet.device(..., precision=...)`` chose (a dtype name or an
-    ``anynet.Precision``), None outside one."""
-    return _PRECISION.get()
+def current_dtype() -> str:
+    """The floating dtype new parameters are born in: the innermost ``anynet.device(..., dtype=...)``,
+    else "float32"."""
+    found = _DTYPE.get()
+    return "float32" if found is None else found
 
 
 @contextlib.contextmanager
-def device(spec: Any = "cpu", dev: Any = None, precision: Any = None) -> Iterator[Device]:
+def device(spec: Any = "cpu", dev: Any = None, dtype: str | None = None) -> Iterator[Device]:
     """Within the block, new parameters, batches and random draws are born on ``spec``.
 
-    Computation always follows its inputs; the context only places new arrays.
-    ``precision`` ("float32", "float64", "float16", "bfloat16" or an ``anynet.Precision``), when
-    given, is the dtype policy of the block: new parameters are born in its master dtype and a
-    ``Trainer`` made inside trains with it; the device must have its dtypes. An inner block without
-    one keeps the outer's. Nests, and is safe across threads and async tasks.
+    Computation always follows its inputs; the context only places new arrays. ``dtype``
+    ("float32", "float64", "float16", "bfloat16"), when given, is the floating dtype new parameters
+    are born in within the block (the device must have it); an inner block without one keeps the
+    outer's. Nests, and is safe across threads and async tasks.
     """
     target = as_device(spec, dev)
-    if precision is not None:
-        names = (precision,) if isinstance(precision, str) else (precision.compute, precision.master)
-        for name in names:
-            target.float_dtype(name)  # DeviceError naming the device, the dtype and what it has
+    if dtype is not None:
+        target.float_dtype(dtype)  # DeviceError naming the device, the dtype and what it has
     token = _CURRENT.set(target)
-    ptoken = _PRECISION.set(precision) if precision is not None else None
+    dtoken = _DTYPE.set(dtype) if dtype is not None else None
     try:
         with target.scope():
             yield target
     finally:
-        if ptoken is not None:
-            _PRECISION.reset(ptoken)
+        if dtoken is not None:
+            _DTYPE.reset(dtoken)
         _CURRENT.reset(token)

@@ -9,7 +9,7 @@ import numpy as np
 from .. import backend
 from ..validation import check_bool, check_float, check_int
 
-__all__ = ["DataLoader", "DataSet", "as_dataset", "train_val_split"]
+__all__ = ["Batch", "DataLoader", "DataSet", "as_dataset", "train_val_split"]
 
 
 class DataSet:
@@ -94,8 +94,9 @@ class DataLoader:
     ``epoch`` before each pass), cuts it into global batches of ``batch_size * size`` and takes
     its contiguous part of each (sizes differ by at most one; a last global batch smaller than
     ``size`` joins the one before), so the shards are disjoint, cover the set, and every process
-    takes the same number of steps. ``global_batch`` is the size of the global batch the batch
-    last handed out belongs to (its share of it weighs its gradient).
+    takes the same number of steps. Each batch is a ``Batch``: it unpacks as ``(x, t)`` and
+    carries its ``weight``, its share of the global batch (1.0 without shards), which weighs its
+    gradient.
     """
 
     def __init__(self, data: Any, batch_size: int | None = 100, shuffle: bool = True,
@@ -125,7 +126,6 @@ class DataLoader:
         self.augment = augment
         self._uploaded: tuple[Any, Any, Any] | None = None  # (device, x, t) of the resident mode
         self.shard, self.seed, self.epoch = (rank, size), seed, 0
-        self.global_batch = 0
         self.dtype, self.target_dtype = dtype, target_dtype
 
     def __len__(self) -> int:
@@ -152,14 +152,15 @@ class DataLoader:
         # host_rng() is looked up every pass: restoring a checkpoint replaces the generator
         return backend.host_rng().permutation(len(self.data))
 
-    def _slices(self) -> Iterator[tuple[int, int]]:
-        """[start, stop) of this process's part of each global batch, in the pass's order."""
+    def _slices(self) -> Iterator[tuple[int, int, float]]:
+        """[start, stop) of this process's part of each global batch, in the pass's order, and
+        its share of that global batch."""
         rank, size = self.shard
         for lo, hi in self._bounds():
             q, extra = divmod(hi - lo, size)
             start = lo + rank * q + min(rank, extra)
-            self.global_batch = hi - lo
-            yield start, start + q + (rank < extra)
+            stop = start + q + (rank < extra)
+            yield start, stop, (stop - start) / (hi - lo)
 
     def resident_on(self, dev: Any) -> bool:
         """Whether passes on ``dev`` keep the data set there (see ``resident``)."""
@@ -167,24 +168,24 @@ class DataLoader:
             return self.resident
         return self.data.x.nbytes + self.data.t.nbytes <= backend.as_device(dev).data_budget
 
-    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+    def __iter__(self) -> Iterator[Batch]:
         dev = backend.as_device(self.device)
         x_dtype = None if self.dtype is None else dev.float_dtype(self.dtype)
         t_dtype = None if self.target_dtype is None else dev.float_dtype(self.target_dtype)
-        for x, t in self._batches():
+        for x, t, weight in self._batches():
             x, t = _cast(dev, x, x_dtype), _cast(dev, t, t_dtype)
             # augmentation on the batch's device, with its generator: the same draws after a resume
-            yield (x if self.augment is None else self.augment(x)), t
+            yield Batch(x if self.augment is None else self.augment(x), t, weight)
 
-    def _batches(self) -> Iterator[tuple[Any, Any]]:
+    def _batches(self) -> Iterator[tuple[Any, Any, float]]:
         dev = backend.as_device(self.device)
         order = self.order()
         if self.resident_on(dev):
             yield from self._gathered(dev, order)
             return
-        for start, stop in self._slices():
+        for start, stop, weight in self._slices():
             idx = slice(start, stop) if order is None else order[start:stop]
-            yield backend.to_device(self.data.x[idx], dev), backend.to_device(self.data.t[idx], dev)
+            yield backend.to_device(self.data.x[idx], dev), backend.to_device(self.data.t[idx], dev), weight
 
     def _gathered(self, dev: backend.Device, order: Any) -> Iterator[tuple[Any, Any]]:
         if self._uploaded is None or self._uploaded[0] != dev:
@@ -192,12 +193,33 @@ class DataLoader:
         _, x, t = self._uploaded
         xp = dev.xp
         perm = None if order is None else dev.from_numpy(order)
-        for lo, hi in self._slices():
+        for lo, hi, weight in self._slices():
             if perm is None:
-                yield x[lo:hi, ...], t[lo:hi, ...]
+                yield x[lo:hi, ...], t[lo:hi, ...], weight
             else:
                 idx = perm[lo:hi]
-                yield xp.take(x, idx, axis=0), xp.take(t, idx, axis=0)
+                yield xp.take(x, idx, axis=0), xp.take(t, idx, axis=0), weight
+
+
+class Batch(tuple):
+    """A batch on the device: unpacks as ``(x, t)``; ``weight`` is its share of the global batch
+    (this process's part of it under data parallelism; 1.0 otherwise), the weight of its
+    gradient."""
+
+    weight: float
+
+    def __new__(cls, x: Any, t: Any, weight: float = 1.0) -> Batch:
+        batch = super().__new__(cls, (x, t))
+        batch.weight = weight
+        return batch
+
+    @property
+    def x(self) -> Any:
+        return self[0]
+
+    @property
+    def t(self) -> Any:
+        return self[1]
 
 
 def _cast(dev: backend.Device, a: Any, dtype: Any) -> Any:

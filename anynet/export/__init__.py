@@ -26,17 +26,9 @@ class ExportError(ValueError):
     """A model or an input shape that cannot be exported."""
 
 
-def _layers(model: Any) -> list[Any]:
-    """The layers of ``model`` in order, containers opened."""
-    inner = getattr(model, "layers", None)
-    if inner is None:
-        return [model]
-    return [leaf for layer in inner for leaf in _layers(layer)]
-
-
 def _stateful(model: Any) -> list[Any]:
     """The layers that carry a recurrent state from one call to the next."""
-    return [layer for layer in _layers(model) if getattr(layer, "stateful", False) and hasattr(layer, "set_state")]
+    return [layer for layer in model.modules() if layer.carries_state]
 
 
 def _forward(net: Any, x: Any, ops: Any) -> Any:
@@ -52,7 +44,7 @@ def _forward(net: Any, x: Any, ops: Any) -> Any:
 def _input_dtype(model: Any, dtype: Any) -> Any:
     if dtype is not None:
         return backend.numpy_dtype(dtype)
-    if getattr(model, "input_ids", None) is not None:
+    if model.input_ids is not None:
         return backend.numpy_dtype("int64")  # token ids
     params = model.params
     return backend.numpy_dtype(params[0].data.dtype if params else None)

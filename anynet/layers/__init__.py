@@ -1,10 +1,9 @@
 """Layers with explicit ``forward`` / ``backward``."""
 
-# Last: containers build on the layers above (anynet.layers.containers imports anynet.layers.base).
 from .activations import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .attention import MultiHeadAttention, TimeAttention
 from .base import Composite, Layer
-from .containers import Sequential  # noqa: E402
+from .containers import Sequential
 from .conv import Conv
 from .core import Affine, Flatten, MatMul
 from .embedding import Embedding, TimeEmbedding

@@ -116,18 +116,13 @@ class MultiHeadAttention(Layer):
         D = embed_size
         self.embed_size, self.num_heads, self.causal, self.dropout = D, num_heads, causal, dropout
         scale = init_scale(weight_init, D, self.name)
-        self._params = []
         for name in ("q", "k", "v", "o"):
             W = new_parameter(f"W{name}", (D, D), scale, dtype)
             b = new_parameter(f"b{name}", (D,), None, dtype)
             setattr(self, f"W{name}", W)
             setattr(self, f"b{name}", b)
-            self._params += [W, b]
         self.cache = None
 
-    @property
-    def params(self):
-        return list(self._params)
 
     def _split(self, xp, y, N, T):
         """(N*T, D) -> (N, heads, T, D/heads)."""
@@ -139,7 +134,7 @@ class MultiHeadAttention(Layer):
         return xp.reshape(xp.permute_dims(y, (0, 2, 1, 3)), (-1, self.embed_size))
 
     def forward(self, x, train=None, padding=None):
-        Wq, bq, Wk, bk, Wv, bv, Wo, bo = (p.data for p in self._params)
+        Wq, bq, Wk, bk, Wv, bv, Wo, bo = (p.data for p in self.own_params)
         xp = namespace(x, Wq, padding, where=self.name)
         D = self.embed_size
         check_array(self.name, x, xp, ("N", "T", D), Wq.dtype)

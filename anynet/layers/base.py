@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
 from .. import backend
 from ..parameter import FlatBuffer, Parameter
@@ -12,12 +12,10 @@ __all__ = ["Composite", "Layer", "ParameterHolder", "check_keys", "new_constant"
 
 def _dtype_name(dtype: Any) -> str:
     """A dtype's array-API name ("float32", "bfloat16") from a name or any library's dtype; None:
-    the master dtype of the precision in effect (float32 unless ``anynet.device(...,
-    precision="float64")`` chose float64)."""
+    the dtype the device context gives new parameters (``anynet.device(..., dtype=...)``,
+    float32 by default)."""
     if dtype is None:
-        from ..training.precision import as_precision
-
-        return as_precision().master
+        return backend.current_dtype()
     if isinstance(dtype, str):
         return dtype
     try:
@@ -61,33 +59,119 @@ def check_keys(where: str, own: dict[str, Any], state: dict[str, Any]) -> None:
 class ParameterHolder:
     """Base class of everything that owns parameters: layers, containers and recurrent cells.
 
-    ``params`` lists parameters in a fixed, documented order; ``buffers`` names
-    non-trained arrays (running statistics) saved and moved with them; ``carried``
-    names state a layer carries from one call into the next without saving it (a
-    stateful recurrent layer's hidden state), which a compiled step passes in and out.
+    Parameters and parts register themselves when assigned to an attribute (``self.W =
+    new_parameter(...)``, ``self.ln1 = LayerNorm(...)``), in the order of their first assignment,
+    as in DeZero's ``Layer.__setattr__``: ``params`` lists this holder's own parameters, then
+    each part's, and ``modules()`` is the one walk of the tree every feature uses (buffers,
+    tracing, export, statistics). ``buffers`` names non-trained arrays (running statistics)
+    saved and moved with the parameters; ``carried`` names state a layer carries from one call
+    into the next without saving it (a stateful recurrent layer's hidden state), which a
+    compiled step passes in and out.
     """
 
     buffers: tuple[str, ...] = ()
     carried: tuple[str, ...] = ()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, (Parameter, ParameterHolder)) or name in self.__dict__.get("_own_params", ()) \
+                or name in self.__dict__.get("_parts", ()):
+            self._register(name, value)
+        object.__setattr__(self, name, value)
+
+    def _register(self, name: str, value: Any) -> None:
+        """Record ``name`` as an own parameter or a part (first assignment fixes the order), or
+        forget it when something else is assigned over it."""
+        own = self.__dict__.setdefault("_own_params", [])
+        parts = self.__dict__.setdefault("_parts", {})
+        if isinstance(value, Parameter):
+            if name not in own:
+                own.append(name)
+        elif name in own:
+            own.remove(name)
+        if isinstance(value, ParameterHolder):
+            parts[name] = value
+        else:
+            parts.pop(name, None)
 
     @property
     def name(self) -> str:
         return type(self).__name__
 
     @property
+    def parts(self) -> dict[str, ParameterHolder]:
+        """The sub-layers by name, in the order they were assigned."""
+        return dict(self.__dict__.get("_parts", {}))
+
+    def replace_part(self, name: str, new: ParameterHolder) -> None:
+        """Put ``new`` in the place of the part ``name`` (keeping its position)."""
+        if name not in self.parts:
+            raise KeyError(f"{self.name}: no part {name!r}; the parts are {list(self.parts)}")
+        setattr(self, name, new)
+
+    def modules(self) -> Iterator[ParameterHolder]:
+        """This holder, then every part's ``modules()`` in order: the one walk of the tree."""
+        yield self
+        for part in self.parts.values():
+            yield from part.modules()
+
+    @property
+    def own_params(self) -> list[Parameter]:
+        """The parameters assigned to this holder itself (not its parts'), in assignment order."""
+        return [getattr(self, name) for name in self.__dict__.get("_own_params", ())]
+
+    @property
     def params(self) -> list[Parameter]:
-        return []
+        """Every parameter in a fixed, documented order: this holder's own, then each part's."""
+        return [p for m in self.modules() for p in m.own_params]
+
+    @property
+    def carries_state(self) -> bool:
+        """Whether this holder carries state from one call into the next (a stateful recurrent
+        layer; ``set_state`` then sets it); False by default."""
+        return False
+
+    def reset_state(self) -> None:
+        """Forget state carried between calls (a stateful recurrent layer's hidden state), here and
+        in every part; nothing by default."""
+        for part in self.parts.values():
+            part.reset_state()
+
+    # -- the state protocol a compiled step uses (see anynet.training.step) ---------------------
+
+    def state_leaves(self) -> dict[str, Any]:
+        """This holder's own non-parameter arrays a step reads and writes: ``buffers`` and
+        ``carried`` by name (not its parts': walk ``modules()``)."""
+        return {name: getattr(self, name) for name in (*self.buffers, *self.carried)}
+
+    def load_state_leaves(self, leaves: dict[str, Any]) -> None:
+        """Take back what ``state_leaves`` gave (new arrays of the same names)."""
+        for name, value in leaves.items():
+            setattr(self, name, value)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The holder's own Python state (parameters objects, caches kept for backward, settings),
+        which ``restore`` puts back: a traced call leaves no traced value behind in it."""
+        return dict(self.__dict__)
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Put back what ``snapshot`` returned."""
+        self.__dict__.clear()
+        self.__dict__.update(snapshot)
+
+    # -- moving, saving ---------------------------------------------------------------------------
 
     def to(self, device: Any) -> "ParameterHolder":
         """Move parameters, their gradients and optimizer state, and buffers to ``device``."""
         dev = backend.as_device(device)
-        for p in self.params:
+        for p in self.own_params:
             p.data = backend.to_device(p.data, dev)
             if p.grad is not None:
                 p.grad = backend.to_device(p.grad, dev)
             p.state = {k: backend.to_device(v, dev) for k, v in p.state.items()}
         for b in self.buffers:
             setattr(self, b, backend.to_device(getattr(self, b), dev))
+        for part in self.parts.values():
+            part.to(dev)
         return self
 
     def flatten_params(self) -> FlatBuffer:
@@ -96,14 +180,25 @@ class ParameterHolder:
         gradient a data-parallel run all-reduces. Only where arrays are writable (not JAX)."""
         return FlatBuffer(self.params)
 
+    def _slots(self) -> Iterator[tuple[str, ParameterHolder, str, bool]]:
+        """(state_dict key, holder, attribute, is a parameter) for every saved array, in order:
+        own parameters by their names, own buffers, then each part's under "part.key"."""
+        for p_name in self.__dict__.get("_own_params", ()):
+            yield getattr(self, p_name).name, self, p_name, True
+        for b in self.buffers:
+            yield b, self, b, False
+        for n, part in self.parts.items():
+            for key, holder, attr, is_param in part._slots():
+                yield f"{n}.{key}", holder, attr, is_param
+
     def state_dict(self) -> dict[str, Any]:
-        """Parameters and buffers by name (arrays, not copies)."""
-        state = {p.name: p.data for p in self.params}
-        state.update({b: getattr(self, b) for b in self.buffers})
-        return state
+        """Parameters and buffers by name (arrays, not copies): a part's keys read "part.key"."""
+        return {key: (getattr(holder, attr).data if is_param else getattr(holder, attr))
+                for key, holder, attr, is_param in self._slots()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Take arrays by name (shapes must match), placed on this layer's device."""
+        """Take arrays by name (shapes must match), placed on this layer's device; every key and
+        shape is checked before anything is assigned."""
         own = self.state_dict()
         check_keys(self.name, own, state)
         for key, value in state.items():
@@ -112,19 +207,22 @@ class ParameterHolder:
                     f"{self.name}: {key} has shape {tuple(own[key].shape)}, the state gives {tuple(value.shape)}"
                 )
         dev = self.device
-        for p in self.params:
-            p.data = backend.to_device(state[p.name], dev)
-            p.grad = None
-        for b in self.buffers:
-            setattr(self, b, backend.to_device(state[b], dev))
+        for key, holder, attr, is_param in self._slots():
+            value = backend.to_device(state[key], dev)
+            if is_param:
+                p = getattr(holder, attr)
+                p.data, p.grad = value, None
+            else:
+                setattr(holder, attr, value)
 
     @property
     def device(self) -> backend.Device:
         """Where this layer's arrays live (the current device if it has none)."""
-        for p in self.params:
-            return backend.device_of(p.data)
-        for b in self.buffers:
-            return backend.device_of(getattr(self, b))
+        for m in self.modules():
+            for p in m.own_params:
+                return backend.device_of(p.data)
+            for b in m.buffers:
+                return backend.device_of(getattr(m, b))
         return backend.current_device()
 
     def _need(self, attr: str) -> Any:
@@ -138,7 +236,7 @@ class ParameterHolder:
             raise ValueError(f"{self.name}: expected dout of shape {tuple(shape)}, got {tuple(dout.shape)}")
 
     def __repr__(self) -> str:
-        shapes = ", ".join(f"{p.name}={p.shape}" for p in self.params)
+        shapes = ", ".join(f"{p.name}={p.shape}" for p in self.own_params)
         return f"{self.name}({shapes})"
 
 
@@ -170,8 +268,10 @@ class Layer(ParameterHolder):
         return self.training if train is None else bool(train)
 
     def train(self, mode: bool = True) -> "Layer":
-        """Switch to training mode (dropout on, batch statistics); returns self."""
-        self.training = bool(mode)
+        """Switch to training mode (dropout on, batch statistics), in every part too; returns self."""
+        for m in self.modules():
+            if isinstance(m, Layer):
+                m.training = bool(mode)
         return self
 
     def eval(self) -> "Layer":
@@ -180,59 +280,17 @@ class Layer(ParameterHolder):
 
 
 class Composite(Layer):
-    """A layer built from named sub-layers (a Sequential, a Transformer block, an encoder-decoder).
+    """A layer built from named sub-layers (a Transformer block, an encoder-decoder).
 
-    Subclasses register each part with ``self.add(name, layer)``; ``params`` joins
-    the parts' parameters in registration order, ``train``/``eval``/``to`` reach every
-    part, and ``state_dict`` keys read "name.key". ``forward``/``backward`` are the subclass's.
+    Subclasses register each part with ``self.add(name, layer)`` (or by assigning it to
+    ``self.<name>``); ``params`` joins the parts' parameters in registration order,
+    ``train``/``eval``/``to`` reach every part, and ``state_dict`` keys read "name.key".
+    ``forward``/``backward`` are the subclass's.
     """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._parts: dict[str, Layer] = {}
-
-    @property
-    def parts(self) -> dict[str, Layer]:
-        """The sub-layers by name, in order."""
-        return self._parts
 
     def add(self, name: str, layer: Layer) -> Layer:
         """Register ``layer`` as the part ``name`` (also the attribute ``self.<name>``)."""
         if not isinstance(layer, Layer):
             raise TypeError(f"{self.name}: part {name!r} is a {type(layer).__name__}, not a Layer")
-        self._parts[name] = layer
         setattr(self, name, layer)
         return layer
-
-    @property
-    def params(self):
-        return [p for layer in self.parts.values() for p in layer.params]
-
-    def train(self, mode: bool = True) -> "Composite":
-        super().train(mode)
-        for layer in self.parts.values():
-            layer.train(mode)
-        return self
-
-    def to(self, device: Any) -> "Composite":
-        for layer in self.parts.values():
-            layer.to(device)
-        return self
-
-    @property
-    def device(self) -> backend.Device:
-        for layer in self.parts.values():
-            if layer.params or layer.buffers:
-                return layer.device
-        return super().device
-
-    def state_dict(self) -> dict[str, Any]:
-        return {f"{n}.{k}": v for n, layer in self.parts.items() for k, v in layer.state_dict().items()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        check_keys(self.name, self.state_dict(), state)
-        for n, layer in self.parts.items():
-            prefix = f"{n}."
-            sub = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-            if sub:
-                layer.load_state_dict(sub)

@@ -52,9 +52,6 @@ class Conv(Layer):
         self.input_grad = check_bool(self.name, "input_grad", input_grad)
         self.x = self.out_shape = self.cols = None
 
-    @property
-    def params(self):
-        return [self.W, self.b]
 
     def output_shape(self, in_shape: tuple[int, int, int]) -> tuple[int, int, int]:
         """(C, H, W) of one input -> (FN, OH, OW) of its output."""

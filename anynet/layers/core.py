@@ -23,9 +23,6 @@ class MatMul(Layer):
         self.W = new_parameter("W", (in_size, out_size), init_scale(weight_init, in_size, self.name), dtype)
         self.x = None
 
-    @property
-    def params(self):
-        return [self.W]
 
     def forward(self, x, train=None):
         W = self.W.data
@@ -55,9 +52,6 @@ class Affine(MatMul):
         super().__init__(in_size, out_size, weight_init, dtype)
         self.b = new_parameter("b", (out_size,), None, dtype)
 
-    @property
-    def params(self):
-        return [self.W, self.b]
 
     def forward(self, x, train=None):
         return super().forward(x, train) + self.b.data

@@ -28,9 +28,6 @@ class Embedding(Layer):
         self.W = new_parameter("W", shape, check_float(self.name, "weight_init", weight_init, 0.0), dtype)
         self.ids = None
 
-    @property
-    def params(self):
-        return [self.W]
 
     @property
     def input_ids(self) -> int:

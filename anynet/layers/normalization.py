@@ -30,9 +30,6 @@ class LayerNorm(Layer):
         self.beta = new_parameter("beta", (normalized_size,), None, dtype)
         self.cache = None
 
-    @property
-    def params(self):
-        return [self.gamma, self.beta]
 
     def forward(self, x, train=None):
         gamma, beta = self.gamma.data, self.beta.data

@@ -145,9 +145,6 @@ class RecurrentWeights(ParameterHolder):
         self.Wh = new_parameter("Wh", (H, G * H), init_scale(weight_init, H, self.name), dtype)
         self.b = new_parameter("b", (G * H,), None, dtype)
 
-    @property
-    def params(self):
-        return [self.Wx, self.Wh, self.b]
 
     def _weights(self):
         return self.Wx.data, self.Wh.data, self.b.data

@@ -51,9 +51,8 @@ class BatchNorm(Layer):
     the running statistics ``running = momentum * running + (1 - momentum) * batch``;
     inference uses the running statistics. Parameters: gamma (D,), beta (D,);
     buffers: running_mean (D,), running_var (D,).
-    ``stats_sum``: None (each process normalises with its own batch), or a function summing a
-    1-D array over the processes of a run, which makes the statistics and their gradients those
-    of the global batch (synchronised BatchNorm; ``anynet.parallel.synchronize_batchnorm``).
+    The batch statistics are those of this batch (``anynet.parallel.SyncBatchNorm`` takes them
+    over every process's batch).
     Statistics are computed in float32 for float16/bfloat16 input (running statistics keep the
     dtype they were born in, float32 under mixed precision). Ioffe and Szegedy, https://arxiv.org/abs/1502.03167
     """
@@ -70,12 +69,8 @@ class BatchNorm(Layer):
         self.beta = new_parameter("beta", (num_features,), None, dtype)
         self.running_mean = new_constant(0.0, (num_features,), dtype)
         self.running_var = new_constant(1.0, (num_features,), dtype)
-        self.stats_sum = None
         self.cache = None
 
-    @property
-    def params(self):
-        return [self.gamma, self.beta]
 
     def _layout(self, x):
         D = self.num_features
@@ -126,32 +121,22 @@ class BatchNorm(Layer):
         # gamma / std * (d - mean(d) - xn * mean(d * xn))). The in-place steps write into arrays
         # made here only (where a namespace has none, they rebind), so at most two arrays of
         # dout's size are alive at once.
-        if self.stats_sum is None:
-            n = 1
-            for axis in axes:
-                n *= xn.shape[axis]
-            mean_d, mean_dxn = xp.reshape(sum_d, bshape) / n, xp.reshape(sum_dxn, bshape) / n
-        else:  # both means over the global batch, in one message
-            D = self.num_features
-            both = self._global_mean(xp, xp.concat([sum_d, sum_dxn]), xn, axes)
-            mean_d, mean_dxn = xp.reshape(both[:D], bshape), xp.reshape(both[D:], bshape)
+        n = 1
+        for axis in axes:
+            n *= xn.shape[axis]
+        D = self.num_features
+        both = self._means_of_sums(xp, xp.concat([sum_d, sum_dxn]), n)  # one message when synchronised
+        mean_d, mean_dxn = xp.reshape(both[:D], bshape), xp.reshape(both[D:], bshape)
         dx = d - mean_d
         dx -= xn * mean_dxn
         dx *= scale
         return xp.astype(dx, dout.dtype, copy=False)
 
     def _mean(self, xp, a, axes, bshape):
-        """The per-feature mean of ``a``: over this batch, or over the global one (``stats_sum``)."""
-        if self.stats_sum is None:
-            return xp.mean(a, axis=axes, keepdims=True)
-        return xp.reshape(self._global_mean(xp, xp.sum(a, axis=axes), a, axes), bshape)
+        """The per-feature mean of ``a`` over the batch (``axes``), shaped ``bshape``."""
+        return xp.mean(a, axis=axes, keepdims=True)
 
-    def _global_mean(self, xp, sums, a, axes):
-        """``sums`` (this batch's per-feature sums over ``axes`` of ``a``) summed over the processes
-        with the element count in the same message, divided by the global count."""
-        n = 1
-        for axis in axes:
-            n *= a.shape[axis]
-        count = xp.full((1,), float(n), dtype=sums.dtype, device=backend.device_of(sums).device)
-        total = self.stats_sum(xp.concat([sums, count]))
-        return total[:-1] / total[-1:]
+    def _means_of_sums(self, xp, sums, n):
+        """Per-feature means from per-feature sums over ``n`` elements each (backward's two
+        means, laid end to end); a subclass may take them over more than this batch."""
+        return sums / n

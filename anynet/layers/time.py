@@ -25,9 +25,6 @@ class TimeAffine(Layer):
         self.b = new_parameter("b", (out_size,), None, dtype)
         self.x = None
 
-    @property
-    def params(self):
-        return [self.W, self.b]
 
     def forward(self, x, train=None):
         W, b = self.W.data, self.b.data

@@ -35,6 +35,10 @@ class _TimeRecurrent(RecurrentWeights, Layer):
         self.dstate: tuple | None = None  # gradient of the initial state, after backward
         self.caches = self.x = None
 
+    @property
+    def carries_state(self) -> bool:
+        return self.stateful
+
     def reset_state(self) -> None:
         """Forget the carried hidden (and cell) state: the next forward starts from zeros."""
         self.state = None

@@ -42,9 +42,6 @@ class PositionalEncoding(Layer):
         self.P = new_parameter("P", (max_len, embed_size), weight_init, dtype) if learned else None
         self.shape = None
 
-    @property
-    def params(self):
-        return [self.P] if self.learned else []
 
     def forward(self, x, train=None):
         P = self.P.data if self.learned else None

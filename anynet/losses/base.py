@@ -6,15 +6,15 @@ returns the (N,) losses and backward takes a ``dout`` of shape (N,)).
 
 Every loss computes in float32 at least: float16/bfloat16 scores (mixed precision) and
 floating targets are widened on the way in, and the gradient is returned in the scores' dtype,
-so a loss, its log-sum-exp and its batch sum never run in half precision. The base class adds
-this to each subclass's ``forward`` and ``backward`` (``__init_subclass__``): one owner for it.
+so a loss, its log-sum-exp and its batch sum never run in half precision. One owner for it: the
+base class's ``forward`` and ``backward`` widen and narrow around the subclass's ``_forward(y, t)``
+and ``_backward(dout)``, where each loss writes its maths.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-from typing import Any, Callable
+from typing import Any
 
 from ..backend import namespace
 from ..functional import one_hot, widen
@@ -29,14 +29,8 @@ class Loss:
     """Base of the losses: reduction over the batch and the checks shared by all."""
 
     label_smoothing = 0.0
+    ignore_label: int | None = None  # a label whose samples count for nothing (TimeSoftmaxWithLoss)
     _dy_dtype: Any = None  # the dtype of the last forward's scores, which backward returns
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "forward" in vars(cls):
-            cls.forward = _widening(vars(cls)["forward"])
-        if "backward" in vars(cls):
-            cls.backward = _narrowing(vars(cls)["backward"])
 
     def __init__(self, reduction: str = "mean"):
         self.reduction = check_choice(self.name, "reduction", reduction, _REDUCTIONS)
@@ -53,10 +47,35 @@ class Loss:
         return self.forward(y, t)
 
     def forward(self, y: Any, t: Any) -> Any:
-        raise NotImplementedError
+        """The loss of scores ``y`` against targets ``t`` (computed in float32 at least)."""
+        dtype = getattr(y, "dtype", None)  # None: not an array; the loss's own checks say so
+        out = self._forward(_wide(y), _wide(t))
+        self._dy_dtype = dtype
+        return out
 
     def backward(self, dout: Any = 1.0) -> Any:
+        """dL/dy of the last ``forward``, in the dtype of its scores."""
+        dy = self._backward(dout)
+        dtype = self._dy_dtype
+        return dy if dtype is None or dy.dtype == dtype else namespace(dy).astype(dy, dtype)
+
+    def _forward(self, y: Any, t: Any) -> Any:
+        """The subclass's loss maths (inputs already widened)."""
         raise NotImplementedError
+
+    def _backward(self, dout: Any) -> Any:
+        """The subclass's gradient maths."""
+        raise NotImplementedError
+
+    def snapshot(self) -> dict[str, Any]:
+        """The loss's Python state (settings, the cache kept for backward), which ``restore`` puts
+        back: a traced step leaves no traced value behind in it."""
+        return dict(self.__dict__)
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Put back what ``snapshot`` returned."""
+        self.__dict__.clear()
+        self.__dict__.update(snapshot)
 
     def _reduce(self, xp: Any, per_sample: Any, count: Any = None) -> Any:
         """The reduced loss; ``count`` (default: all samples) is what the mean divides by."""
@@ -131,27 +150,6 @@ def _wide(a: Any) -> Any:
         return widen(a)
     except (TypeError, AttributeError):
         return a  # not an array: the loss's own checks say what was expected
-
-
-def _widening(forward: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(forward)
-    def wrapped(self: Loss, y: Any, t: Any) -> Any:
-        dtype = getattr(y, "dtype", None)
-        out = forward(self, _wide(y), _wide(t))
-        self._dy_dtype = dtype  # set after the call: the outermost forward's dtype wins
-        return out
-
-    return wrapped
-
-
-def _narrowing(backward: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(backward)
-    def wrapped(self: Loss, dout: Any = 1.0) -> Any:
-        dy = backward(self, dout)
-        dtype = self._dy_dtype
-        return dy if dtype is None or dy.dtype == dtype else namespace(dy).astype(dy, dtype)
-
-    return wrapped
 
 
 def _mean_over_features(xp: Any, e: Any) -> Any:

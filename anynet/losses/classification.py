@@ -39,7 +39,7 @@ class SoftmaxWithLoss(Loss):
         super().__init__(reduction)
         self._set_label_smoothing(label_smoothing)
 
-    def forward(self, x, t):
+    def _forward(self, x, t):
         xp, target = self._class_target(x, t, name="x")
         target = self._smoothed(target)
         logp = log_softmax(x, axis=1)
@@ -50,7 +50,7 @@ class SoftmaxWithLoss(Loss):
         self.cache = (xp.exp(logp), target)
         return self._reduce(xp, per_sample)
 
-    def backward(self, dout=1.0):
+    def _backward(self, dout=1.0):
         y, target = self._need()
         xp = namespace(y, where=self.name)
         return (y - target) * self._weights(xp, dout, y)
@@ -68,13 +68,13 @@ class CrossEntropy(Loss):
         super().__init__(reduction)
         self.delta = check_float(self.name, "delta", delta, 0.0, low_open=True)
 
-    def forward(self, y, t):
+    def _forward(self, y, t):
         xp, target = self._class_target(y, t)
         safe = xp.maximum(y, 0.0) + self.delta
         self.cache = (y, safe, target)
         return self._reduce(xp, -xp.sum(target * xp.log(safe), axis=1))
 
-    def backward(self, dout=1.0):
+    def _backward(self, dout=1.0):
         y, safe, target = self._need()
         xp = namespace(y, where=self.name)
         return xp.where(y >= 0, -target / safe, 0.0) * self._weights(xp, dout, y)
@@ -100,7 +100,7 @@ class CategoricalCrossEntropy(Loss):
         self.eps = check_float(self.name, "eps", eps, 0.0, low_open=True)
         self._set_label_smoothing(label_smoothing)
 
-    def forward(self, y, t):
+    def _forward(self, y, t):
         xp, target = self._class_target(y, t, indices=self.indices, rows=self.rows)
         target = self._smoothed(target)
         if self.from_logits:
@@ -112,7 +112,7 @@ class CategoricalCrossEntropy(Loss):
             self.cache = (y, clipped, target)
         return self._reduce(xp, -xp.sum(target * logp, axis=1))
 
-    def backward(self, dout=1.0):
+    def _backward(self, dout=1.0):
         y, clipped, target = self._need()
         xp = namespace(y, where=self.name)
         if self.from_logits:
@@ -147,7 +147,7 @@ class BinaryCrossEntropy(Loss):
         self.from_logits = check_bool(self.name, "from_logits", from_logits)
         self.eps = check_float(self.name, "eps", eps, 0.0, low_open=True)
 
-    def forward(self, y, t):
+    def _forward(self, y, t):
         xp = self._same_shape(y, t)
         if self.from_logits:
             per_element = softplus(y) - t * y
@@ -158,7 +158,7 @@ class BinaryCrossEntropy(Loss):
             self.cache = (y, clipped, t)
         return self._reduce(xp, _mean_over_features(xp, per_element))
 
-    def backward(self, dout=1.0):
+    def _backward(self, dout=1.0):
         y, clipped, t = self._need()
         xp = namespace(y, where=self.name)
         if self.from_logits:
@@ -177,13 +177,13 @@ class SigmoidWithLoss(Loss):
     overflow); per sample: the mean over non-batch axes. Gradient: (s - t).
     """
 
-    def forward(self, x, t):
+    def _forward(self, x, t):
         xp = self._same_shape(x, t)
         per_sample = _mean_over_features(xp, softplus(x) - t * x)
         self.cache = (sigmoid(x), t)
         return self._reduce(xp, per_sample)
 
-    def backward(self, dout=1.0):
+    def _backward(self, dout=1.0):
         s, t = self._need()
         xp = namespace(s, where=self.name)
         return (s - t) * self._per_element(xp, dout, s)
@@ -198,13 +198,13 @@ class Hinge(Loss):
 
     power = 1
 
-    def forward(self, y, t):
+    def _forward(self, y, t):
         xp = self._same_shape(y, t)
         margin = xp.maximum(1.0 - t * y, 0.0)
         self.cache = (margin, t)
         return self._reduce(xp, _mean_over_features(xp, margin if self.power == 1 else margin * margin))
 
-    def backward(self, dout=1.0):
+    def _backward(self, dout=1.0):
         margin, t = self._need()
         xp = namespace(margin, where=self.name)
         grad = xp.where(margin > 0, -t, 0.0) if self.power == 1 else -2.0 * t * margin
@@ -229,7 +229,7 @@ class FocalLoss(Loss):
         super().__init__(reduction)
         self.gamma = check_float(self.name, "gamma", gamma, 0.0)
 
-    def forward(self, x, t):
+    def _forward(self, x, t):
         xp, target = self._class_target(x, t, rows=False, name="x")
         logp = log_softmax(x, axis=1)
         logp_t = xp.sum(target * logp, axis=1)
@@ -237,7 +237,7 @@ class FocalLoss(Loss):
         self.cache = (xp.exp(logp), target, logp_t, q)
         return self._reduce(xp, -(q**self.gamma) * logp_t)
 
-    def backward(self, dout=1.0):
+    def _backward(self, dout=1.0):
         p, target, logp_t, q = self._need()
         xp = namespace(p, where=self.name)
         g = self.gamma

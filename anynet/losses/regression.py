@@ -27,13 +27,13 @@ class MeanSquaredError(Loss):
     """Mean of (y - t)^2 over each sample's elements, then over the batch (as in PyTorch
     and Keras; the book's version is 0.5 * sum((y - t)^2)). Gradient: 2 (y - t) / elements."""
 
-    def forward(self, y, t):
+    def _forward(self, y, t):
         xp = self._same_shape(y, t)
         diff = y - t
         self.cache = diff
         return self._reduce(xp, _mean_over_features(xp, diff * diff))
 
-    def backward(self, dout=1.0):
+    def _backward(self, dout=1.0):
         diff = self._need()
         xp = namespace(diff, where=self.name)
         return 2.0 * diff * self._per_element(xp, dout, diff)
@@ -42,13 +42,13 @@ class MeanSquaredError(Loss):
 class MeanAbsoluteError(Loss):
     """Mean of |y - t| over each sample's elements. Gradient: sign(y - t) (0 where y == t)."""
 
-    def forward(self, y, t):
+    def _forward(self, y, t):
         xp = self._same_shape(y, t)
         diff = y - t
         self.cache = diff
         return self._reduce(xp, _mean_over_features(xp, xp.abs(diff)))
 
-    def backward(self, dout=1.0):
+    def _backward(self, dout=1.0):
         diff = self._need()
         xp = namespace(diff, where=self.name)
         return sign(diff) * self._per_element(xp, dout, diff)
@@ -66,14 +66,14 @@ class MeanAbsolutePercentageError(Loss):
         super().__init__(reduction)
         self.eps = check_float(self.name, "eps", eps, 0.0, low_open=True)
 
-    def forward(self, y, t):
+    def _forward(self, y, t):
         xp = self._same_shape(y, t)
         diff = y - t
         scale = 100.0 / xp.maximum(xp.abs(t), self.eps)
         self.cache = (diff, scale)
         return self._reduce(xp, _mean_over_features(xp, xp.abs(diff) * scale))
 
-    def backward(self, dout=1.0):
+    def _backward(self, dout=1.0):
         diff, scale = self._need()
         xp = namespace(diff, where=self.name)
         return sign(diff) * scale * self._per_element(xp, dout, diff)
@@ -87,13 +87,13 @@ class MeanSquaredLogarithmicError(Loss):
     is 0 where y < 0.
     """
 
-    def forward(self, y, t):
+    def _forward(self, y, t):
         xp = self._same_shape(y, t)
         diff = xp.log1p(xp.maximum(y, 0.0)) - xp.log1p(xp.maximum(t, 0.0))
         self.cache = (y, diff)
         return self._reduce(xp, _mean_over_features(xp, diff * diff))
 
-    def backward(self, dout=1.0):
+    def _backward(self, dout=1.0):
         y, diff = self._need()
         xp = namespace(y, where=self.name)
         grad = xp.where(y >= 0, 2.0 * diff / (1.0 + xp.maximum(y, 0.0)), 0.0)
@@ -113,14 +113,14 @@ class KLDivergence(Loss):
         super().__init__(reduction)
         self.eps = check_float(self.name, "eps", eps, 0.0, low_open=True)
 
-    def forward(self, y, t):
+    def _forward(self, y, t):
         xp = self._same_shape(y, t)
         tc = clip(t, self.eps, 1.0)
         yc = clip(y, self.eps, 1.0)
         self.cache = (y, yc, tc)
         return self._reduce(xp, _sum_over_features(xp, tc * xp.log(tc / yc)))
 
-    def backward(self, dout=1.0):
+    def _backward(self, dout=1.0):
         y, yc, tc = self._need()
         xp = namespace(y, where=self.name)
         inside = (y >= self.eps) & (y <= 1.0)
@@ -139,13 +139,13 @@ class Poisson(Loss):
         super().__init__(reduction)
         self.eps = check_float(self.name, "eps", eps, 0.0, low_open=True)
 
-    def forward(self, y, t):
+    def _forward(self, y, t):
         xp = self._same_shape(y, t)
         safe = xp.maximum(y, 0.0) + self.eps
         self.cache = (y, safe, t)
         return self._reduce(xp, _mean_over_features(xp, y - t * xp.log(safe)))
 
-    def backward(self, dout=1.0):
+    def _backward(self, dout=1.0):
         y, safe, t = self._need()
         xp = namespace(y, where=self.name)
         grad = 1.0 - xp.where(y >= 0, t / safe, 0.0)
@@ -164,7 +164,7 @@ class CosineProximity(Loss):
         super().__init__(reduction)
         self.eps = check_float(self.name, "eps", eps, 0.0, low_open=True)
 
-    def forward(self, y, t):
+    def _forward(self, y, t):
         xp = self._same_shape(y, t)
         y2 = _sum_over_features(xp, y * y, keepdims=True)
         t_hat = t / xp.sqrt(xp.maximum(_sum_over_features(xp, t * t, keepdims=True), self.eps))
@@ -173,7 +173,7 @@ class CosineProximity(Loss):
         self.cache = (y, t_hat, norm, cos, y2 > self.eps)
         return self._reduce(xp, -xp.reshape(cos, (y.shape[0],)))
 
-    def backward(self, dout=1.0):
+    def _backward(self, dout=1.0):
         y, t_hat, norm, cos, unclamped = self._need()
         xp = namespace(y, where=self.name)
         grad = -t_hat / norm + xp.where(unclamped, cos * y / (norm * norm), 0.0)
@@ -190,7 +190,7 @@ class Huber(Loss):
         super().__init__(reduction)
         self.delta = check_float(self.name, "delta", delta, 0.0, low_open=True)
 
-    def forward(self, y, t):
+    def _forward(self, y, t):
         xp = self._same_shape(y, t)
         d = y - t
         self.cache = d
@@ -198,7 +198,7 @@ class Huber(Loss):
         per_element = xp.where(a <= self.delta, 0.5 * d * d, self.delta * (a - 0.5 * self.delta))
         return self._reduce(xp, _mean_over_features(xp, per_element))
 
-    def backward(self, dout=1.0):
+    def _backward(self, dout=1.0):
         d = self._need()
         xp = namespace(d, where=self.name)
         return clip(d, -self.delta, self.delta) * self._per_element(xp, dout, d)

@@ -24,7 +24,7 @@ class TimeSoftmaxWithLoss(Loss):
         super().__init__(reduction)
         self.ignore_label = check_int(self.name, "ignore_label", ignore_label, None)
 
-    def forward(self, x, t):
+    def _forward(self, x, t):
         xp = namespace(x, t, where=self.name)
         if x.ndim != 3:
             raise ValueError(f"{self.name}: expected x of shape (N, T, V), got {tuple(x.shape)}")
@@ -42,7 +42,7 @@ class TimeSoftmaxWithLoss(Loss):
         loss = self._reduce(xp, per_pos, count)
         return xp.reshape(loss, (N, T)) if self.reduction == "none" else loss
 
-    def backward(self, dout=1.0):
+    def _backward(self, dout=1.0):
         y, target, m, count, (N, T, V) = self._need()
         xp = namespace(y, where=self.name)
         w = self._weights(xp, dout, y, count, shape=(N, T))

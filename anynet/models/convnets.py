@@ -40,7 +40,7 @@ class _Builder:
         return check_float(self.where, "dropout", dropout, 0.0, 1.0, high_open=True)
 
     def add(self, layer: Layer) -> None:
-        if hasattr(layer, "output_shape"):
+        if isinstance(layer, (Conv, MaxPool, AvgPool)):  # the layers that change (C, H, W)
             try:
                 self.shape = layer.output_shape(self.shape)
             except ValueError as err:

@@ -31,15 +31,7 @@ def recurrent_stack(input_size: int, hidden_size: int, cell: str = "lstm", layer
     return stack
 
 
-class _Recurrent(Sequential):
-    def reset_state(self) -> None:
-        """Forget the hidden state carried by every stateful layer."""
-        for layer in self.layers:
-            if hasattr(layer, "reset_state"):
-                layer.reset_state()
-
-
-class SequenceClassifier(_Recurrent):
+class SequenceClassifier(Sequential):
     """Many-to-one: a stack of Time layers read the sequence, an Affine scores its last state.
 
     x (N, T, D) -> scores (N, output_size). For images read row by row, T = rows and
@@ -53,7 +45,7 @@ class SequenceClassifier(_Recurrent):
         super().__init__(*stack, Affine(hidden_size, output_size, "xavier", dtype))
 
 
-class LanguageModel(_Recurrent):
+class LanguageModel(Sequential):
     """Many-to-many: TimeEmbedding - [Dropout] - stacked stateful Time layers - [Dropout] - TimeAffine.
 
     ids (N, T) integers in [0, vocab_size) -> scores (N, T, vocab_size) for the next token;

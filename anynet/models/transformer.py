@@ -40,6 +40,3 @@ class TransformerLM(Sequential):
                   for _ in range(layers)]
         stack += [LayerNorm(embed_size, dtype=dtype), TimeAffine(embed_size, vocab_size, "xavier", dtype)]
         super().__init__(*stack)
-
-    def reset_state(self) -> None:
-        """Nothing to forget: the model reads each batch on its own (the LanguageModel interface)."""

@@ -190,6 +190,16 @@ class Optimizer:
             dev = device_of(p.data)
             p.state = {k: to_device(v, dev) for k, v in values.items()}
 
+    def snapshot(self) -> dict[str, Any]:
+        """The optimizer's Python state (counts, settings, its flat buffer), which ``restore`` puts
+        back: a traced step leaves no traced value behind in it."""
+        return dict(self.__dict__)
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Put back what ``snapshot`` returned."""
+        self.__dict__.clear()
+        self.__dict__.update(snapshot)
+
     def __repr__(self) -> str:
         return f"{self.name}(lr={self.lr!r})"
 

@@ -15,104 +15,86 @@ it; this pure form is what ``jax.jit`` and ``torch.compile`` see (``CompiledStep
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .. import backend
 from ..metrics import accuracy
-from ..parameter import Parameter
 from ..validation import inside_network
+from .plugin import StepPlugin
 
-__all__ = ["CompileError", "CompiledStep", "GradTransform", "TrainStep", "compile_step"]
-
-# (params, grads) -> grads, run between backward and the optimizer's hooks
-GradTransform = Callable[[Sequence[Parameter], list[Any]], list[Any]]
+__all__ = ["CompileError", "CompiledStep", "TrainStep", "compile_step"]
 
 
 class CompileError(ValueError):
     """A compiled step was asked for on a library that runs eager."""
 
 
-def _leaves(layer: Any) -> Iterator[Any]:
-    """The parts of a (nested) composite layer in order, then the composite itself."""
-    for inner in getattr(layer, "parts", {}).values():
-        yield from _leaves(inner)
-    yield layer
-
-
 class TrainStep:
     """forward -> loss -> backward -> gradient transforms -> hooks -> optimizer update -> metric sums.
 
-    ``step(x, t) -> (loss, (loss_sum, hits))`` runs one step on the live model and optimizer:
-    ``loss`` is the batch's mean loss, ``loss_sum`` = loss * N and ``hits`` the number of correct
-    argmax predictions (None with ``accuracy=False``), all 0-d device arrays (no host read).
+    ``step(x, t, weight=1.0) -> (loss, (loss_sum, hits))`` runs one step on the live model and
+    optimizer: ``loss`` is the batch's mean loss, ``loss_sum`` = loss * N and ``hits`` the number
+    of correct argmax predictions (None with ``accuracy=False``), all 0-d device arrays (no host
+    read). ``weight`` seeds backward: the batch's share of the gradient (a process's share of the
+    global batch under data parallelism; 1.0 otherwise).
 
-    Extension points, in the order they run (a feature that is off costs nothing):
-
-    - ``check_output(y)``: called with the scores before the loss (metadata checks only: under
-      a compiler it runs while tracing).
-    - ``loss_scale``: the seed gradient handed to ``loss.backward`` (1.0; loss scaling for
-      mixed precision sets it and unscales in a gradient transform).
-    - ``grad_transforms``: callables ``(params, grads) -> grads`` run in order after backward and
-      before the optimizer's hooks: the gradient all-reduce over processes, unscaling and the
-      finite check of loss scaling. The result is assigned to ``p.grad``; they must be
-      traceable (no host reads, no Python branch on values) to run inside a compiled step.
-    - the optimizer's ``hooks`` (clipping, weight decay) and its schedule run inside
-      ``optimizer.update``, hence inside the step.
-    - ``precision`` (an ``anynet.Precision``, None: float32 as the model is): its loss scale
-      seeds backward, its ``unscale`` runs after the other gradient transforms (the gradients in
-      the master dtype, the finite check), and its ``update`` runs the optimizer on the master
-      weights and keeps a non-finite step's arrays (``where``, on the device).
+    Features plug in through ``plugins`` (``anynet.training.StepPlugin``: precision, data
+    parallelism), in order: each ``seed`` changes the seed gradient of the loss, each
+    ``transform`` the gradients after backward (the result is assigned to ``p.grad``), and their
+    ``update``s wrap the optimizer's (whose hooks, clipping and weight decay, and schedule run
+    inside it). ``check_output(y)`` is called with the scores before the loss (metadata checks
+    only: under a compiler it runs while tracing). Everything must be traceable (no host reads,
+    no Python branch on values) to run inside a compiled step.
     """
 
     def __init__(self, model: Any, loss: Any, optimizer: Any, accuracy: bool = True,
-                 grad_transforms: Iterable[GradTransform] = (), precision: Any = None):
+                 plugins: Iterable[StepPlugin] = ()):
         self.model, self.loss, self.optimizer = model, loss, optimizer
-        self.precision = precision
         self.with_accuracy = accuracy
-        self.grad_transforms = list(grad_transforms)
+        self.plugins = list(plugins)
         self.check_output: Callable[[Any], None] | None = None
-        self.loss_scale: Any = 1.0
         self.traces = 0  # how many times a compiler traced ``pure`` (CompiledStep counts them)
 
-    def __call__(self, x: Any, t: Any) -> tuple[Any, tuple[Any, Any]]:
+    def __call__(self, x: Any, t: Any, weight: Any = 1.0) -> tuple[Any, tuple[Any, Any]]:
         with inside_network():  # values were checked on the host where the data entered
             y = self.model.forward(x, train=True)
             if self.check_output is not None:
                 self.check_output(y)
             value = self.loss.forward(y, t)
-        prec = self.precision
-        # the scaler's scale times the step's own seed (a rank's share of the global batch)
-        seed = self.loss_scale if prec is None or prec.loss_scaler is None else self.loss_scale * prec.loss_scale
+        seed = weight
+        for plugin in self.plugins:
+            seed = plugin.seed(seed)
         self.model.backward(self.loss.backward(seed))
-        transforms = self.grad_transforms if prec is None else [*self.grad_transforms, prec.unscale]
-        if transforms:
-            params = [p for p in self.model.params if p.grad is not None]
-            grads = [p.grad for p in params]
-            for transform in transforms:
-                grads = transform(params, grads)
-            for p, g in zip(params, grads):
+        params = self.model.params
+        if self.plugins:
+            with_grads = [p for p in params if p.grad is not None]
+            grads = [p.grad for p in with_grads]
+            for plugin in self.plugins:
+                grads = plugin.transform(with_grads, grads)
+            for p, g in zip(with_grads, grads):
                 p.grad = g
-        if prec is None:
-            self.optimizer.update(self.model.params)
-        else:
-            prec.update(self.optimizer, self.model.params)
+        apply = self.optimizer.update
+        for plugin in reversed(self.plugins):
+            apply = functools.partial(plugin.update, apply)
+        apply(params)
         n = x.shape[0]
         hits = accuracy(y, t) * n if self.with_accuracy else None
         return value, (value * n, hits)
 
     run = __call__  # the name CompiledStep shares
 
-    # -- the pure form ---------------------------------------------------------------------
+    # -- the pure form: explicit leaves out and in ------------------------------------------
 
     def state(self) -> tuple[list[Any], list[dict[str, Any]], dict[str, Any], Any]:
         """(params, buffers, opt_state, key) read from the live objects, the pure form's inputs:
-        params in ``model.params`` order; buffers one dict per layer (``_leaves`` order) of its
-        ``buffers`` and ``carried`` state; opt_state ``{"scalars": {"iterations", "lr" when a
-        number, the optimizer's scalars}, "state": [p.state per parameter]}`` with the scalars
-        as 0-d arrays on the model's device (int32 count, float32 others: a compiler traces them
-        rather than baking in each step's value) and the optimizer's zero state created first,
-        so every call sees one structure; key the model device's pure random key (None where
-        the library has none)."""
+        params in ``model.params`` order; buffers one dict per module (``model.modules()`` order)
+        of its ``state_leaves()`` (buffers and carried state); opt_state ``{"scalars":
+        {"iterations", "lr" when a number, the optimizer's scalars}, "state": [p.state per
+        parameter]}`` with the scalars as 0-d arrays on the model's device (int32 count, float32
+        others: a compiler traces them rather than baking in each step's value) and the
+        optimizer's zero state created first, so every call sees one structure; key the model
+        device's pure random key (None where the library has none)."""
         params, buffers, opt_state = self._values()
         dev = self.model.device
         xp = dev.xp
@@ -125,8 +107,7 @@ class TrainStep:
     def _values(self) -> tuple[list[Any], list[dict[str, Any]], dict[str, Any]]:
         params = self.model.params
         self.optimizer.init_state(params)
-        buffers = [{name: getattr(layer, name) for name in (*layer.buffers, *layer.carried)}
-                   for layer in _leaves(self.model)]
+        buffers = [m.state_leaves() for m in self.model.modules()]
         opt_state = {"scalars": self._scalars(), "state": [dict(p.state) for p in params]}
         return [p.data for p in params], buffers, opt_state
 
@@ -135,19 +116,24 @@ class TrainStep:
         names = ("iterations", *(() if callable(opt.lr) else ("lr",)), *opt.scalars)
         return {name: getattr(opt, name) for name in names}
 
+    def _load(self, params: Sequence[Any], buffers: Sequence[dict[str, Any]], opt_state: dict[str, Any],
+              scalars: bool = True) -> None:
+        """Put the leaves into the live objects (gradients cleared)."""
+        for p, data, state in zip(self.model.params, params, opt_state["state"]):
+            p.data, p.state, p.grad = data, dict(state), None
+        for module, leaves in zip(self.model.modules(), buffers):
+            module.load_state_leaves(leaves)
+        if scalars:
+            for name, value in opt_state["scalars"].items():
+                setattr(self.optimizer, name, value)
+
     def write_back(self, params: Sequence[Any], buffers: Sequence[dict[str, Any]], opt_state: dict[str, Any],
                    key: Any, scalars: bool = True) -> None:
         """Store the pure form's outputs in the model, the optimizer and the device generator.
         ``scalars=False`` leaves the optimizer's Python numbers alone (the caller counts the
         update on the host instead of reading the traced count back)."""
-        for p, data, state in zip(self.model.params, params, opt_state["state"]):
-            p.data, p.state, p.grad = data, dict(state), None
-        for layer, values in zip(_leaves(self.model), buffers):
-            for name, value in values.items():
-                setattr(layer, name, value)
-        if scalars:
-            for name, value in opt_state["scalars"].items():
-                setattr(self.optimizer, name, int(value) if name == "iterations" else float(value))
+        host = {name: int(v) if name == "iterations" else float(v) for name, v in opt_state["scalars"].items()}
+        self._load(params, buffers, {"state": opt_state["state"], "scalars": host}, scalars)
         backend.set_step_key(self.model.device, key)
 
     def pure(self, params: Sequence[Any], buffers: Sequence[dict[str, Any]], opt_state: dict[str, Any],
@@ -168,26 +154,19 @@ class TrainStep:
     @contextlib.contextmanager
     def _lent(self, params: Sequence[Any], buffers: Sequence[dict[str, Any]],
               opt_state: dict[str, Any]) -> Iterator[None]:
-        """Lend the objects these values for one call, then restore everything they held (the
-        caches layers keep for backward included, so no traced value outlives the call)."""
-        layers = list(_leaves(self.model))
-        owners = [*layers, self.loss, self.optimizer]
-        saved = [dict(vars(obj)) for obj in owners]
+        """Lend the objects these leaves for one call, then restore every object's snapshot (its
+        parameters' values and the caches layers keep for backward included), so no traced
+        value outlives the call."""
+        owners = [*self.model.modules(), self.loss, self.optimizer]
+        saved = [obj.snapshot() for obj in owners]
         own = self.model.params
         saved_params = [(p.data, p.grad, p.state) for p in own]
         try:
-            for p, data, state in zip(own, params, opt_state["state"]):
-                p.data, p.grad, p.state = data, None, dict(state)
-            for layer, values in zip(layers, buffers):
-                for name, value in values.items():
-                    setattr(layer, name, value)
-            for name, value in opt_state["scalars"].items():
-                setattr(self.optimizer, name, value)
+            self._load(params, buffers, opt_state)
             yield
         finally:
-            for obj, attrs in zip(owners, saved):
-                vars(obj).clear()
-                vars(obj).update(attrs)
+            for obj, snap in zip(owners, saved):
+                obj.restore(snap)
             for p, (data, grad, state) in zip(own, saved_params):
                 p.data, p.grad, p.state = data, grad, state
 
@@ -206,9 +185,10 @@ class CompiledStep:
     def __init__(self, step: TrainStep):
         self.step = step
         dev = step.model.device
-        if getattr(step.precision, "loss_scaler", None) is not None:
-            raise CompileError("compile_step: loss scaling (float16) keeps its scale outside the traced state and "
-                               "runs eager for now; compile float32, float64 or bfloat16, or train float16 eager")
+        for plugin in step.plugins:
+            reason = plugin.untraceable
+            if reason:
+                raise CompileError(f"compile_step: {reason}")
         self.fn = dev.compile_step(step.pure, donate=(0, 1, 2), on_trace=self._traced)
         if self.fn is None:
             raise CompileError(
@@ -239,17 +219,19 @@ class CompiledStep:
                    key: Any) -> None:
         self.step.write_back(params, buffers, opt_state, key)
 
-    def run(self, x: Any, t: Any) -> tuple[Any, tuple[Any, Any]]:
+    def run(self, x: Any, t: Any, weight: float = 1.0) -> tuple[Any, tuple[Any, Any]]:
         """One compiled step on the live objects; the update is counted on the host (the same
-        ``optimizer.count()`` the trace ran), so no value is read back per step."""
-        loss, sums, params, buffers, opt_state, key = self(*self.step.state(), (x, t))
+        ``optimizer.count()`` the trace ran), so no value is read back per step. ``weight`` (a
+        Python number) is a constant of the compiled code."""
+        batch = (x, t) if weight == 1.0 else (x, t, weight)
+        loss, sums, params, buffers, opt_state, key = self(*self.step.state(), batch)
         self.step.write_back(params, buffers, opt_state, key, scalars=False)
         self.step.optimizer.count()
         return loss, sums
 
 
 def compile_step(model: Any, loss: Any, optimizer: Any, accuracy: bool = True,
-                 grad_transforms: Iterable[GradTransform] = ()) -> CompiledStep:
+                 plugins: Iterable[StepPlugin] = ()) -> CompiledStep:
     """The training step of ``model``, ``loss`` and ``optimizer`` compiled for the model's device
     (see ``CompiledStep``)."""
-    return CompiledStep(TrainStep(model, loss, optimizer, accuracy, grad_transforms))
+    return CompiledStep(TrainStep(model, loss, optimizer, accuracy, plugins))

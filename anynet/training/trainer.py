@@ -13,7 +13,7 @@ from ..metrics import accuracy
 from ..validation import check_bool, check_int, inside_network
 from . import checkpoint
 from .callbacks import Callback
-from .parallel import GradientAllReduce, Group
+from .parallel import DataParallel, Group
 from .precision import as_precision
 from .progress import Progress
 from .step import CompiledStep, CompileError, TrainStep
@@ -65,7 +65,7 @@ class Trainer:
                  verbose: int = 1, accuracy: bool = True, report: Callable[[str], None] | None = None,
                  compile: bool = False, group: Group | None = None,
                  precision: Any = None):
-        if getattr(loss, "reduction", "mean") != "mean":
+        if loss.reduction != "mean":
             raise ValueError(f"Trainer: the loss must average over the batch (reduction='mean'), "
                              f"got reduction={loss.reduction!r}")
         self.model, self.loss, self.optimizer = model, loss, optimizer
@@ -87,13 +87,16 @@ class Trainer:
         if compile and self.group.size > 1:  # refused here, on every rank alike, before any start-up
             raise CompileError("Trainer: compile=True runs the step without the host, but several processes "
                                "all-reduce gradients through MPI on the host; train them without compile")
-        self.allreduce = GradientAllReduce(self.group) if self.group.size > 1 else None
-        if self.allreduce is not None:
-            self.allreduce.weight = 1.0  # backward is seeded with the rank's share of the global batch
-            # the optimizer's flat gradient buffer, where it steps one, is the one all-reduced
-            self.allreduce.flat_buffer = getattr(optimizer, "flat_buffer", None)
-        self.shuffle_seed: int | None = None  # the permutation seed every rank shares (several processes)
-        self._rank_rng: list[Any] | None = None
+        # where the optimizer steps one flat buffer of the model's parameters, its gradient buffer is
+        # the one all-reduced (under mixed precision it holds the master weights instead)
+        shared = None if self.precision.mixed else optimizer.flat_buffer if optimizer is not None else None
+        self.parallel = DataParallel(self.group, flat_buffer=shared)
+
+    @property
+    def plugins(self) -> list[Any]:
+        """The features plugged into the training step, in order: the gradient all-reduce over
+        processes (before unscaling), then precision; a feature that is off is not there."""
+        return [plugin for plugin in (self.parallel, self.precision) if plugin.active]
 
     @property
     def writes_files(self) -> bool:
@@ -101,13 +104,10 @@ class Trainer:
         return self.group.is_root
 
     def state(self) -> dict[str, Any]:
-        """The JSON-able state a checkpoint keeps: epochs done and the history (with several
-        processes, also the shared shuffle seed and every rank's RNG state)."""
-        state: dict[str, Any] = {"epoch": self.epoch, "history": self.history,
-                                 "precision": self.precision.state()}
-        if self.group.size > 1:
-            state.update(shuffle_seed=self.shuffle_seed, rank_rng=self._rank_rng)
-        return state
+        """The JSON-able state a checkpoint keeps: epochs done, the history and the precision (with
+        several processes, also the shared shuffle seed and every rank's RNG state)."""
+        return {"epoch": self.epoch, "history": self.history, "precision": self.precision.state(),
+                **self.parallel.state()}
 
     def load(self, path: Any) -> dict[str, Any]:
         """Restore model, optimizer (master weights included), loss scale, RNG, epoch count and
@@ -124,14 +124,7 @@ class Trainer:
             self.precision.load(saved)
         self.epoch = int(meta["trainer"].get("epoch", 0))
         self.history = {k: list(v) for k, v in meta["trainer"].get("history", {}).items()}
-        self.shuffle_seed = meta["trainer"].get("shuffle_seed")
-        ranks = meta["trainer"].get("rank_rng")
-        if self.group.size > 1 and ranks and len(ranks) == self.group.size:
-            backend.set_rng_state(ranks[self.group.rank])  # each rank continues its own streams
-        elif self.group.size > 1:
-            warnings.warn(f"Trainer.load: {path} was written by {len(ranks or [0])} process(es), this run has "
-                          f"{self.group.size}; the data order and random draws will not continue exactly",
-                          stacklevel=2)
+        self.parallel.load(meta["trainer"], path)
         return meta
 
     def _metrics(self, y: Any, t: Any, value: Any, n: int) -> tuple[Any, Any]:
@@ -157,18 +150,16 @@ class Trainer:
 
     def _fit(self, train: DataSet, val: DataSet | None, epochs: int, batch_size: int | None, shuffle: bool,
              augment: Any, resume: Any) -> dict[str, list[float]]:
-        loader = DataLoader(train, batch_size, shuffle=shuffle, device=self.model.device,
-                          dtype=self.precision.compute,
-                          target_dtype=self.precision.master, augment=augment)
+        self._loader(train, batch_size, shuffle, augment, sharded=False)  # refuses bad settings first
         self._check_data("fit", train, val)
         step = self._training_step()  # a CompileError before anything changes
         self.precision.prepare(self.model, self.optimizer)  # after the checks: a refused fit changes nothing
-        # both loaders keep their data on the model's device for the whole fit when it fits there
-        val_loader = None if val is None else self._eval_loader(val, 1000)
         if resume is not None:
             self.load(resume)
-        if self.group.size > 1:
-            loader = self._start(train, val, batch_size, shuffle, augment, resume is not None)
+        self.parallel.start(self.model, resume is not None, train=len(train), val=None if val is None else len(val),
+                            batch_size=batch_size, shuffle=shuffle, optimizer=type(self.optimizer).__name__)
+        loader = self._loader(train, batch_size, shuffle, augment)
+        val_loader = None if val is None else self._loader(val, 1000, False)
         if self.epoch >= epochs:
             warnings.warn(f"Trainer.fit: {self.epoch} epochs are done already and epochs={epochs} counts "
                           "the total, so there is nothing to train; pass a larger epochs", stacklevel=3)
@@ -190,6 +181,15 @@ class Trainer:
             progress.message(self.stop_reason)
         return self.history
 
+    def _loader(self, data: DataSet, batch_size: int | None, shuffle: bool, augment: Any = None,
+                sharded: bool = True) -> DataLoader:
+        """A loader of ``data`` onto the model's device in the precision's dtypes: with several
+        processes (``sharded``), this rank's shard of the permutation every rank shares."""
+        shard = self.parallel.shard if sharded else None
+        return DataLoader(data, batch_size, shuffle=shuffle, device=self.model.device, dtype=self.precision.compute,
+                          target_dtype=self.precision.master, augment=augment, shard=shard,
+                          seed=self.parallel.shuffle_seed if shard is not None else None)
+
     def _check_data(self, where: str, *sets: DataSet | None) -> None:
         """Refuse empty data and embedding ids out of range, then run one sample of each set
         through the model in inference mode, its labels against the model's outputs, then the
@@ -202,18 +202,18 @@ class Trainer:
                 raise ValueError(f"Trainer.{where}: the {data.name} data holds no samples")
             _check_ids(where, self.model, data)
         dev = backend.as_device(self.model.device)
-        self._reset_state()  # a carried state fits no probe; fit and evaluate restart it anyway
+        self.model.reset_state()  # a carried state fits no probe; fit and evaluate restart it anyway
         try:
             with backend.device(dev):
                 for data in sets:
                     xb = self._like_model(backend.to_device(data.x[:1], dev))
                     tb = backend.to_device(data.t[:1], dev)
                     y = self.model.predict(xb)
-                    _check_label_range(where, data, y, getattr(self.loss, "ignore_label", None))
+                    _check_label_range(where, data, y, self.loss.ignore_label)
                     with inside_network():  # scores are the model's, not input: NaN is not refused here
                         self._metrics(y, tb, self.loss.forward(y, tb), 1)
         finally:
-            self._reset_state()
+            self.model.reset_state()
 
     def _like_model(self, x: Any) -> Any:
         """A probe's input in the dtype of the model's parameters as they are (the precision
@@ -232,30 +232,9 @@ class Trainer:
                 a is b for a, b in zip((kept.step.model, kept.step.loss, kept.step.optimizer),
                                        (self.model, self.loss, self.optimizer))):
             return kept
-        transforms = () if self.allreduce is None else (self.allreduce,)  # between backward and the hooks
-        step = TrainStep(self.model, self.loss, self.optimizer, self.with_accuracy, grad_transforms=transforms,
-                         precision=self.precision)
+        step = TrainStep(self.model, self.loss, self.optimizer, self.with_accuracy, plugins=self.plugins)
         self._step = CompiledStep(step) if self.compile else step
         return self._step
-
-    def _start(self, train: DataSet, val: DataSet | None, batch_size: int | None, shuffle: bool,
-               augment: Any, resumed: bool) -> DataLoader:
-        """With several processes, the start-up every rank does alike (same model and data
-        everywhere, one GPU each, rank 0's weights, one shuffle seed, a stream per rank); the
-        rank's sharded training loader."""
-        group = self.group
-        group.check_same(self.model, train=len(train), val=None if val is None else len(val),
-                         batch_size=batch_size, shuffle=shuffle, optimizer=type(self.optimizer).__name__)
-        group.check_devices(self.model.device)
-        group.broadcast_model(self.model)
-        if self.shuffle_seed is None:
-            self.shuffle_seed = group.share(int(backend.host_rng().integers(2**62)))
-        if not resumed:
-            backend.seed_process(group.rank)
-        return DataLoader(train, batch_size, shuffle=shuffle, device=self.model.device,
-                          dtype=self.precision.compute,
-                          target_dtype=self.precision.master, augment=augment,
-                          shard=(group.rank, group.size), seed=self.shuffle_seed)
 
     def _epoch(self, step: TrainStep | CompiledStep, loader: DataLoader, val: DataLoader | None, epochs: int,
                progress: Progress) -> None:
@@ -266,12 +245,11 @@ class Trainer:
         progress.epoch_begin(epoch, epochs, -(-n // self.group.size))
         self.model.train()
         total_loss, total_hits, seen = 0.0, 0.0, 0
-        for xb, tb in self._batches(loader):
+        for batch in self._batches(loader):
             # the data was checked on the host where it entered (DataSet); inside the loop only
             # the once-per-epoch guard reads values, so a diverging run stops cleanly below
-            if self.allreduce is not None:  # seeded with the rank's share: the gradients come weighted
-                step.loss_scale = xb.shape[0] / loader.global_batch
-            _, (loss_sum, hits) = step.run(xb, tb)
+            xb, tb = batch
+            _, (loss_sum, hits) = step.run(xb, tb, batch.weight)
             total_loss = total_loss + loss_sum
             total_hits = total_hits + hits if hits is not None else total_hits
             seen += xb.shape[0]
@@ -288,9 +266,7 @@ class Trainer:
                                 "nothing of the diverged epoch was saved")
             progress.close()
             return
-        if self.group.size > 1:
-            self.group.average_buffers(self.model)
-            self._rank_rng = self.group.gather(backend.rng_state())
+        self.parallel.epoch_end(self.model)
         if val is not None:
             logs["val_loss"], val_acc = self._evaluate(val)
             if self.with_accuracy:
@@ -306,43 +282,27 @@ class Trainer:
 
     def _reduce(self, total_loss: Any, total_hits: Any) -> tuple[float, float]:
         """Sums over every rank as Python floats, in one message (once per epoch)."""
-        sums = [float(total_loss), float(total_hits)]
-        if self.group.size > 1:
-            sums = self.group.sum_floats(sums)
+        sums = self.parallel.sums([float(total_loss), float(total_hits)])
         return sums[0], sums[1]
 
     def _batches(self, loader: DataLoader):
         """The loader's batches; a stateful model restarts its state at the first batch and
         whenever the batch size changes (a carried state cannot continue into it)."""
         size = None
-        for xb, tb in loader:
-            if xb.shape[0] != size:
-                self._reset_state()
-                size = xb.shape[0]
-            yield xb, tb
-
-    def _reset_state(self) -> None:
-        # A stateful recurrent model carries its hidden state between calls (train it with
-        # shuffle=False); an epoch or an evaluation starts from a fresh state and leaves none behind.
-        reset = getattr(self.model, "reset_state", None)
-        if reset is not None:
-            reset()
+        for batch in loader:
+            if batch.x.shape[0] != size:
+                self.model.reset_state()
+                size = batch.x.shape[0]
+            yield batch
 
     def evaluate(self, data: DataSet | tuple, *, batch_size: int = 1000) -> tuple[float, float]:
         """Mean loss and accuracy (NaN with ``accuracy=False``) over ``data`` (a DataSet or an
         ``(x, t)`` pair of host arrays) in inference mode."""
         data = as_dataset(data, "evaluate")
-        loader = self._eval_loader(data, batch_size)
+        loader = self._loader(data, batch_size, False)
         self._check_data("evaluate", data)
         self.precision.prepare(self.model)
         return self._evaluate(loader)
-
-    def _eval_loader(self, data: DataSet, batch_size: int) -> DataLoader:
-        """In order; with several processes, this rank's shard (the sums are reduced)."""
-        shard = None if self.group.size == 1 else (self.group.rank, self.group.size)
-        return DataLoader(data, batch_size, shuffle=False, device=self.model.device,
-                          dtype=self.precision.compute,
-                          target_dtype=self.precision.master, shard=shard)
 
     def _evaluate(self, loader: DataLoader) -> tuple[float, float]:
         total_loss, total_hits = 0.0, 0.0
@@ -355,7 +315,7 @@ class Trainer:
                 loss_sum, hits = self._metrics(y, tb, value, xb.shape[0])
                 total_loss = total_loss + loss_sum
                 total_hits = total_hits + hits if hits is not None else total_hits
-        self._reset_state()
+        self.model.reset_state()
         n = len(loader.data)
         total_loss, total_hits = self._reduce(total_loss, total_hits)
         return float(total_loss) / n, (float(total_hits) / n if self.with_accuracy else math.nan)
@@ -375,7 +335,7 @@ def _check_label_range(where: str, data: DataSet, y: Any, ignore: int | None) ->
 
 def _check_ids(where: str, model: Any, data: DataSet) -> None:
     """Integer inputs (embedding ids, any shape) against the rows of the model's first layer."""
-    n_ids = getattr(model, "input_ids", None)
+    n_ids = model.input_ids
     if n_ids is not None and data.x.dtype.kind in "iu" and data.x.size:
         lo, hi = int(data.x.min()), int(data.x.max())
         if lo < 0 or hi >= n_ids:

@@ -41,7 +41,7 @@ def test_missing_dtype_names_device_and_alternatives():
     with pytest.raises(anynet.DeviceError, match="unknown floating dtype 'float8'"):
         backend.as_device("cpu").float_dtype("float8")
     with pytest.raises(anynet.DeviceError, match="has no float16"):
-        with anynet.device(resolve_backend("strict"), precision="float16"):
+        with anynet.device(resolve_backend("strict"), dtype="float16"):
             pass
 
 
@@ -171,7 +171,7 @@ def _spiral(n=150):
 
 def test_float64_trains_end_to_end_on_every_backend(cpu_backend, tmp_path):
     x, t = _spiral()
-    with anynet.device(cpu_backend, precision="float64"):
+    with anynet.device(cpu_backend, dtype="float64"):
         model = anynet.MLP(2, [16], 3)
         assert all(p.data.dtype == cpu_backend.xp.float64 for p in model.params)
         trainer = anynet.Trainer(model, anynet.SoftmaxWithLoss(), anynet.Adam(0.05), verbose=0)
@@ -180,7 +180,7 @@ def test_float64_trains_end_to_end_on_every_backend(cpu_backend, tmp_path):
     assert all(v.dtype == f64 for p in model.params for v in (p.data, *p.state.values()))
     assert trainer.history["loss"][-1] < trainer.history["loss"][0]
     path = anynet.training.checkpoint.save(tmp_path / "c.npz", model, trainer.optimizer)
-    with anynet.device(cpu_backend, precision="float64"):
+    with anynet.device(cpu_backend, dtype="float64"):
         again = anynet.MLP(2, [16], 3)
         opt = anynet.Adam(0.05)
         anynet.training.checkpoint.load(path, again, opt)
@@ -223,11 +223,11 @@ def test_mixed_precision_keeps_float32_master_weights_and_state(cpu_backend, dty
 def _step(model, loss, prec, opt, x, t):
     """One training step as the Trainer runs it."""
     loss.forward(model.forward(x, train=True), t)
-    model.backward(loss.backward(prec.loss_scale))
+    model.backward(loss.backward(prec.seed(1.0)))
     params = [p for p in model.params if p.grad is not None]
-    for p, g in zip(params, prec.unscale(params, [p.grad for p in params])):
+    for p, g in zip(params, prec.transform(params, [p.grad for p in params])):
         p.grad = g
-    prec.update(opt, params)
+    prec.update(opt.update, params)
 
 
 @pytest.mark.parametrize("compute", ["float16", "float32"])
@@ -319,10 +319,10 @@ def test_precision_and_scaler_arguments_are_checked():
         anynet.Trainer(anynet.MLP(2, [4], 3), anynet.SoftmaxWithLoss(), anynet.SGD(0.1), precision="half")
 
 
-def test_device_context_chooses_the_precision_once():
-    with anynet.device("cpu", precision="float16"):
+def test_the_trainers_precision_brings_the_model_to_it_when_training_starts():
+    with anynet.device("cpu"):
         model = anynet.MLP(2, [4], 3)
-        trainer = anynet.Trainer(model, anynet.SoftmaxWithLoss(), anynet.SGD(0.1), verbose=0)
+        trainer = anynet.Trainer(model, anynet.SoftmaxWithLoss(), anynet.SGD(0.1), verbose=0, precision="float16")
     assert model.params[0].data.dtype == np.float32  # born in the master dtype
     assert trainer.precision.compute == "float16" and trainer.precision.loss_scaler is not None
     trainer.fit(_spiral(30), epochs=1)
@@ -370,9 +370,10 @@ def test_mixed_precision_accuracy_within_a_point_of_float32(model_name):
         acc = {}
         for precision in ("float32", dtype):
             anynet.seed(0)
-            with anynet.device(spec, precision=precision):
+            with anynet.device(spec):
                 model = build_model(model_name, "fashion-mnist", hidden=100, layers=2)
-                trainer = anynet.Trainer(model, anynet.SoftmaxWithLoss(), anynet.SGD(0.1), verbose=0)
+                trainer = anynet.Trainer(model, anynet.SoftmaxWithLoss(), anynet.SGD(0.1), verbose=0,
+                                         precision=precision)
                 trainer.fit(train, epochs=2, batch_size=100)
                 acc[precision] = trainer.evaluate(test)[1]
         # reaching float32's accuracy within a point; a short run may also land above it
@@ -425,3 +426,53 @@ def test_compiled_step_trains_bfloat16_and_refuses_loss_scaling():
                                 compile=True, precision="float16")
         with pytest.raises(anynet.training.CompileError, match="loss scaling"):
             scaled.fit((x, t), epochs=1)
+
+
+# -- the precision plug-in's own state ---------------------------------------------------------
+
+
+def test_mixed_precision_builds_the_optimizers_flat_buffer_once(monkeypatch):
+    """The master weights are the same Parameter objects every step: the optimizer recognises
+    them and lays them in one flat buffer once, as in float32 (it was rebuilt every step)."""
+    from anynet.parameter import FlatBuffer
+
+    built = []
+    original = FlatBuffer.__init__
+
+    def counting(self, params):
+        built.append(len(list(params)))
+        original(self, params)
+
+    monkeypatch.setattr(FlatBuffer, "__init__", counting)
+    counts = {}
+    for precision in ("float32", "float16"):
+        built.clear()
+        anynet.seed(0)
+        model = anynet.MLP(2, [8], 3)
+        trainer = anynet.Trainer(model, anynet.SoftmaxWithLoss(), anynet.Adam(1e-3), verbose=0, precision=precision)
+        trainer.fit(_spiral(100), epochs=1, batch_size=10)  # 10 steps
+        counts[precision] = len(built)
+    assert counts == {"float32": 1, "float16": 1}
+
+
+class _Block(anynet.Composite):
+    """An Affine and a BatchNorm as the parts of a composite layer."""
+
+    def __init__(self):
+        super().__init__()
+        self.add("affine", anynet.Affine(2, 3))
+        self.add("bn", anynet.BatchNorm(3))
+
+    def forward(self, x, train=None):
+        return self.bn.forward(self.affine.forward(x, train), train)
+
+    def backward(self, dout):
+        return self.affine.backward(self.bn.backward(dout))
+
+
+def test_precision_reaches_the_buffers_of_a_batchnorm_inside_a_composite():
+    model = anynet.Sequential(_Block(), anynet.ReLU(), anynet.Affine(3, 3))
+    anynet.Precision("float64").prepare(model)
+    bn = model.layers[0].bn
+    assert bn.running_mean.dtype == np.float64 and bn.running_var.dtype == np.float64
+    assert all(p.data.dtype == np.float64 for p in model.params)

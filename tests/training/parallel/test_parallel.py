@@ -171,9 +171,8 @@ def test_gradient_allreduce_weighs_each_rank_by_its_share(cpu_backend):
     rng = np.random.default_rng(0)
     host_grads = [rng.standard_normal(s).astype(np.float32) for s in [(3, 4), (4,), (2, 3, 2)]]
     grads = [arr(cpu_backend, g) for g in host_grads]
-    transform = parallel.GradientAllReduce(_TwinGroup())
     for weight, factor in [(None, 1.0), (0.25, 0.5), (0.5, 1.0)]:
-        transform.weight = weight
+        transform = parallel.GradientAllReduce(_TwinGroup(), weight=weight)
         out = transform([], grads)
         for g, o in zip(host_grads, out):
             np.testing.assert_allclose(host(o), g * factor, rtol=1e-6)
@@ -193,7 +192,8 @@ def test_sharded_loaders_cover_the_set_alike_on_the_device_and_from_the_host(cpu
         for rank in range(2):
             loader = DataLoader((x, t), batch_size=4, device=cpu_backend, resident=resident, shard=(rank, 2), seed=3)
             loader.epoch = 2
-            batches = [(host(tb).tolist(), loader.global_batch) for _, tb in loader]
+            # each batch carries its share of the global batch: the global batch's size is its own over it
+            batches = [(host(b.t).tolist(), round(b.t.shape[0] / b.weight)) for b in loader]
             shards.append(batches)
         got[resident] = shards
         ids = [i for shard in shards for batch, _ in shard for i in batch]
@@ -212,8 +212,7 @@ def test_allreduce_sums_the_optimizers_own_flat_gradient(cpu_backend):
     model, opt = anynet.MLP(4, [3], 2), Momentum(lr=0.1)
     params = model.params
     host_grads = [np.random.default_rng(i).standard_normal(p.shape).astype(np.float32) for i, p in enumerate(params)]
-    transform = parallel.GradientAllReduce(_TwinGroup())
-    transform.weight, transform.flat_buffer = 0.25, opt.flat_buffer
+    transform = parallel.GradientAllReduce(_TwinGroup(), weight=0.25, flat_buffer=opt.flat_buffer)
     out = transform(params, [arr(cpu_backend, g) for g in host_grads])
     for g, o in zip(host_grads, out):
         np.testing.assert_allclose(host(o), g * 0.5, rtol=1e-6)
@@ -261,12 +260,19 @@ def test_a_gpu_named_without_a_number_becomes_the_local_rank():
     assert anynet.backend.local_device(gpu.rsplit(":", 1)[0], 1).name == gpu
 
 
+class _OneRankSum(parallel.Group):
+    """A group whose all-reduce returns its input: the sums of one process."""
+
+    def allreduce_sum(self, x):
+        return x
+
+
 def test_batchnorm_with_a_one_process_sum_equals_plain_batchnorm(cpu_backend):
     rng = np.random.default_rng(0)
     for shape in [(6, 4), (3, 4, 5, 5)]:
         x, dout = rng.standard_normal(shape), rng.standard_normal(shape)
-        plain, synced = BatchNorm(4), BatchNorm(4)
-        synced.stats_sum = lambda v: v
+        plain = BatchNorm(4)
+        synced = parallel.SyncBatchNorm.of(BatchNorm(4), _OneRankSum())
         x, dout = arr(cpu_backend, x, np.float32), arr(cpu_backend, dout, np.float32)
         np.testing.assert_allclose(host(synced.forward(x, True)), host(plain.forward(x, True)), atol=1e-6)
         d0, d1 = plain.backward(dout), synced.backward(dout)
@@ -275,7 +281,7 @@ def test_batchnorm_with_a_one_process_sum_equals_plain_batchnorm(cpu_backend):
 
 
 def test_not_launched_means_one_process(monkeypatch):
-    for name in parallel._LAUNCH_VARS:
+    for name in parallel.launch._LAUNCH_VARS:
         monkeypatch.delenv(name, raising=False)
     assert not parallel.launched()
     assert parallel.init().size == 1
@@ -319,3 +325,19 @@ def test_gradients_average_over_nccl_on_two_gpus(tmp_path):
     proc, result = launch(tmp_path, "all", "cuda", timeout=240)
     assert proc.returncode == 0, proc.stderr
     assert result["equal"]["mlp cuda"]["max_diff"] <= 1e-6
+
+
+def test_synchronize_batchnorm_replaces_every_batchnorm_in_place_and_back():
+    """Inside a Sequential and inside a Composite, keeping the same parameters."""
+    model = anynet.Sequential(anynet.Affine(4, 4), BatchNorm(4), anynet.TransformerBlock(4, 2))
+    block = model.layers[2]
+    block.add("bn", BatchNorm(4))
+    gamma = model.layers[1].gamma
+    group = _TwinGroup()
+    assert parallel.synchronize_batchnorm(model, group) == 2
+    assert isinstance(model.layers[1], parallel.SyncBatchNorm) and isinstance(block.bn, parallel.SyncBatchNorm)
+    assert model.layers[1].gamma is gamma and model.layers[1].group is group
+    assert block.parts["bn"] is block.bn
+    assert parallel.synchronize_batchnorm(model, parallel.Group()) == 2
+    assert type(model.layers[1]) is BatchNorm and type(block.bn) is BatchNorm
+    assert model.layers[1].gamma is gamma
