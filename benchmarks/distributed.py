@@ -84,8 +84,8 @@ def _contenders(group: parallel.Group, params: list, MPI) -> tuple[dict, int]:
     grads = [p.data * 0.5 for p in params]
     raw = np.ones(sum(int(g.size) for g in grads), np.float32)
     flat = anynet.as_device("cpu").from_numpy(raw.copy())
-    transform = parallel.GradientAllReduce(group)
-    transform.weight = 1.0  # as the Trainer runs it: backward seeded with the rank's share
+    # as the Trainer runs it: backward seeded with the rank's share, so no weight pass here
+    transform = parallel.GradientAllReduce(group, weight=1.0)
     return {"step": lambda: transform(params, grads), "buffer": lambda: group.allreduce_sum(flat),
             "raw": lambda: group.comm.Allreduce(MPI.IN_PLACE, raw, op=MPI.SUM)}, int(raw.size)
 

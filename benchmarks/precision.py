@@ -39,26 +39,25 @@ PRECISIONS = ("float32", "bfloat16", "float16")
 
 
 def stepper(name: str, precision: str):
-    """A function running one training step of model ``name`` in ``precision`` on torch:cpu."""
+    """A function running one training step of model ``name`` in ``precision`` on torch:cpu, as
+    the Trainer runs it (the same step and plug-ins)."""
     anynet.seed(0)
     make, shape = MODELS[name]
-    with anynet.device("torch:cpu", precision=precision) as dev:
+    with anynet.device("torch:cpu") as dev:
         model = make()
-        trainer = anynet.Trainer(model, anynet.SoftmaxWithLoss(), anynet.SGD(0.01), verbose=0)
+        trainer = anynet.Trainer(model, anynet.SoftmaxWithLoss(), anynet.SGD(0.01), verbose=0, precision=precision)
         trainer.precision.prepare(model, trainer.optimizer)
+    step = anynet.training.TrainStep(model, trainer.loss, trainer.optimizer, plugins=trainer.plugins)
     rng = np.random.default_rng(0)
     x = dev.xp.astype(dev.from_numpy(rng.random((BATCH, *shape), dtype=np.float32)),
                       dev.float_dtype(trainer.precision.compute))
     t = dev.from_numpy(rng.integers(0, 10, BATCH))
 
-    def step():
+    def run():
         with anynet.device(dev):
-            y = model.forward(x, train=True)
-            trainer.loss.forward(y, t)
-            model.backward(trainer.loss.backward(trainer.precision.loss_scale))
-            trainer._update()
+            step(x, t)
 
-    return step
+    return run
 
 
 def main() -> None:

@@ -4,9 +4,10 @@ from . import checkpoint
 from .callbacks import Callback, Checkpoint, EarlyStopping, ReduceLROnPlateau
 from .checkpoint import CheckpointError
 from .plot import plot_history
+from .plugin import StepPlugin
 from .step import CompiledStep, CompileError, TrainStep, compile_step
 from .trainer import Trainer, TrainingDiverged
 
 __all__ = ["Callback", "Checkpoint", "CheckpointError", "CompileError", "CompiledStep", "EarlyStopping",
-           "ReduceLROnPlateau", "TrainStep", "Trainer", "TrainingDiverged", "checkpoint", "compile_step",
+           "ReduceLROnPlateau", "StepPlugin", "TrainStep", "Trainer", "TrainingDiverged", "checkpoint", "compile_step",
            "plot_history"]
