@@ -16,6 +16,7 @@ import os
 from typing import Any, Sequence
 
 from .. import backend
+from ..files import atomic_write
 from ..layers.containers import Sequential
 from .operators import emitter
 
@@ -67,7 +68,12 @@ def to_onnx(model: Any, input_shape: Sequence[int | None], path: str | os.PathLi
     """
     dev = backend.as_device("ndonnx")
     shape = tuple(input_shape)
-    if not shape or any(s is not None and (not isinstance(s, int) or s < 1) for s in shape[1:]):
+    if shape and shape[0] is not None and (isinstance(shape[0], bool) or not isinstance(shape[0], int)
+                                          or shape[0] < 1):
+        raise ExportError(f"to_onnx: input_shape[0], the batch size, must be a positive integer or None, "
+                          f"got {shape[0]!r}")
+    if not shape or any(s is not None and (isinstance(s, bool) or not isinstance(s, int) or s < 1)
+                        for s in shape[1:]):
         raise ExportError(f"to_onnx: input_shape must be (N, ...) with positive sizes after the batch axis, "
                           f"got {shape}")
     if shape[0] is None and not dynamic_batch:
@@ -99,6 +105,6 @@ def to_onnx(model: Any, input_shape: Sequence[int | None], path: str | os.PathLi
         outputs.update({f"{n}{i}_next": s for n, s in zip(names, layer.state)})
     proto = dev.build(inputs, outputs)
     if path is not None:
-        with open(path, "wb") as f:
+        with atomic_write(path) as f:
             f.write(proto.SerializeToString())
     return proto

@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
-import tempfile
+import zipfile
 from typing import Any
 
 import numpy as np
 
 from .. import backend
+from ..files import atomic_write
 from ..layers.base import check_keys
 
-__all__ = ["CheckpointError", "load", "read", "save"]
+__all__ = ["CheckpointError", "load", "read", "read_metadata", "save"]
 
 FORMAT = "anynet-checkpoint"
 VERSION = 1
@@ -85,49 +87,112 @@ def save(path: str | os.PathLike, model: Any, optimizer: Any = None, trainer_sta
     if widened:
         meta["widened"] = widened
     arrays[_META] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".ckpt-", suffix=".npz.tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as f:
+        np.savez(f, **arrays)
     return path
 
 
-def read(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The checkpoint's metadata and host arrays, fully verified (sizes, dtypes, SHA-256)."""
-    path = os.fspath(path)
+# the metadata is JSON of a few kilobytes: far more than this is not a checkpoint's
+MAX_METADATA_BYTES = 64 << 20
+
+
+def _open(path: str) -> zipfile.ZipFile:
     try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
+        return zipfile.ZipFile(path)
     except FileNotFoundError:
         raise
     except Exception as err:  # noqa: BLE001 - zipfile raises many types for damaged archives
-
         raise CheckpointError(f"{path}: not a readable checkpoint, the file is truncated or corrupted "
                               f"({type(err).__name__}: {err})") from err
-    if _META not in arrays:
-        raise CheckpointError(f"{path}: no {_META} entry; not an anynet checkpoint")
+
+
+def _member(z: zipfile.ZipFile, path: str, key: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """The array ``key`` of the archive, read only if its .npy header declares ``shape`` and
+    ``dtype`` and inflated no further than their size: a hostile member costs no more memory
+    than the array the metadata (already checked) expects."""
     try:
-        meta = json.loads(arrays.pop(_META).tobytes().decode("utf-8"))
+        info = z.getinfo(f"{key}.npy")
+        with z.open(info) as f:
+            version = np.lib.format.read_magic(f)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) \
+                else np.lib.format.read_array_header_2_0
+            found_shape, fortran, found_dtype = read_header(f)
+            if tuple(found_shape) != tuple(shape) or found_dtype != dtype or fortran or found_dtype.hasobject:
+                raise CheckpointError(f"{path}: array {key!r} is corrupted (its header declares "
+                                      f"{found_dtype}{tuple(found_shape)}, the metadata {dtype}{tuple(shape)})")
+            nbytes = math.prod(shape) * dtype.itemsize
+            data = f.read(nbytes + 1)
+    except CheckpointError:
+        raise
+    except Exception as err:  # noqa: BLE001 - zipfile and the .npy reader raise many types
+        raise CheckpointError(f"{path}: array {key!r} is corrupted ({type(err).__name__}: {err})") from err
+    if len(data) != nbytes:
+        raise CheckpointError(f"{path}: array {key!r} is corrupted ({len(data)} bytes, "
+                              f"{'more than' if len(data) > nbytes else 'not'} the {nbytes} its shape needs)")
+    return np.frombuffer(bytearray(data), dtype=dtype).reshape(shape)
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The checkpoint's metadata, checked against its schema; nothing else is read (at most
+    ``MAX_METADATA_BYTES`` are inflated)."""
+    path = os.fspath(path)
+    with _open(path) as z:
+        names = z.namelist()
+        if f"{_META}.npy" not in names:
+            raise CheckpointError(f"{path}: no {_META} entry; not an anynet checkpoint")
+        size = z.getinfo(f"{_META}.npy").file_size
+        if size > MAX_METADATA_BYTES:
+            raise CheckpointError(f"{path}: the metadata declares {size} bytes, more than a checkpoint's "
+                                  f"{MAX_METADATA_BYTES}; not an anynet checkpoint")
+        raw = _member_bytes(z, path, size)
+    try:
+        meta = json.loads(raw.decode("utf-8"))
+        _check_schema(path, meta)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CheckpointError(f"{path}: the metadata is corrupted ({err})") from err
-    _check_schema(path, meta)
+    except RecursionError:
+        raise CheckpointError(f"{path}: the metadata is nested too deeply; not an anynet checkpoint") from None
+    members = {n[:-len(".npy")] for n in names if n.endswith(".npy")} - {_META}
+    if members != set(meta["arrays"]) or len(names) != len(members) + 1:
+        raise CheckpointError(f"{path}: arrays {sorted(names)} do not match the metadata's {sorted(meta['arrays'])}")
+    return meta
+
+
+def _member_bytes(z: zipfile.ZipFile, path: str, size: int) -> bytes:
+    """The metadata member's uint8 payload (its declared size bounds what is inflated)."""
+    try:
+        with z.open(f"{_META}.npy") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) \
+                else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read_header(f)
+            if dtype != np.uint8 or len(shape) != 1 or shape[0] > size:
+                raise CheckpointError(f"{path}: the metadata entry is not UTF-8 text; not an anynet checkpoint")
+            data = f.read(shape[0] + 1)
+    except CheckpointError:
+        raise
+    except Exception as err:  # noqa: BLE001 - zipfile and the .npy reader raise many types
+        raise CheckpointError(f"{path}: the metadata is corrupted ({type(err).__name__}: {err})") from err
+    if len(data) != shape[0]:
+        raise CheckpointError(f"{path}: the metadata is truncated or corrupted")
+    return data
+
+
+def read(path: str | os.PathLike, keys: Any = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The checkpoint's metadata and host arrays (``keys``: only those), fully verified (the
+    metadata's schema, then each array's header, size and SHA-256 against the metadata as it is
+    inflated: no member is inflated past the size the metadata gives it)."""
+    path = os.fspath(path)
+    meta = read_metadata(path)
     listed = meta["arrays"]
-    if set(listed) != set(arrays):
-        raise CheckpointError(f"{path}: arrays {sorted(arrays)} do not match the metadata's {sorted(listed)}")
-    for key, a in arrays.items():
-        want = listed[key]
-        if list(a.shape) != want["shape"] or a.dtype.str != want["dtype"] or _digest(a) != want["sha256"]:
-            raise CheckpointError(f"{path}: array {key!r} is corrupted (shape, dtype or SHA-256 differs "
-                                  "from the metadata)")
+    arrays = {}
+    with _open(path) as z:
+        for key in (listed if keys is None else keys):
+            want = listed[key]
+            a = _member(z, path, key, tuple(want["shape"]), np.dtype(want["dtype"]))
+            if _digest(a) != want["sha256"]:
+                raise CheckpointError(f"{path}: array {key!r} is corrupted (its SHA-256 differs from the metadata)")
+            arrays[key] = a
     return meta, arrays
 
 
@@ -140,30 +205,35 @@ def load(path: str | os.PathLike, model: Any = None, optimizer: Any = None,
     nothing is assigned unless all of it fits, else ``CheckpointError``.
     """
     path = os.fspath(path)
+    meta = read_metadata(path)
+    listed = meta["arrays"]
+    if model is not None:  # the shapes checked from the metadata before any array is inflated
+        own = model.state_dict()
+        saved_keys = {k[len("model/"):]: v for k, v in listed.items() if k.startswith("model/")}
+        _refuse_errors(path, check_keys, f"the {meta['model']['class']} saved here and this {type(model).__name__}",
+                       own, saved_keys)
+        widened = meta.get("widened", {})
+        for key, want in saved_keys.items():
+            mine = own[key]
+            saved = widened.get(f"model/{key}", np.dtype(want["dtype"]).name)
+            if tuple(want["shape"]) != tuple(mine.shape) or saved != _dtype_name(mine.dtype):
+                raise CheckpointError(f"{path}: {key} is {saved}{tuple(want['shape'])} in the file, "
+                                      f"{_dtype_name(mine.dtype)}{tuple(mine.shape)} in the model")
+    params = model.params if model is not None else []
+    if optimizer is not None:
+        _check_optimizer_listing(path, meta, optimizer, params)
     meta, arrays = read(path)
     model_state = {k[len("model/"):]: a for k, a in arrays.items() if k.startswith("model/")}
     opt_state = {}
     if model is not None:
-        own = model.state_dict()
-        _refuse_errors(path, check_keys, f"the {meta['model']['class']} saved here and this {type(model).__name__}",
-                       own, model_state)
         widened = meta.get("widened", {})
         for key, a in model_state.items():
-            mine = own[key]
-            saved = widened.get(f"model/{key}", a.dtype.name)
-            if tuple(a.shape) != tuple(mine.shape) or saved != _dtype_name(mine.dtype):
-                raise CheckpointError(f"{path}: {key} is {saved}{tuple(a.shape)} in the file, "
-                                      f"{_dtype_name(mine.dtype)}{tuple(mine.shape)} in the model")
-            if saved != a.dtype.name:  # narrowed back on the model's device
+            if widened.get(f"model/{key}", a.dtype.name) != a.dtype.name:  # narrowed back on the model's device
+                mine = own[key]
                 dev = backend.device_of(mine)
                 model_state[key] = dev.xp.astype(backend.to_device(a, dev), mine.dtype)
-    params = model.params if model is not None else []
     if optimizer is not None:
         saved = meta["optimizer"]
-        if saved is None:
-            raise CheckpointError(f"{path}: holds no optimizer state")
-        if saved["class"] != type(optimizer).__name__:
-            raise CheckpointError(f"{path}: optimizer state of {saved['class']}, not {type(optimizer).__name__}")
         opt_arrays = {k[len("optimizer/"):]: a for k, a in arrays.items() if k.startswith("optimizer/")}
         opt_state = {**saved["scalars"], **opt_arrays}
         _refuse_errors(path, optimizer.check_state, opt_state, params)
@@ -177,6 +247,26 @@ def load(path: str | os.PathLike, model: Any = None, optimizer: Any = None,
     if restore_rng and meta["rng"] is not None:
         backend.set_rng_state(meta["rng"])
     return meta
+
+
+def _check_optimizer_listing(path: str, meta: dict[str, Any], optimizer: Any, params: list[Any]) -> None:
+    """The optimizer's class, and each state array's shape (that of its parameter), from the
+    metadata alone."""
+    saved = meta["optimizer"]
+    if saved is None:
+        raise CheckpointError(f"{path}: holds no optimizer state")
+    if saved["class"] != type(optimizer).__name__:
+        raise CheckpointError(f"{path}: optimizer state of {saved['class']}, not {type(optimizer).__name__}")
+    for key, want in meta["arrays"].items():
+        if not key.startswith("optimizer/"):
+            continue
+        index, _, slot = key[len("optimizer/state."):].partition(".")
+        if not key.startswith("optimizer/state.") or not index.isdigit() or not slot or int(index) >= len(params):
+            raise CheckpointError(f"{path}: the optimizer state holds {key[len('optimizer/'):]!r}, which names no "
+                                  f"parameter state of the {len(params)} parameters")
+        if tuple(want["shape"]) != params[int(index)].shape:
+            raise CheckpointError(f"{path}: state {slot} of parameter {index} has shape {tuple(want['shape'])}, "
+                                  f"the parameter {params[int(index)].shape}")
 
 
 def _refuse_errors(path: str, check: Any, *args: Any) -> None:
@@ -254,6 +344,14 @@ def _check_schema(path: str, meta: Any) -> None:
              and set(want) == {"shape", "dtype", "sha256"} and isinstance(want["shape"], list)
              and all(map(_is_int, want["shape"])) and isinstance(want["dtype"], str)
              and isinstance(want["sha256"], str), "a model/ or optimizer/ array's shape, dtype and sha256")
+        need(f"arrays[{key!r}].dtype", want["dtype"], _numeric_dtype(want["dtype"]), "a numeric dtype")
+
+
+def _numeric_dtype(name: str) -> bool:
+    try:
+        return np.dtype(name).kind in "biuf"
+    except TypeError:
+        return False
 
 
 def _check_precision(need: Any, prec: Any) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from ..files import atomic_write
+
 __all__ = ["plot_history"]
 
 
@@ -33,6 +35,9 @@ def plot_history(history: dict[str, list[float]], path: str | os.PathLike, title
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        with atomic_write(path) as f:
+            fig.savefig(f, dpi=100, format="png")
+    finally:
+        plt.close(fig)
     return os.fspath(path)

@@ -111,15 +111,22 @@ class Trainer:
 
     def load(self, path: Any) -> dict[str, Any]:
         """Restore model, optimizer (master weights included), loss scale, RNG, epoch count and
-        history from a checkpoint; returns its metadata."""
-        saved = checkpoint.read(path)[0]["trainer"].get("precision")
+        history from a checkpoint; returns its metadata. A refused checkpoint changes nothing:
+        the model is brought to the trainer's precision before the arrays are compared, and put
+        back as it was when the checkpoint does not fit."""
+        saved = checkpoint.read_metadata(path)["trainer"].get("precision")
         if saved is not None:
             try:
                 self.precision.check(saved)
             except ValueError as err:
                 raise checkpoint.CheckpointError(f"{path}: {err}") from None
-        self.precision.prepare(self.model, self.optimizer)
-        meta = checkpoint.load(path, self.model, self.optimizer)
+        kept = _Kept(self.model)
+        try:
+            self.precision.prepare(self.model, self.optimizer)
+            meta = checkpoint.load(path, self.model, self.optimizer)
+        except BaseException:
+            kept.restore()
+            raise
         if saved is not None:
             self.precision.load(saved)
         self.epoch = int(meta["trainer"].get("epoch", 0))
@@ -153,9 +160,10 @@ class Trainer:
         self._loader(train, batch_size, shuffle, augment, sharded=False)  # refuses bad settings first
         self._check_data("fit", train, val)
         step = self._training_step()  # a CompileError before anything changes
-        self.precision.prepare(self.model, self.optimizer)  # after the checks: a refused fit changes nothing
         if resume is not None:
-            self.load(resume)
+            self.load(resume)  # prepares the model for the precision; a refused checkpoint changes nothing
+        else:
+            self.precision.prepare(self.model, self.optimizer)  # after the checks: a refused fit changes nothing
         self.parallel.start(self.model, resume is not None, train=len(train), val=None if val is None else len(val),
                             batch_size=batch_size, shuffle=shuffle, optimizer=type(self.optimizer).__name__)
         loader = self._loader(train, batch_size, shuffle, augment)
@@ -319,6 +327,21 @@ class Trainer:
         n = len(loader.data)
         total_loss, total_hits = self._reduce(total_loss, total_hits)
         return float(total_loss) / n, (float(total_hits) / n if self.with_accuracy else math.nan)
+
+
+class _Kept:
+    """The model's parameters (values, gradients, optimizer state) and buffers as they are, to
+    put back when a call is refused half-way."""
+
+    def __init__(self, model: Any):
+        self.params = [(p, p.data, p.grad, dict(p.state)) for p in model.params]
+        self.buffers = [(m, m.state_leaves()) for m in model.modules()]
+
+    def restore(self) -> None:
+        for p, data, grad, state in self.params:
+            p.data, p.grad, p.state = data, grad, state
+        for module, leaves in self.buffers:
+            module.load_state_leaves(leaves)
 
 
 def _check_label_range(where: str, data: DataSet, y: Any, ignore: int | None) -> None:

@@ -202,6 +202,30 @@ def test_bad_shapes_are_refused_with_the_reason():
         to_onnx(model, (None, 6), dynamic_batch=False)
 
 
+@pytest.mark.parametrize("batch", [-3, 0, 2.0, True])
+def test_a_fixed_batch_that_is_no_positive_integer_is_refused_naming_input_shape(batch, tmp_path):
+    with pytest.raises(ExportError, match=r"input_shape\[0\], the batch size"):
+        to_onnx(MLP(4, [3], 2), (batch, 4), tmp_path / "m.onnx", dynamic_batch=False)
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_a_failed_write_keeps_the_previous_model(tmp_path, monkeypatch):
+    import os
+
+    path = tmp_path / "m.onnx"
+    to_onnx(MLP(4, [3], 2), (None, 4), path)
+    good = path.read_bytes()
+
+    def full(fd):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError, match="No space left"):
+        to_onnx(MLP(4, [5], 2), (None, 4), path)
+    assert path.read_bytes() == good
+    assert sorted(os.listdir(tmp_path)) == ["m.onnx"]
+
+
 def test_cli_round_trip_from_a_training_checkpoint(tmp_path, capsys):
     run = tmp_path / "run"
     done = subprocess.run([sys.executable, "-m", "anynet", "train", "--epochs", "1", "--out", str(run),

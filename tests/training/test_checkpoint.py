@@ -295,3 +295,136 @@ def test_random_metadata_edits_are_refused_and_change_nothing(cpu_backend, tmp_p
     edited = tmp_path / "edited.npz"
     np.savez(edited, **arrays, __metadata__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
     _assert_refused_whole(edited, net, opt)
+
+
+# -- hostile files: bounded memory, clear refusals ---------------------------------------------
+
+
+def _rewrite(path, replace):
+    """A copy of the checkpoint at ``path`` with members replaced: ``replace(name, zin, zout)``
+    writes the member itself and returns True, or returns False to keep it."""
+    import zipfile
+
+    out = str(path) + ".bad.npz"
+    with zipfile.ZipFile(path) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            if not replace(info.filename, zin, zout):
+                zout.writestr(info, zin.read(info.filename))
+    return out
+
+
+def _peak_growth(fn):
+    """(result or exception, peak bytes allocated by Python while ``fn`` ran)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        try:
+            result = fn()
+        except Exception as err:  # noqa: BLE001 - returned to the test
+            result = err
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_member_declaring_a_huge_array_is_refused_before_it_is_inflated(tmp_path):
+    """A 0.3 MB file whose metadata and member header both declare a 240 MB array (zeros,
+    which compress 1000:1): the model's shapes are compared with the metadata first, so the
+    member is never inflated."""
+    import json
+
+    _, _, path = _saved(tmp_path)
+    big = 30_000_000
+
+    def bomb(name, zin, zout):
+        if name == "__metadata__.npy":
+            meta = json.loads(bytes(np.load(zin.open(name))).decode())
+            meta["arrays"]["model/0.W"].update(shape=[big], dtype="<f8")
+            with zout.open(name, "w") as f:
+                np.lib.format.write_array(f, np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
+            return True
+        if name != "model/0.W.npy":
+            return False
+        with zout.open(name, "w", force_zip64=True) as f:
+            np.lib.format.write_array_header_1_0(f, {"descr": "<f8", "fortran_order": False, "shape": (big,)})
+            left, chunk = 8 * big, bytes(1 << 20)
+            while left:
+                f.write(chunk[:min(left, len(chunk))])
+                left -= min(left, len(chunk))
+        return True
+
+    bad = _rewrite(path, bomb)
+    assert os.path.getsize(bad) < 1 << 20
+    err, peak = _peak_growth(lambda: checkpoint.load(bad, _net(), anynet.SGD(lr=0.05)))
+    assert isinstance(err, CheckpointError) and "0.W" in str(err), err
+    assert peak < 16 << 20, f"{peak / 2**20:.0f} MiB allocated reading a hostile checkpoint"
+
+
+def test_a_huge_metadata_member_is_refused_before_it_is_inflated(tmp_path):
+    _, _, path = _saved(tmp_path)
+
+    def huge(name, zin, zout):
+        if name != "__metadata__.npy":
+            return False
+        with zout.open(name, "w", force_zip64=True) as f:
+            chunk = bytes(1 << 20)
+            for _ in range(80):
+                f.write(chunk)
+        return True
+
+    bad = _rewrite(path, huge)
+    err, peak = _peak_growth(lambda: checkpoint.load(bad, _net()))
+    assert isinstance(err, CheckpointError) and "not an anynet checkpoint" in str(err), err
+    assert peak < 16 << 20
+
+
+def test_deeply_nested_metadata_is_a_checkpoint_error(tmp_path):
+    import json
+
+    _, _, path = _saved(tmp_path)
+
+    def nested(name, zin, zout):
+        if name != "__metadata__.npy":
+            return False
+        meta = json.loads(bytes(np.load(zin.open(name))).decode())
+        text = json.dumps(meta).replace('"note": "x"', '"note": ' + "[" * 100_000 + "]" * 100_000)
+        with zout.open(name, "w") as f:
+            np.lib.format.write_array(f, np.frombuffer(text.encode(), dtype=np.uint8))
+        return True
+
+    bad = _rewrite(path, nested)
+    with pytest.raises(CheckpointError, match="nested too deeply"):
+        checkpoint.load(bad, _net())
+
+
+def test_checkpoints_follow_the_umask(tmp_path):
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        _, _, path = _saved(tmp_path)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
+
+
+def test_a_refused_resume_changes_no_parameter_gradient_or_dtype(tmp_path):
+    """A float32 checkpoint resumed into a float16 trainer, and a damaged one: both refused
+    after the model was brought to the trainer's precision; the model is as it was."""
+    x, t = anynet.data.spiral()
+    anynet.seed(0)
+    model = anynet.MLP(2, [6], 3)
+    trainer = anynet.Trainer(model, anynet.SoftmaxWithLoss(), anynet.Adam(0.01), verbose=0)
+    trainer.fit((x, t), epochs=1, batch_size=100)
+    path = checkpoint.save(tmp_path / "f32.npz", model, trainer.optimizer, trainer.state())
+    loss = anynet.SoftmaxWithLoss()  # gradients in place, as a step leaves them
+    loss.forward(model.forward(x[:4].astype(np.float32), train=True), t[:4])
+    model.backward(loss.backward())
+    before = [(p.data, p.grad, dict(p.state)) for p in model.params]
+    for precision, target in [("float16", path), ("float32", _rewrite(path, lambda n, zi, zo: n.endswith("0.b.npy")))]:
+        other = anynet.Trainer(model, anynet.SoftmaxWithLoss(), anynet.Adam(0.01), verbose=0, precision=precision)
+        with pytest.raises(CheckpointError):
+            other.fit((x, t), epochs=2, batch_size=100, resume=target)
+        for p, (data, grad, state) in zip(model.params, before):
+            assert p.data is data and p.grad is grad and p.state.keys() == state.keys()
