@@ -27,15 +27,21 @@ class LossScaler:
     ``dynamic=True`` (default): start at ``init_scale`` (2^16); a step whose gradients hold an
     Inf or NaN is skipped (parameters and optimizer state keep their values) and the scale is
     multiplied by ``backoff_factor`` (1/2); after ``growth_interval`` (2000) good steps in a
-    row it is multiplied by ``growth_factor`` (2). ``dynamic=False``: a static scale, no checks.
+    row it is multiplied by ``growth_factor`` (2); it never falls below ``min_scale`` (1), so a
+    run whose gradients are Inf or NaN at every scale keeps a state that can be saved and
+    resumed, and ``skipped_in_a_row()`` tells the trainer to stop it (an error, not a silently
+    frozen run). ``dynamic=False``: a static scale, no checks.
     ``scale`` and ``good_steps`` are 0-d arrays on the model's device, updated there with
     ``where``: no step reads them on the host. The optimizer's update count still counts a
     skipped step (deciding otherwise would read the flag back every step).
     """
 
     def __init__(self, init_scale: float = 2.0**16, dynamic: bool = True, growth_interval: int = 2000,
-                 growth_factor: float = 2.0, backoff_factor: float = 0.5):
+                 growth_factor: float = 2.0, backoff_factor: float = 0.5, min_scale: float = 1.0):
         self.init_scale = _number("LossScaler", "init_scale", init_scale, 1e-30)
+        self.min_scale = _number("LossScaler", "min_scale", min_scale, 1e-30)
+        if self.min_scale > self.init_scale:
+            raise ValueError(f"LossScaler: min_scale ({min_scale!r}) must not exceed init_scale ({init_scale!r})")
         if not isinstance(dynamic, bool):
             raise ValueError(f"LossScaler: dynamic must be True or False, got {dynamic!r}")
         self.dynamic = dynamic
@@ -47,6 +53,7 @@ class LossScaler:
         self.scale: Any = None  # 0-d float32 on the device, made by attach
         self.good_steps: Any = None  # 0-d int32: good steps since the last change of scale
         self.finite: Any = None  # 0-d bool of the last unscaled gradients (dynamic only)
+        self.skipped: Any = None  # 0-d int32: steps skipped in a row (non-finite gradients)
         self._saved: dict[str, Any] = {"scale": self.init_scale, "good_steps": 0}
 
     def attach(self, dev: backend.Device) -> None:
@@ -55,10 +62,12 @@ class LossScaler:
             if backend.device_of(self.scale) != dev:
                 self.scale = backend.to_device(self.scale, dev)
                 self.good_steps = backend.to_device(self.good_steps, dev)
+                self.skipped = backend.to_device(self.skipped, dev)
             return
         xp = dev.xp
         self.scale = xp.asarray(self._saved["scale"], dtype=xp.float32, device=dev.device)
         self.good_steps = xp.asarray(self._saved["good_steps"], dtype=xp.int32, device=dev.device)
+        self.skipped = xp.zeros((), dtype=xp.int32, device=dev.device)
 
     def unscale(self, grads: Sequence[Any], dtype: Any) -> list[Any]:
         """``grads`` / scale in ``dtype`` (the master dtype); records whether all are finite."""
@@ -78,10 +87,16 @@ class LossScaler:
         ok = self.finite
         good = xp.where(ok, self.good_steps + 1, xp.zeros_like(self.good_steps))
         grow = good >= self.growth_interval
-        self.scale = xp.where(ok, xp.where(grow, self.scale * self.growth_factor, self.scale),
-                              self.scale * self.backoff_factor)
+        lower = xp.maximum(self.scale * self.backoff_factor, xp.full_like(self.scale, self.min_scale))
+        self.scale = xp.where(ok, xp.where(grow, self.scale * self.growth_factor, self.scale), lower)
         self.good_steps = xp.where(grow, xp.zeros_like(good), good)
+        self.skipped = xp.where(ok, xp.zeros_like(self.skipped), self.skipped + 1)
         self.finite = None
+
+    def skipped_in_a_row(self) -> int:
+        """How many of the last steps were skipped in a row (a host read: the trainer asks once
+        per epoch)."""
+        return 0 if self.skipped is None else int(self.skipped)
 
     def state(self) -> dict[str, Any]:
         """JSON-able state for a checkpoint (reads the two numbers back: once per checkpoint)."""
@@ -96,7 +111,7 @@ class LossScaler:
         self._saved = {"scale": scale, "good_steps": good}
         if self.scale is not None:
             dev = backend.device_of(self.scale)
-            self.scale = self.good_steps = None
+            self.scale = self.good_steps = self.skipped = None
             self.attach(dev)
 
     def __repr__(self) -> str:

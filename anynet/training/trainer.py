@@ -252,7 +252,7 @@ class Trainer:
         start = time.perf_counter()
         progress.epoch_begin(epoch, epochs, -(-n // self.group.size))
         self.model.train()
-        total_loss, total_hits, seen = 0.0, 0.0, 0
+        total_loss, total_hits, seen, steps = 0.0, 0.0, 0, 0
         for batch in self._batches(loader):
             # the data was checked on the host where it entered (DataSet); inside the loop only
             # the once-per-epoch guard reads values, so a diverging run stops cleanly below
@@ -260,18 +260,16 @@ class Trainer:
             _, (loss_sum, hits) = step.run(xb, tb, batch.weight)
             total_loss = total_loss + loss_sum
             total_hits = total_hits + hits if hits is not None else total_hits
-            seen += xb.shape[0]
+            seen, steps = seen + xb.shape[0], steps + 1
             progress.step(xb.shape[0], total_loss, seen)
         loss_total, hits_total = self._reduce(total_loss, total_hits)
         logs = {"loss": loss_total / n}
         if self.with_accuracy:
             logs["accuracy"] = hits_total / n
         elapsed = time.perf_counter() - start
-        if not math.isfinite(logs["loss"]):
-            self.diverged = True
-            self.stop_reason = (f"training diverged: the loss became {logs['loss']} in epoch {epoch}; "
-                                f"stopped after {self.epoch} good epochs (lower the learning rate); "
-                                "nothing of the diverged epoch was saved")
+        why = self._diverged(logs["loss"], epoch, steps)
+        if why is not None:
+            self.diverged, self.stop_reason = True, why
             progress.close()
             return
         self.parallel.epoch_end(self.model)
@@ -287,6 +285,20 @@ class Trainer:
         progress.epoch_end(f"epoch {epoch}/{epochs}  {text}  {n / elapsed:,.0f} samples/s", epoch, epochs)
         for cb in self.callbacks:
             cb.on_epoch_end(self, epoch, logs)
+
+    def _diverged(self, loss: float, epoch: int, steps: int) -> str | None:
+        """Why the epoch just run must not count (a NaN or Inf loss; loss scaling that skipped
+        every step of it), else None."""
+        done = f"stopped after {self.epoch} good epochs"
+        if not math.isfinite(loss):
+            return (f"training diverged: the loss became {loss} in epoch {epoch}; {done} (lower the learning rate); "
+                    "nothing of the diverged epoch was saved")
+        scaler = self.precision.loss_scaler
+        if scaler is not None and scaler.dynamic and steps and scaler.skipped_in_a_row() >= steps:
+            return (f"training diverged: float16 loss scaling skipped every step of epoch {epoch} (the gradients "
+                    f"were Inf or NaN even at the smallest loss scale, {scaler.min_scale:g}); {done} (lower the "
+                    "learning rate, or train in bfloat16 or float32); nothing of that epoch was saved")
+        return None
 
     def _reduce(self, total_loss: Any, total_hits: Any) -> tuple[float, float]:
         """Sums over every rank as Python floats, in one message (once per epoch)."""

@@ -476,3 +476,34 @@ def test_precision_reaches_the_buffers_of_a_batchnorm_inside_a_composite():
     bn = model.layers[0].bn
     assert bn.running_mean.dtype == np.float64 and bn.running_var.dtype == np.float64
     assert all(p.data.dtype == np.float64 for p in model.params)
+
+
+class _InfGradient(anynet.Affine):
+    """An Affine whose weight gradient overflows at every step (the loss stays finite)."""
+
+    def backward(self, dout):
+        dx = super().backward(dout)
+        self.W.grad = self.W.grad * float("inf")
+        return dx
+
+
+def test_loss_scaling_has_a_floor_and_a_run_that_skips_every_step_stops(tmp_path):
+    x, t = _spiral(50)
+    model = anynet.Sequential(_InfGradient(2, 3))
+    w0 = host(model.params[0].data).copy()
+    precision = anynet.Precision("float32", loss_scaler=anynet.LossScaler(2.0**4, min_scale=1.0))
+    trainer = anynet.Trainer(model, anynet.SoftmaxWithLoss(), anynet.SGD(0.1), verbose=0, precision=precision)
+    with pytest.raises(anynet.TrainingDiverged, match="skipped every step of epoch 1"):
+        trainer.fit((x, t), epochs=20, batch_size=10)
+    assert precision.loss_scaler.state()["scale"] == 1.0  # 16 -> 8 -> 4 -> 2 -> 1, then held there
+    np.testing.assert_array_equal(host(model.params[0].data), w0)
+    path = anynet.training.checkpoint.save(tmp_path / "c.npz", model, trainer.optimizer, trainer.state())
+    again = anynet.Trainer(model, anynet.SoftmaxWithLoss(), anynet.SGD(0.1), verbose=0,
+                           precision=anynet.Precision("float32", loss_scaler=anynet.LossScaler(2.0**4)))
+    again.load(path)  # resumable: the saved scale is the floor, not 0
+    assert again.precision.loss_scaler.state()["scale"] == 1.0
+
+
+def test_a_floor_above_the_initial_scale_is_refused():
+    with pytest.raises(ValueError, match="min_scale"):
+        anynet.LossScaler(2.0, min_scale=4.0)
