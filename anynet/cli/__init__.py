@@ -13,6 +13,7 @@ import warnings
 from typing import Any, NamedTuple
 
 from .. import backend, optim
+from ..config import RunConfig, configure
 from ..data import DataNotFoundError, IDXError, as_dataset, fashion_mnist, mnist, spiral, train_val_split
 from ..data.augment import named as named_augment
 from ..export import ExportError, to_onnx
@@ -315,6 +316,11 @@ def main(argv: list[str] | None = None) -> int:
     whole run (MPI Abort, naming the rank), as the others may be waiting for them."""
     group = parallel.Group()
     try:
+        config = configure(**RunConfig.from_environment().changed())  # the one read of the environment
+    except ValueError as err:
+        print(f"anynet: {err}", file=sys.stderr)
+        return 2
+    try:
         args = _parser().parse_args(argv)
         if args.command is None:
             _parser().print_help()
@@ -340,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
             group.abort(f"anynet: {err or type(err).__name__}", 2)
         print(f"anynet: {err or type(err).__name__}", file=sys.stderr)
         return 2
+    finally:
+        config.__exit__()
 
 
 def _warning_line(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
