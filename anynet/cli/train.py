@@ -63,9 +63,10 @@ class TrainRun:
         combination that cannot run.
         """
         check_train_flags(args)
-        check_augment(args.augment, args.model, data_spec(args.data).images, args.data)
+        data = data_spec(args.data)
+        check_augment(args.augment, args.model, data.images, args.data)
         model = ModelSpec.of(args.model, args.data, args.hidden, args.layers, args.batchnorm, args.dropout)
-        default = data_spec(args.data).defaults
+        default = data.defaults
         epochs = pick(args.epochs, default.epochs)
         val_fraction = pick(args.val_fraction, default.val_fraction)
         if args.schedule == "plateau" and not val_fraction:
