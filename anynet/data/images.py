@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import config
 from .dataset import DataSet
 from .idx import IDXError, read_idx
 
@@ -45,18 +46,17 @@ class DataNotFoundError(FileNotFoundError):
 SYSTEM_DATA = Path("/usr/share/datasets")  # where distribution packages put data sets
 
 
-def _cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "anynet"
-
-
 def data_search_path(name: str, path: str | os.PathLike | None = None) -> list[Path]:
-    """The folders searched for data set ``name``, in order: ``path``, ``$ANYNET_DATA/<name>``,
-    ``$ANYNET_DATA``, the user cache (``~/.cache/anynet/<name>``), ``/usr/share/datasets/<name>``."""
+    """The folders searched for data set ``name``, in order: ``path``, ``<data_dir>/<name>``,
+    ``<data_dir>`` (``anynet.configure(data_dir=...)``; the ``anynet`` command takes it from
+    ``$ANYNET_DATA``), the user cache (``<cache_dir>/<name>``, by default
+    ``~/.cache/anynet/<name>``), ``/usr/share/datasets/<name>``."""
+    settings = config.current()
     folders = [Path(path)] if path is not None else []
-    if os.environ.get("ANYNET_DATA"):
-        root = Path(os.environ["ANYNET_DATA"])
+    if settings.data_dir is not None:
+        root = Path(settings.data_dir)
         folders += [root / name, root]
-    folders += [_cache_dir() / name, SYSTEM_DATA / name]
+    folders += [settings.cache_folder / name, SYSTEM_DATA / name]
     return folders
 
 
@@ -92,7 +92,7 @@ def _locate(name: str, path, download: bool, timeout: float) -> Path:
         if all(_find(folder, f) for f in _FILES):
             return folder
     if download:
-        target = Path(path) if path is not None else _cache_dir() / name
+        target = Path(path) if path is not None else config.current().cache_folder / name
         try:
             _download(name, target, timeout)
             return target
@@ -103,8 +103,9 @@ def _locate(name: str, path, download: bool, timeout: float) -> Path:
     searched = "\n  ".join(str(f) for f in folders)
     raise DataNotFoundError(
         f"{name}: the files {', '.join(_FILES)} are not in any of:\n  {searched}\nand {reason}. "
-        f"Put the four files in one of these folders (or set ANYNET_DATA to a folder holding a "
-        f"'{name}' folder); on Debian/Ubuntu: apt-get install {_PACKAGES[name]}."
+        f"Put the four files in one of these folders (or name a folder holding a '{name}' folder with "
+        f"anynet.configure(data_dir=...), or ANYNET_DATA for the anynet command); on Debian/Ubuntu: "
+        f"apt-get install {_PACKAGES[name]}."
     )
 
 

@@ -1,11 +1,10 @@
-"""The ``anynet`` command end to end: train, evaluate, and its refusals."""
+"""``anynet`` (anynet.cli): the environment read once, refusals as one line and status 2, never a traceback."""
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import io
-import json
+import os
 import re
 import subprocess
 import sys
@@ -17,38 +16,20 @@ from hypothesis import strategies as st
 import anynet
 import anynet.data.images
 from anynet.cli import OPTIMIZERS, main
+from anynet.config import current
 
 
-def test_train_on_the_spiral_writes_everything(tmp_path):
-    out = subprocess.run(
-        [sys.executable, "-m", "anynet", "train", "--epochs", "60", "--out", str(tmp_path / "run")],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert out.returncode == 0, out.stderr
-    lines = out.stdout.strip().splitlines()
-    assert lines[0].startswith("training mlp on spiral (300 samples) on cpu: 60 epochs")
-    accuracy = float(lines[-1].split("test accuracy ")[1].rstrip("%"))
-    assert accuracy > 80.0
-    run = tmp_path / "run"
-    history = json.loads((run / "history.json").read_text())
-    assert len(history["loss"]) == 60 and history["loss"][-1] < history["loss"][0]
-    rows = list(csv.reader(open(run / "history.csv")))
-    assert rows[0][:3] == ["epoch", "loss", "accuracy"] and len(rows) == 61
-    assert (run / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
-    meta, _ = anynet.training.checkpoint.read(run / "checkpoint.npz")
-    assert meta["trainer"]["epoch"] == 60 and meta["metadata"]["model"] == "mlp"
-
-    ev = subprocess.run([sys.executable, "-m", "anynet", "evaluate", str(run / "checkpoint.npz")],
-                        capture_output=True, text=True, timeout=60)
-    assert ev.returncode == 0, ev.stderr
-    assert ev.stdout.strip().endswith(f"accuracy {lines[-1].split('test accuracy ')[1]}")
+def run_main(argv):
+    """``main(argv)`` with its stdout and stderr captured: (status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    return code, out.getvalue(), err.getvalue()
 
 
-def test_resume_from_the_command_line(tmp_path, capsys):
-    assert main(["train", "--epochs", "3", "--out", str(tmp_path), "--verbose", "0"]) == 0
-    assert main(["train", "--epochs", "5", "--out", str(tmp_path), "--verbose", "0",
-                 "--resume", str(tmp_path / "checkpoint.npz")]) == 0
-    assert len(json.loads((tmp_path / "history.json").read_text())["loss"]) == 5
+def test_no_command_prints_the_help(capsys):
+    assert main([]) == 0
+    assert "usage: anynet" in capsys.readouterr().out
 
 
 def test_unknown_device_optimizer_and_model(tmp_path, capsys):
@@ -69,71 +50,50 @@ def test_absent_data_is_a_clear_message(tmp_path, monkeypatch, capsys):
     assert "fashion-mnist: the files" in err and "apt-get install dataset-fashion-mnist" in err
 
 
-def test_evaluate_refuses_a_damaged_checkpoint(tmp_path, capsys):
-    (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 not really")
-    assert main(["evaluate", str(tmp_path / "bad.npz")]) == 2
-    assert "truncated or corrupted" in capsys.readouterr().err
+# -- the environment: read by the command only, once, for the command's duration ---------------------
 
 
-def test_train_help_lists_the_choices(capsys):
-    with pytest.raises(SystemExit) as done:
-        main(["train", "--help"])
-    text = capsys.readouterr().out
-    assert done.value.code == 0 and "simple-convnet" in text and "fashion-mnist" in text
+def test_the_data_folders_come_from_the_environment_for_the_command_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("ANYNET_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(anynet.data.images, "SYSTEM_DATA", tmp_path / "system")
+    before = current()
+    code, _, err = run_main(["train", "--data", "mnist", "--no-download", "--out", str(tmp_path / "o")])
+    assert code == 2
+    searched = err.split("are not in any of:", 1)[1]
+    for folder in (tmp_path / "data" / "mnist", tmp_path / "data", tmp_path / "cache" / "anynet" / "mnist"):
+        assert f"\n  {folder}\n" in searched, err
+    assert current() is before  # the caller's configuration is back
+    assert not (tmp_path / "o").exists()
 
 
-def test_train_and_evaluate_on_fashion_mnist_when_installed(tmp_path, capsys):
-    try:
-        anynet.data.fashion_mnist(download=False)
-    except anynet.data.DataNotFoundError:
-        pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
-    assert main(["train", "--data", "fashion-mnist", "--no-download", "--limit", "3000", "--epochs", "2",
-                 "--verbose", "0", "--out", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
-    assert "(2700 samples)" in out  # 3000 less the 10% held out for validation
-    acc = out.strip().splitlines()[-1].split("test accuracy ")[1]
-    assert float(acc.rstrip("%")) > 60.0
-    assert main(["evaluate", str(tmp_path / "checkpoint.npz"), "--no-download"]) == 0
-    assert capsys.readouterr().out.strip().endswith(f"accuracy {acc}")
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("ANYNET_CPU_WORKERS", "0", "ANYNET_CPU_WORKERS must be a whole number >= 1, got '0'"),
+    ("ANYNET_CPU_WORKERS", "two", "ANYNET_CPU_WORKERS must be a whole number >= 1, got 'two'"),
+    ("ANYNET_KEEP_FREED_MEMORY", "yes", "ANYNET_KEEP_FREED_MEMORY must be 0 or 1, got 'yes'"),
+])
+def test_a_malformed_environment_variable_is_one_line_and_status_2(tmp_path, monkeypatch, name, value, message):
+    monkeypatch.setenv(name, value)
+    for argv in (["train", "--epochs", "1", "--out", str(tmp_path / "o")], ["evaluate", str(tmp_path / "x.npz")]):
+        assert run_main(argv) == (2, "", f"anynet: {message}\n")
+    assert not (tmp_path / "o").exists()
 
 
-def test_recipe_flags_build_what_they_name_and_evaluate_rebuilds_it(tmp_path, capsys):
-    assert main(["train", "--epochs", "30", "--batchnorm", "--schedule", "onecycle", "--optimizer", "lion",
-                 "--lr", "0.01", "--label-smoothing", "0.1", "--verbose", "0", "--out", str(tmp_path)]) == 0
-    acc = capsys.readouterr().out.strip().splitlines()[-1].split("test accuracy ")[1]
-    assert float(acc.rstrip("%")) > 80.0
-    meta, _ = anynet.training.checkpoint.read(tmp_path / "checkpoint.npz")
-    assert meta["metadata"]["batchnorm"] is True and meta["metadata"]["schedule"] == "onecycle"
-    assert main(["evaluate", str(tmp_path / "checkpoint.npz")]) == 0  # the BatchNorm model is rebuilt
-    assert capsys.readouterr().out.strip().endswith(f"accuracy {acc}")
+def test_a_malformed_environment_variable_from_the_shell(tmp_path):
+    env = {**os.environ, "ANYNET_CPU_WORKERS": "-3"}
+    out = subprocess.run([sys.executable, "-m", "anynet", "train", "--out", str(tmp_path)], capture_output=True,
+                         text=True, timeout=60, env=env)
+    assert out.returncode == 2 and out.stderr == "anynet: ANYNET_CPU_WORKERS must be a whole number >= 1, got '-3'\n"
 
 
-def test_dropout_flag_sets_the_models_rate():
-    from anynet.cli import build_model
-
-    rates = [layer.ratio for layer in build_model("deep-convnet", "fashion-mnist", dropout=0.25).layers
-             if isinstance(layer, anynet.layers.Dropout)]
-    assert rates == [0.25]
-    assert not [layer for layer in build_model("vgg", "mnist", dropout=0.0).layers
-                if isinstance(layer, anynet.layers.Dropout)]
-
-
-def test_build_schedule():
-    from anynet.cli import build_schedule
-
-    assert build_schedule("constant", 0.1, 100) == 0.1 == build_schedule("plateau", 0.1, 100)
-    assert build_schedule("cosine", 0.1, 100)(100) == 0.0
-    assert build_schedule("onecycle", 0.1, 100)(0) == pytest.approx(0.1 / 25)
+def test_well_formed_settings_from_the_environment_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("ANYNET_CPU_WORKERS", "1")
+    monkeypatch.setenv("ANYNET_KEEP_FREED_MEMORY", "0")
+    code, out, err = run_main(["train", "--epochs", "1", "--verbose", "0", "--out", str(tmp_path)])
+    assert code == 0 and "test accuracy" in out, err
 
 
 # -- refusals: one line on stderr, a non-zero status, never a traceback ---------------------------
-
-
-def _run(argv):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(argv)
-    return code, out.getvalue(), err.getvalue()
 
 
 BAD_FLAGS = [
@@ -178,27 +138,10 @@ BAD_FLAGS = [
 
 @pytest.mark.parametrize(("flags", "message"), BAD_FLAGS, ids=[" ".join(f) for f, _ in BAD_FLAGS])
 def test_a_bad_flag_is_one_line_and_status_2(tmp_path, flags, message):
-    code, _, err = _run(["train", "--epochs", "1", "--out", str(tmp_path), "--verbose", "0", *flags])
+    code, _, err = run_main(["train", "--epochs", "1", "--out", str(tmp_path), "--verbose", "0", *flags])
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("anynet: "), err
     assert re.search(message, err), err
-
-
-def test_a_damaged_checkpoint_and_a_missing_one_in_evaluate(tmp_path):
-    (tmp_path / "bad.npz").write_bytes(b"not a zip at all")
-    for path in (tmp_path / "bad.npz", tmp_path / "none.npz"):
-        code, _, err = _run(["evaluate", str(path)])
-        assert code == 2 and err.count("\n") == 1 and err.startswith("anynet: ")
-
-
-def test_a_diverged_run_says_so_and_keeps_the_last_good_checkpoint(tmp_path):
-    assert _run(["train", "--epochs", "2", "--out", str(tmp_path), "--verbose", "0"])[0] == 0
-    good = (tmp_path / "checkpoint.npz").read_bytes()
-    code, _, err = _run(["train", "--epochs", "3", "--lr", "1e30", "--out", str(tmp_path), "--verbose", "0"])
-    assert code == 1
-    assert err.count("\n") == 1 and err.startswith("anynet: training diverged: the loss became"), err
-    assert (tmp_path / "checkpoint.npz").read_bytes() == good
-    assert json.loads((tmp_path / "history.json").read_text()) == {}  # no good epoch in this run
 
 
 def test_a_refusal_from_the_shell_has_no_traceback(tmp_path):
@@ -236,7 +179,7 @@ def test_random_flag_values_run_or_give_one_clear_line(tmp_path, flags):
     argv = ["train", "--epochs", "1", "--limit", "60", "--verbose", "0", "--out", str(tmp_path)]
     for flag, value in flags.items():
         argv += [f"{flag}={value}"]  # "=": a value that starts with "-" stays a value
-    code, _, err = _run(argv)
+    code, _, err = run_main(argv)
     event(f"exit status {code}")
     lines = err.splitlines()
     assert all(line.startswith("anynet: ") for line in lines), err

@@ -1,0 +1,55 @@
+"""``anynet export CHECKPOINT OUT.onnx``: a checkpoint of ``anynet train`` as an ONNX file."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from ..export import to_onnx
+from .build import load_model
+from .options import UsageError, parse_shape
+
+__all__ = ["ExportRun", "execute"]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ExportRun:
+    """What ``anynet export`` does.
+
+    **Arguments:**
+
+    - ``checkpoint``: the checkpoint written by ``anynet train``; ``out``: the ``.onnx`` file to write.
+    - ``input_shape``: one example's shape; None: the shape of the data set it was trained on.
+    - ``batch``: a fixed batch size; None: a symbolic batch axis.
+    - ``traced``: trace every layer's primitives instead of emitting whole ONNX operators.
+    """
+
+    checkpoint: str
+    out: str
+    input_shape: tuple[int, ...] | None
+    batch: int | None
+    traced: bool
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> ExportRun:
+        """The export ``args`` (parsed ``export`` arguments) asks for; a UsageError for a malformed
+        ``--input-shape`` or a ``--batch`` below 1."""
+        if args.batch is not None and args.batch < 1:
+            raise UsageError(f"--batch must be a positive batch size, got {args.batch}")
+        shape = parse_shape(args.input_shape) if args.input_shape else None
+        return cls(checkpoint=args.checkpoint, out=args.out, input_shape=shape, batch=args.batch,
+                   traced=args.traced)
+
+
+def execute(run: ExportRun) -> int:
+    """Write the checkpoint's model as ONNX (input ``x`` (batch, *shape), output ``y``) and say so.
+
+    **Returns:** the exit status, 0.
+    """
+    model, spec, _ = load_model(run.checkpoint)
+    shape = run.input_shape or spec.example_shape()
+    proto = to_onnx(model, (run.batch, *shape), run.out, dynamic_batch=run.batch is None, operators=not run.traced)
+    dims = ", ".join(str(s) for s in ("N" if run.batch is None else run.batch, *shape))
+    print(f"wrote {run.out}: {spec.name} from {run.checkpoint}, input x ({dims}), output y, "
+          f"{len(proto.graph.node)} ONNX nodes")
+    return 0
