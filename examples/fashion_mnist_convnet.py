@@ -16,6 +16,7 @@ from anynet.optim import Adam
 from anynet.training import Checkpoint, EarlyStopping, plot_history
 
 epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+anynet.configure(**anynet.RunConfig.from_environment().changed())  # ANYNET_DATA, as the anynet command
 anynet.seed(0)
 train, test = anynet.data.fashion_mnist(flatten=False)  # (N, 1, 28, 28) in [0, 1]
 train, val = anynet.data.train_val_split(train, 5000)

@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
+    anynet.configure(**anynet.RunConfig.from_environment().changed())  # ANYNET_DATA, as the anynet command
     anynet.seed(args.seed)
     train, test = anynet.data.fashion_mnist(args.data, flatten=False)
     rows = lambda x: x[:, 0]  # (N, 1, 28, 28) -> (N, 28, 28): 28 steps of 28 pixels

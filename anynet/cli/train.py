@@ -13,6 +13,7 @@ from typing import Any
 from .. import backend
 from ..data import DataSet, data_spec, train_val_split
 from ..data.augment import named as named_augment
+from ..files import atomic_write
 from ..losses import SoftmaxWithLoss
 from ..training import Checkpoint, ReduceLROnPlateau, Trainer, TrainingDiverged, parallel, plot_history
 from .build import OPTIMIZERS, ModelSpec, build_schedule, load_data
@@ -175,10 +176,10 @@ def _report(run: TrainRun, trainer: Trainer, test_loss: float, test_acc: float) 
 
 
 def _write_history(history: dict[str, list[float]], out: str) -> None:
-    with open(os.path.join(out, "history.json"), "w") as f:
+    with atomic_write(os.path.join(out, "history.json"), "w") as f:
         json.dump(history, f, indent=1)
     keys = list(history)
-    with open(os.path.join(out, "history.csv"), "w", newline="") as f:
+    with atomic_write(os.path.join(out, "history.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["epoch", *keys])
         for i in range(len(history[keys[0]]) if keys else 0):

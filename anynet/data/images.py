@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import config
+from ..files import atomic_write
 from .dataset import DataSet
 from .idx import IDXError, read_idx
 
@@ -78,12 +78,8 @@ def _download(name: str, folder: Path, timeout: float) -> None:
         digest = hashlib.sha256(payload).hexdigest()
         if digest != sums[filename]:
             raise IDXError(f"{base + filename}: SHA-256 {digest} is not the official {sums[filename]}")
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{filename}.")
-        with os.fdopen(fd, "wb") as f:
+        with atomic_write(folder / filename) as f:
             f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, folder / filename)
 
 
 def _locate(name: str, path, download: bool, timeout: float) -> Path:
