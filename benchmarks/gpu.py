@@ -4,16 +4,13 @@ against PyTorch eager on CUDA.
 Models: MLP 784-100-100-10, SimpleConvNet, DeepConvNet, TimeLSTM (28 steps of 28, 128 hidden) and
 TransformerLM (vocabulary 1000, 64 tokens, width 128, 4 heads, 2 blocks), at batch 128 and 1024.
 First the same seed trains a few SGD steps on NumPy and on each anynet GPU device with the same
-batches (dropout off: its masks are drawn on each device), and the largest relative differences of
-the initial weights, the losses and the final weights are reported. Then, for each batch size and
-model, three systems train the same architecture with SGD on random data kept on the device:
-PyTorch eager on ``--peer``, anynet on ``--device`` (CuPy) and anynet on ``torch:<peer>``. Blocks of
-steps alternate between them, each ending with a device synchronisation; the table gives median
-samples/s, each anynet's median ratio to PyTorch, and the peak memory each allocator holds over a
-few steps from an empty cache. TF32 is off on both sides unless ``--tf32``.
-
-Each row is written to ``results-gpu.md`` and ``results-gpu.json`` in ``--out`` as soon as it is
-measured, so a run that is stopped keeps what it measured; a row that fails is written as an error.
+batches (dropout off: its masks are drawn on each device): the largest relative differences of the
+initial weights, losses and final weights. Then three systems train each model with SGD on random
+data kept on the device: PyTorch eager on ``--peer``, anynet on ``--device`` (CuPy) and anynet on
+``torch:<peer>``, in alternating blocks of steps that each end with a device synchronisation:
+median samples/s, each anynet's median ratio to PyTorch, and the peak memory each allocator holds.
+TF32 is off on both sides unless ``--tf32``. Each row goes to ``results-gpu.md`` and ``.json`` in
+``--out`` as soon as it is measured (a failed row as its error), so a stopped run keeps its rows.
 
     python3 benchmarks/gpu.py --out benchmarks                     # on a GPU machine (ci/gpu.sh bench)
     python3 benchmarks/gpu.py --device cpu --peer cpu --models MLP --batches 16 --quick   # a dry run
@@ -149,9 +146,6 @@ def torch_lm_stepper(batch: int, where: str) -> Stepper:
     return step, (torch.cuda.synchronize if where.startswith("cuda") else (lambda: None))
 
 
-# -- measurements --------------------------------------------------------------------------------
-
-
 def systems(name: str, batch: int, devices: list[anynet.Device], peer: str) -> Spec:
     """PyTorch on ``peer`` first (the ratios' denominator), then anynet on each of ``devices``."""
     lm = name == "TransformerLM"
@@ -285,12 +279,10 @@ def throughput_line(row: dict[str, Any]) -> str:
             + " / ".join(_fmt(v) for v in peaks.values()) + " |")
 
 
-# -- the run -------------------------------------------------------------------------------------
-
-
-def gpu_name(dev: anynet.Device, peer: str) -> str:
-    """The GPU's name, else the device's."""
-    if dev.library == "cupy":
+def gpu_name(devices: list[anynet.Device], peer: str) -> str:
+    """The GPU's name, else the first device's (or the peer's)."""
+    dev = devices[0] if devices else None
+    if dev is not None and dev.library == "cupy":
         import cupy
 
         name = cupy.cuda.runtime.getDeviceProperties(dev.device.id)["name"]
@@ -299,7 +291,7 @@ def gpu_name(dev: anynet.Device, peer: str) -> str:
         import torch
 
         return torch.cuda.get_device_name()
-    return dev.name
+    return dev.name if dev is not None else peer
 
 
 def header(args: argparse.Namespace, devices: list[anynet.Device], repeats: int, block_s: float) -> tuple[dict, list]:
@@ -307,7 +299,7 @@ def header(args: argparse.Namespace, devices: list[anynet.Device], repeats: int,
     import torch
 
     cupy = sys.modules.get("cupy")
-    meta = {"gpu": gpu_name(devices[0], args.peer), "date": datetime.date.today().isoformat(),
+    meta = {"gpu": gpu_name(devices, args.peer), "date": datetime.date.today().isoformat(),
             "argv": sys.argv[1:], "tf32": args.tf32, "torch": torch.__version__, "torch_cuda": torch.version.cuda,
             "cupy": getattr(cupy, "__version__", None), "repeats": repeats, "block_s": block_s}
     names = " and ".join(d.name for d in devices)
@@ -381,14 +373,23 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     pin_tf32(args.tf32)  # before the first device imports cupy
     t0 = time.perf_counter()
-    devices = [anynet.as_device(args.device), anynet.as_device(f"torch:{args.peer}")]
+    devices, broken = [], []
+    for spec in (args.device, f"torch:{args.peer}"):  # one that does not work leaves the other measured
+        try:
+            devices.append(anynet.as_device(spec))
+        except Exception as err:  # noqa: BLE001 - reported in the results and the exit status
+            traceback.print_exc()
+            broken.append(f"device {spec} does not work: {type(err).__name__}: {err}")
     repeats, block_s = (3, 0.1) if args.quick else (5, 0.3)
     meta, lines = header(args, devices, repeats, block_s)
-    results = Results(Path(args.out), meta, lines)
-    if args.agree_steps > 0:
+    lines = [*lines[:2], *broken, *lines[1:]] if broken else lines  # the broken devices under the title
+    results = Results(Path(args.out), {**meta, "broken": broken}, lines)
+    if devices and args.agree_steps > 0:
         run_agreement(args, devices, results, t0)
-    run_throughput(args, devices, results, t0, repeats, block_s)
+    if devices:
+        run_throughput(args, devices, results, t0, repeats, block_s)
     print(f"wrote {results.md} and {results.json} in {time.perf_counter() - t0:.0f} s", flush=True)
+    sys.exit(1 if broken else 0)
 
 
 if __name__ == "__main__":

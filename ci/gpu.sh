@@ -95,7 +95,9 @@ import_error() { python3 -c "import $1" 2>&1 | tail -1; }
 wheels() {  # the pure-Python wheels of .whl/ into $SITE, when a module they bring is missing
   compgen -G ".whl/*.whl" >/dev/null || return 0
   have array_api_compat && have array_api_extra && have array_api_strict && return 0
-  [ -f .whl/SHA256SUMS ] && (cd .whl && sha256sum -c --quiet SHA256SUMS) || echo "wheels: SHA256SUMS mismatch"
+  if [ -f .whl/SHA256SUMS ] && ! (cd .whl && sha256sum -c --quiet SHA256SUMS); then
+    echo "wheels: a wheel in .whl/ does not match .whl/SHA256SUMS"
+  fi
   echo "wheels: installing $(ls .whl/*.whl | tr '\n' ' ')into $SITE"
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" .whl/*.whl \
     || for w in .whl/*.whl; do python3 -m zipfile -e "$w" "$SITE"; done  # pure-Python wheels: a zip is enough
@@ -106,7 +108,7 @@ pip_names() {  # the pip names of modules; CuPy's by the driver's CUDA major ver
   cuda=$(nvidia-smi 2>/dev/null | grep -o "CUDA Version: [0-9]*" | grep -o "[0-9]*$")
   for m in "$@"; do
     case $m in
-      cupy) names="$names ${cuda:+cupy-cuda${cuda}x}${cuda:-cupy-cudaNNx(NN: the CUDA major version nvidia-smi shows)}" ;;
+      cupy) names="$names ${cuda:+cupy-cuda${cuda}x}${cuda:-cupy-cudaNNx (NN: the CUDA major version nvidia-smi shows)}" ;;
       *) names="$names ${m//_/-}" ;;
     esac
   done
@@ -204,7 +206,7 @@ smoke() {
   wait
   cat "$SCRATCH"/run*.log "$SCRATCH/resume.log" > "$OUT/smoke.log"
   note "== smoke: done at $(el) s (limit $l s, the runs side by side)"
-  grep -E "^### exit|test accuracy|Error|error" "$OUT/smoke.log" | cut -c1-220 | head -30 | indent
+  grep -v -E "^### (anynet train|resume on)|^wrote " "$OUT/smoke.log" | cut -c1-220 | head -30 | indent
   bad=$(grep -c "^### exit [^0]" "$OUT/smoke.log")
   [ "$(grep -c "^### exit 0" "$OUT/smoke.log")" -eq $((i + 1)) ] && [ "$bad" -eq 0 ]
 }
@@ -219,7 +221,7 @@ bench() {
     > "$OUT/gpu-bench.log" 2>&1
   rc=$?
   note "== bench: rc $(rc_text $rc) at $(el) s (limit $l s${BENCH_ARGS:+, args: $BENCH_ARGS})"
-  grep -E "^\| " "$OUT/results-gpu.md" 2>/dev/null | grep -v -- "---|" | cut -c1-220 | indent
+  grep -E "^\| |does not work" "$OUT/results-gpu.md" 2>/dev/null | grep -v -- "---|" | cut -c1-220 | indent
   grep -E "Error|error" "$OUT/gpu-bench.log" | grep -v "^ " | head -5 | cut -c1-220 | indent
   return $rc
 }
@@ -273,10 +275,10 @@ for step in "${steps[@]}"; do
       setup > "$OUT/setup.log" 2>&1
       rc=$?
       note "== setup: rc $rc at $(el) s"
-      grep -E "^(set-up|error|  pip|imports ok|CUDA_PATH|GPU|driver|cupy [0-9])" "$OUT/setup.log" | cut -c1-220 | indent
+      grep -E "^(wheels|set-up|error|  pip|imports ok|CUDA_PATH|GPU|driver|cupy [0-9])" "$OUT/setup.log" | cut -c1-220 | indent
       if [ $rc -ne 0 ]; then
         setup_failed=1; fail setup
-        note "   set-up failed: nothing else runs but the probe; the end of setup.log:"
+        note "   set-up failed: nothing else runs but the probe; its last errors:"
         grep -E "Error|error" "$OUT/setup.log" | tail -2 | cut -c1-400 | indent
       fi ;;
     probe) wheels >> "$OUT/setup.log" 2>&1; probe || fail probe ;;

@@ -208,6 +208,16 @@ def test_benchmark_starts_no_row_after_its_time_limit(tmp_path):
     assert json.loads((tmp_path / "results-gpu.json").read_text())["throughput"] == []
 
 
+def test_benchmark_measures_the_devices_that_work(tmp_path):
+    """Without a working GPU for --device, the benchmark says so and still measures anynet on torch:<peer>."""
+    proc = _bench(tmp_path, "--device", "cuda:99")  # the last --device counts
+    log, _ = proc.communicate(timeout=180)
+    assert proc.returncode == 1, log
+    text = (tmp_path / "results-gpu.md").read_text()
+    assert "device cuda:99 does not work: DeviceError:" in text and "| MLP | torch:cpu |" in text, text
+    assert "| MLP | 16 |" in text
+
+
 def test_benchmark_pins_tf32_alike_on_both_sides():
     pytest.importorskip("torch")
     code = (
