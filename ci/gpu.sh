@@ -78,7 +78,7 @@ finish() {
   n=$(find "$CUPY_CACHE_DIR" -type f 2>/dev/null | wc -l)
   note "== cupy kernel cache: $n files, $(du -sh "$CUPY_CACHE_DIR" 2>/dev/null | cut -f1)"
   if [ "$n" -gt 0 ] && tar czf "$SCRATCH/cupy-cache.tgz" -C "$CUPY_CACHE_DIR" . 2>/dev/null \
-      && [ "$(stat -c %s "$SCRATCH/cupy-cache.tgz")" -lt 20000000 ]; then
+      && [ "$(stat -c %s "$SCRATCH/cupy-cache.tgz")" -lt 15000000 ]; then  # a larger one may not come back
     cp "$SCRATCH/cupy-cache.tgz" "$OUT/" && note "   in \$OUT/cupy-cache.tgz: carry it as .whl/cupy-cache.tgz next time"
   fi
   rm -f "$OUT"/*.tmp
