@@ -35,7 +35,12 @@ settings.register_profile("ci", settings.get_profile("anynet"), derandomize=True
 settings.load_profile("ci" if os.environ.get("CI") == "true" else "anynet")
 
 backend = backend_fixture("backend")  # every backend; the test body runs with it as the current device
-cpu_backend = backend_fixture("cpu_backend", CPU_BACKENDS)  # training runs that would be slow to repeat on GPUs
+# Training, precision, checkpoint and resume runs: the CPU backends, which are cheap to repeat on every
+# run of the suite. ANYNET_TEST_GPU=1 (set by `ci/gpu.sh tests`) adds the GPU backends, so the GPU leg
+# runs what a user runs on a GPU; on a machine without one they are skipped with the reason.
+GPU_BACKENDS = tuple(name for name in BACKENDS if name not in CPU_BACKENDS)
+GPU_TESTS = os.environ.get("ANYNET_TEST_GPU", "") == "1"
+cpu_backend = backend_fixture("cpu_backend", CPU_BACKENDS + (GPU_BACKENDS if GPU_TESTS else ()))
 
 
 @pytest.fixture(autouse=True)
