@@ -11,7 +11,8 @@ checkpoints, so a resumed run draws the same), and builds its result from compar
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+import numbers
+from typing import Any, Iterable, Sequence
 
 from ..backend import array_device, namespace, uniform_like
 from ..validation import check_float, check_int
@@ -54,7 +55,12 @@ def _column(v: Any) -> Any:
 
 class RandomShift(Augment):
     """Shift each image by up to ``pad`` pixels along each axis, filling with zeros: a random
-    crop of the image padded by ``pad`` (the standard CIFAR/Fashion-MNIST recipe)."""
+    crop of the image padded by ``pad`` (the standard CIFAR/Fashion-MNIST recipe).
+    x: (N, C, H, W) -> (N, C, H, W).
+
+    **Arguments:**
+        pad: the largest shift, an integer >= 1.
+    """
 
     def __init__(self, pad: int = 2):
         self.pad = check_int("RandomShift", "pad", pad, minimum=1)
@@ -85,13 +91,19 @@ class RandomShift(Augment):
 
 
 class RandomFlip(Augment):
-    """Mirror each image along ``axis`` (-1: left-right) with probability ``p``."""
+    """Mirror each image along ``axis`` (-1: left-right) with probability ``p``.
+    x: (N, C, H, W) -> (N, C, H, W).
+
+    **Arguments:**
+        p: the probability of a flip, a number in [0, 1].
+        axis: the spatial axis mirrored: -1 or 3 (left-right), -2 or 2 (upside down).
+    """
 
     def __init__(self, p: float = 0.5, axis: int = -1):
         self.p = check_float("RandomFlip", "p", p, low=0.0, high=1.0)
-        if axis not in (-1, -2, 2, 3):
+        if check_int("RandomFlip", "axis", axis, minimum=None) not in (-1, -2, 2, 3):
             raise ValueError(f"RandomFlip: axis must be a spatial axis (-1, -2, 2 or 3), got {axis!r}")
-        self.axis = axis
+        self.axis = int(axis)
 
     def __call__(self, x):
         xp = self._check(x)
@@ -103,18 +115,21 @@ class RandomErasing(Augment):
     """With probability ``p``, set a random rectangle of each image to ``value``: its area a
     fraction in ``scale`` of the image, its aspect ratio log-uniform in ``ratio``.
     Zhong et al. 2020, https://arxiv.org/abs/1708.04896 (as torchvision's RandomErasing,
-    the rectangle clipped to the image instead of redrawn)."""
+    the rectangle clipped to the image instead of redrawn). x: (N, C, H, W) -> (N, C, H, W).
+
+    **Arguments:**
+        p: the probability that an image has a rectangle erased, a number in [0, 1].
+        scale: (low, high), the range of the rectangle's area as a fraction of the image's,
+            0 < low <= high <= 1.
+        ratio: (low, high), the range of its aspect ratio (height / width), 0 < low <= high.
+        value: the finite number the rectangle is set to.
+    """
 
     def __init__(self, p: float = 0.5, scale: Sequence[float] = (0.02, 0.33),
                  ratio: Sequence[float] = (0.3, 3.3), value: float = 0.0):
         self.p = check_float("RandomErasing", "p", p, low=0.0, high=1.0)
-        lo, hi = (float(s) for s in scale)
-        if not 0 < lo <= hi <= 1:
-            raise ValueError(f"RandomErasing: scale must satisfy 0 < low <= high <= 1, got {tuple(scale)!r}")
-        r_lo, r_hi = (float(r) for r in ratio)
-        if not 0 < r_lo <= r_hi:
-            raise ValueError(f"RandomErasing: ratio must satisfy 0 < low <= high, got {tuple(ratio)!r}")
-        self.scale, self.ratio = (lo, hi), (r_lo, r_hi)
+        self.scale = _pair("RandomErasing", "scale", scale, high=1.0)
+        self.ratio = _pair("RandomErasing", "ratio", ratio)
         self.value = check_float("RandomErasing", "value", value)
 
     def __call__(self, x):
@@ -137,13 +152,21 @@ class RandomErasing(Augment):
 
 
 class Normalize(Augment):
-    """(x - mean) / std, per channel (sequences of length C) or overall (numbers)."""
+    """(x - mean) / std, per channel (sequences of length C) or overall (numbers).
+    x: (N, C, H, W) -> (N, C, H, W).
+
+    **Arguments:**
+        mean: a finite number, or a sequence of them (one per channel; a 1-d host array serves).
+        std: a positive finite number, or a sequence of them; of the same length as ``mean``
+            when both are sequences of more than one.
+    """
 
     def __init__(self, mean: float | Sequence[float], std: float | Sequence[float]):
-        self.mean = [float(m) for m in (mean if isinstance(mean, (list, tuple)) else [mean])]
-        self.std = [float(s) for s in (std if isinstance(std, (list, tuple)) else [std])]
-        if not all(s > 0 and math.isfinite(s) for s in self.std):
-            raise ValueError(f"Normalize: std must be positive and finite, got {std!r}")
+        self.mean = _per_channel("Normalize", "mean", mean)
+        self.std = _per_channel("Normalize", "std", std, positive=True)
+        if len(self.mean) > 1 and len(self.std) > 1 and len(self.mean) != len(self.std):
+            raise ValueError(f"Normalize: {len(self.mean)} means and {len(self.std)} stds: give one per channel "
+                             "for both, or a single number")
 
     def __call__(self, x):
         xp = self._check(x)
@@ -156,9 +179,15 @@ class Normalize(Augment):
 
 
 class Compose(Augment):
-    """The transforms in order."""
+    """The transforms in order.
+
+    **Arguments:**
+        transforms: a list or tuple of transforms (``Augment``s, or callables of a batch).
+    """
 
     def __init__(self, transforms: Sequence[Augment]):
+        if not isinstance(transforms, (list, tuple)):
+            raise TypeError(f"Compose: transforms must be a list or tuple of transforms, got {transforms!r}")
         self.transforms = list(transforms)
         for t in self.transforms:
             if not callable(t):
@@ -188,6 +217,8 @@ def named(spec: str, data: str) -> Augment:
     """``anynet train --augment``'s transforms: "auto" for what suits ``data`` (``for_data``), or a
     comma-separated list of shift (up to 2 pixels), flip (left-right) and erase (RandomErasing's
     defaults), applied in that order."""
+    if not isinstance(spec, str):
+        raise TypeError(f"augment: spec must be a string such as 'auto' or 'shift,flip', got {spec!r}")
     if spec == "auto":
         return for_data(data)
     names = [n.strip() for n in spec.split(",")]
@@ -200,3 +231,41 @@ def named(spec: str, data: str) -> Augment:
 
 def _device(x: Any) -> Any:
     return array_device(x)
+
+
+def _real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _pair(where: str, name: str, value: Any, high: float | None = None) -> tuple[float, float]:
+    """``value`` as a pair (low, high) of finite numbers with 0 < low <= high (<= ``high`` if given):
+    TypeError for what is not a list or tuple of numbers, ValueError for the wrong length or range."""
+    bound = "0 < low <= high" + ("" if high is None else f" <= {high:g}")
+    rule = f"{where}: {name} must satisfy {bound} as a pair (low, high) of finite numbers, got {value!r}"
+    if not isinstance(value, (list, tuple)) or not all(_real(v) for v in value):
+        raise TypeError(rule)
+    if len(value) != 2:
+        raise ValueError(rule)
+    lo, hi = float(value[0]), float(value[1])
+    if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo <= hi and (high is None or hi <= high)):
+        raise ValueError(rule)
+    return lo, hi
+
+
+def _per_channel(where: str, name: str, value: Any, positive: bool = False) -> list[float]:
+    """``value``, a number or a sequence of one per channel, as a list of finite floats (> 0 if ``positive``)."""
+    many = isinstance(value, Iterable) and not isinstance(value, (str, bytes))
+    try:
+        items = list(value) if many else [value]
+    except TypeError:  # a 0-d array is iterable in name only: check_float refuses it by name below
+        items, many = [value], False
+    if not items:
+        raise ValueError(f"{where}: {name} must be a number or a sequence of one per channel, got {value!r}")
+    out = []
+    for i, v in enumerate(items):
+        label = f"{name}[{i}]" if many else name
+        v = check_float(where, label, v)
+        if positive and not v > 0:
+            raise ValueError(f"{where}: {label} must be positive and finite, got {v!r}")
+        out.append(v)
+    return out

@@ -65,6 +65,15 @@ def test_normalize_per_channel(backend):
     np.testing.assert_allclose(y[:, 1], (X[:, 1] - 0.25) / 4.0, rtol=1e-6)
 
 
+def test_normalize_takes_statistics_as_host_arrays():
+    mean, std = X.mean(axis=(0, 2, 3)), X.std(axis=(0, 2, 3))  # float32 arrays of one per channel
+    y = A.Normalize(mean, std)(X)
+    np.testing.assert_allclose(y.mean(axis=(0, 2, 3)), 0.0, atol=1e-5)
+    np.testing.assert_allclose(y.std(axis=(0, 2, 3)), 1.0, rtol=1e-5)
+    with pytest.raises(TypeError, match=r"Normalize: mean must be a number, got array\(0.5\)"):
+        A.Normalize(np.array(0.5), 1.0)
+
+
 def test_augmentation_is_seeded_and_leaves_its_input_alone(backend):
     aug = A.for_data("fashion-mnist")
     anynet.seed(3)
@@ -103,6 +112,37 @@ def test_named_transforms_in_their_fixed_order():
         (lambda: A.Normalize(0.0, 0.0), ValueError, "Normalize: std must be positive"),
         (lambda: A.for_data("spiral"), ValueError, "no augmentation suits 'spiral'"),
         (lambda: A.named("flip,blur", "mnist"), ValueError, "unknown transform.s. 'blur': give 'auto' or"),
+        (lambda: A.named(5, "mnist"), TypeError, "augment: spec must be a string such as 'auto' or 'shift,flip'"),
+        (lambda: A.RandomShift(2.0), TypeError, "RandomShift: pad must be an integer, got 2.0"),
+        (lambda: A.RandomFlip(p=float("nan")), ValueError, "RandomFlip: p must be a number in"),
+        (lambda: A.RandomFlip(axis=2.0), TypeError, "RandomFlip: axis must be an integer, got 2.0"),
+        (lambda: A.RandomFlip(axis=True), TypeError, "RandomFlip: axis must be an integer, got True"),
+        (lambda: A.RandomErasing(scale=(0.1,)), ValueError,
+         r"RandomErasing: scale must satisfy 0 < low <= high <= 1 as a pair \(low, high\) of finite numbers, "
+         r"got \(0.1,\)"),
+        (lambda: A.RandomErasing(scale=0.1), TypeError, r"RandomErasing: scale must satisfy .* got 0.1$"),
+        (lambda: A.RandomErasing(scale=(0.1, 0.2, 0.3)), ValueError, "RandomErasing: scale must satisfy"),
+        (lambda: A.RandomErasing(scale=("0.1", 0.2)), TypeError, "RandomErasing: scale must satisfy"),
+        (lambda: A.RandomErasing(scale=(True, 1)), TypeError, "RandomErasing: scale must satisfy"),
+        (lambda: A.RandomErasing(scale=(float("nan"), 0.5)), ValueError, r"scale must satisfy .* got \(nan, 0.5\)"),
+        (lambda: A.RandomErasing(scale=(0.1, 1.5)), ValueError, "RandomErasing: scale must satisfy"),
+        (lambda: A.RandomErasing(ratio=(float("inf"), float("inf"))), ValueError,
+         r"RandomErasing: ratio must satisfy 0 < low <= high as a pair \(low, high\) of finite numbers, "
+         r"got \(inf, inf\)"),
+        (lambda: A.RandomErasing(ratio=(0.0, 1.0)), ValueError, "RandomErasing: ratio must satisfy"),
+        (lambda: A.RandomErasing(ratio="wide"), TypeError, "RandomErasing: ratio must satisfy"),
+        (lambda: A.RandomErasing(value=float("inf")), ValueError, "RandomErasing: value must be a number"),
+        (lambda: A.Normalize(mean=float("nan"), std=1.0), ValueError,
+         "Normalize: mean must be a number that is finite, got nan"),
+        (lambda: A.Normalize([0.5, float("inf")], 1.0), ValueError, r"Normalize: mean\[1\] must be a number"),
+        (lambda: A.Normalize("0.5", 1.0), TypeError, "Normalize: mean must be a number, got '0.5'"),
+        (lambda: A.Normalize([], 1.0), ValueError, "Normalize: mean must be a number or a sequence of one per"),
+        (lambda: A.Normalize(0.0, [1.0, -1.0]), ValueError, r"Normalize: std\[1\] must be positive"),
+        (lambda: A.Normalize(0.0, float("inf")), ValueError, "Normalize: std must be a number that is finite"),
+        (lambda: A.Normalize([0.1, 0.2], [1.0, 2.0, 3.0]), ValueError,
+         "Normalize: 2 means and 3 stds: give one per channel for both, or a single number"),
+        (lambda: A.Compose(A.RandomFlip()), TypeError, "Compose: transforms must be a list or tuple of transforms"),
+        (lambda: A.Compose("flip"), TypeError, "Compose: transforms must be a list or tuple"),
     ],
 )
 def test_bad_arguments_are_refused(make, error, message):
