@@ -6,6 +6,12 @@ checkpoints, so a resumed run draws the same), and builds its result from compar
 ``where`` and strided slices: no per-image Python loop, no host round trip.
 
     loader = DataLoader(train, 100, augment=Compose([RandomShift(2), RandomFlip()]))
+
+Every argument is checked when a transform is built. What a transform can only check against
+the data (its shape and dtype) it checks in ``check(x)``, which reads metadata only and draws
+nothing: a loader can call it on a host sample of its data set (``augment.check(data.x[:1])``)
+before it draws the epoch's order, and every call runs it before its first draw, so a refused
+augmentation moves no generator.
 """
 
 from __future__ import annotations
@@ -30,13 +36,30 @@ class Augment:
     def name(self) -> str:
         return type(self).__name__
 
-    def _check(self, x: Any) -> Any:
+    def check(self, x: Any) -> None:
+        """Refuse a batch this transform cannot take, before anything is drawn: reads only the
+        namespace, shape and dtype of ``x``, so a one-sample host slice of a data set stands for
+        its batches (the loader's cast keeps floating data floating).
+
+        **Arguments:**
+            x: an image batch (N, C, H, W) of a real floating dtype, or a sample of the data.
+
+        **Returns:** None; raises ValueError (shape) or TypeError (dtype) naming the transform.
+        """
         xp = namespace(x, where=self.name)
-        if x.ndim != 4:
-            raise ValueError(f"{self.name}: expected an image batch of shape (N, C, H, W), got {tuple(x.shape)}")
+        shape = tuple(x.shape)
+        if len(shape) != 4:
+            raise ValueError(f"{self.name}: expected an image batch of shape (N, C, H, W), got {shape}")
+        if 0 in shape[1:]:
+            raise ValueError(f"{self.name}: expected images of at least 1x1 pixels in each of C channels, "
+                             f"got {shape}")
         if not xp.isdtype(x.dtype, "real floating"):
             raise TypeError(f"{self.name}: expected floating images, got {x.dtype}")
-        return xp
+
+    def _checked(self, x: Any) -> Any:
+        """x's namespace, once ``check`` has passed (every call checks before it draws)."""
+        self.check(x)
+        return namespace(x, where=self.name)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
@@ -59,14 +82,23 @@ class RandomShift(Augment):
     x: (N, C, H, W) -> (N, C, H, W).
 
     **Arguments:**
-        pad: the largest shift, an integer >= 1.
+        pad: the largest shift, an integer >= 1 (and, checked against the data, < H and < W).
     """
 
     def __init__(self, pad: int = 2):
         self.pad = check_int("RandomShift", "pad", pad, minimum=1)
 
+    def check(self, x: Any) -> None:
+        """As ``Augment.check``; also refuses a ``pad`` that can shift an image wholly out of its
+        frame (pad >= H or W), which leaves nothing to learn from and costs 2 * pad + 1 passes."""
+        super().check(x)
+        H, W = x.shape[2], x.shape[3]
+        if self.pad >= min(H, W):
+            raise ValueError(f"RandomShift: pad={self.pad} can shift {H}x{W} images out of their frame; "
+                             f"expected pad < {min(H, W)}")
+
     def __call__(self, x):
-        xp = self._check(x)
+        xp = self._checked(x)
         p, k = self.pad, 2 * self.pad + 1
         offsets = xp.floor(_per_sample(x, 2) * k)  # (N, 2): the crop's corner in the padded image
         for axis, column in ((2, 0), (3, 1)):
@@ -106,7 +138,7 @@ class RandomFlip(Augment):
         self.axis = int(axis)
 
     def __call__(self, x):
-        xp = self._check(x)
+        xp = self._checked(x)
         flip = _per_sample(x, 1)[:, 0] < self.p
         return xp.where(_column(flip), xp.flip(x, axis=self.axis), x)
 
@@ -133,7 +165,7 @@ class RandomErasing(Augment):
         self.value = check_float("RandomErasing", "value", value)
 
     def __call__(self, x):
-        xp = self._check(x)
+        xp = self._checked(x)
         N, C, H, W = x.shape
         u = _per_sample(x, 5)
         area = (self.scale[0] + (self.scale[1] - self.scale[0]) * u[:, 0]) * (H * W)
@@ -168,18 +200,22 @@ class Normalize(Augment):
             raise ValueError(f"Normalize: {len(self.mean)} means and {len(self.std)} stds: give one per channel "
                              "for both, or a single number")
 
-    def __call__(self, x):
-        xp = self._check(x)
+    def check(self, x: Any) -> None:
+        """As ``Augment.check``; also refuses a batch whose channels the means and stds do not fit."""
+        super().check(x)
         C = x.shape[1]
         if len(self.mean) not in (1, C) or len(self.std) not in (1, C):
             raise ValueError(f"Normalize: {len(self.mean)} means and {len(self.std)} stds for {C} channels")
+
+    def __call__(self, x):
+        xp = self._checked(x)
         mean = xp.reshape(xp.asarray(self.mean, dtype=x.dtype, device=_device(x)), (1, -1, 1, 1))
         std = xp.reshape(xp.asarray(self.std, dtype=x.dtype, device=_device(x)), (1, -1, 1, 1))
         return (x - mean) / std
 
 
 class Compose(Augment):
-    """The transforms in order.
+    """The transforms in order; every one is checked before the first draws.
 
     **Arguments:**
         transforms: a list or tuple of transforms (``Augment``s, or callables of a batch).
@@ -193,7 +229,17 @@ class Compose(Augment):
             if not callable(t):
                 raise TypeError(f"Compose: expected callables, got {t!r}")
 
+    def check(self, x: Any) -> None:
+        """Each transform's check in turn, up to the first plain callable: what it returns is
+        unknown until it runs (anynet's transforms keep shape and dtype), so the ones after it
+        are checked at the call."""
+        for t in self.transforms:
+            if not isinstance(t, Augment):
+                return
+            t.check(x)
+
     def __call__(self, x):
+        self.check(x)  # a later transform refused after an earlier one drew would have moved a generator
         for t in self.transforms:
             x = t(x)
         return x
