@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import anynet
+from anynet.data import DataLoader
 from anynet.data import augment as A
 from anynet.testing import arr, host
 
@@ -65,6 +66,15 @@ def test_normalize_per_channel(backend):
     np.testing.assert_allclose(y[:, 1], (X[:, 1] - 0.25) / 4.0, rtol=1e-6)
 
 
+def test_normalize_takes_statistics_as_host_arrays():
+    mean, std = X.mean(axis=(0, 2, 3)), X.std(axis=(0, 2, 3))  # float32 arrays of one per channel
+    y = A.Normalize(mean, std)(X)
+    np.testing.assert_allclose(y.mean(axis=(0, 2, 3)), 0.0, atol=1e-5)
+    np.testing.assert_allclose(y.std(axis=(0, 2, 3)), 1.0, rtol=1e-5)
+    with pytest.raises(TypeError, match=r"Normalize: mean must be a number, got array\(0.5\)"):
+        A.Normalize(np.array(0.5), 1.0)
+
+
 def test_augmentation_is_seeded_and_leaves_its_input_alone(backend):
     aug = A.for_data("fashion-mnist")
     anynet.seed(3)
@@ -103,11 +113,123 @@ def test_named_transforms_in_their_fixed_order():
         (lambda: A.Normalize(0.0, 0.0), ValueError, "Normalize: std must be positive"),
         (lambda: A.for_data("spiral"), ValueError, "no augmentation suits 'spiral'"),
         (lambda: A.named("flip,blur", "mnist"), ValueError, "unknown transform.s. 'blur': give 'auto' or"),
+        (lambda: A.named(5, "mnist"), TypeError, "augment: spec must be a string such as 'auto' or 'shift,flip'"),
+        (lambda: A.RandomShift(2.0), TypeError, "RandomShift: pad must be an integer, got 2.0"),
+        (lambda: A.RandomFlip(p=float("nan")), ValueError, "RandomFlip: p must be a number in"),
+        (lambda: A.RandomFlip(axis=2.0), TypeError, "RandomFlip: axis must be an integer, got 2.0"),
+        (lambda: A.RandomFlip(axis=True), TypeError, "RandomFlip: axis must be an integer, got True"),
+        (lambda: A.RandomErasing(scale=(0.1,)), ValueError,
+         r"RandomErasing: scale must satisfy 0 < low <= high <= 1 as a pair \(low, high\) of finite numbers, "
+         r"got \(0.1,\)"),
+        (lambda: A.RandomErasing(scale=0.1), TypeError, r"RandomErasing: scale must satisfy .* got 0.1$"),
+        (lambda: A.RandomErasing(scale=(0.1, 0.2, 0.3)), ValueError, "RandomErasing: scale must satisfy"),
+        (lambda: A.RandomErasing(scale=("0.1", 0.2)), TypeError, "RandomErasing: scale must satisfy"),
+        (lambda: A.RandomErasing(scale=(True, 1)), TypeError, "RandomErasing: scale must satisfy"),
+        (lambda: A.RandomErasing(scale=(float("nan"), 0.5)), ValueError, r"scale must satisfy .* got \(nan, 0.5\)"),
+        (lambda: A.RandomErasing(scale=(0.1, 1.5)), ValueError, "RandomErasing: scale must satisfy"),
+        (lambda: A.RandomErasing(ratio=(float("inf"), float("inf"))), ValueError,
+         r"RandomErasing: ratio must satisfy 0 < low <= high as a pair \(low, high\) of finite numbers, "
+         r"got \(inf, inf\)"),
+        (lambda: A.RandomErasing(ratio=(0.0, 1.0)), ValueError, "RandomErasing: ratio must satisfy"),
+        (lambda: A.RandomErasing(ratio="wide"), TypeError, "RandomErasing: ratio must satisfy"),
+        (lambda: A.RandomErasing(value=float("inf")), ValueError, "RandomErasing: value must be a number"),
+        (lambda: A.Normalize(mean=float("nan"), std=1.0), ValueError,
+         "Normalize: mean must be a number that is finite, got nan"),
+        (lambda: A.Normalize([0.5, float("inf")], 1.0), ValueError, r"Normalize: mean\[1\] must be a number"),
+        (lambda: A.Normalize("0.5", 1.0), TypeError, "Normalize: mean must be a number, got '0.5'"),
+        (lambda: A.Normalize([], 1.0), ValueError, "Normalize: mean must be a number or a sequence of one per"),
+        (lambda: A.Normalize(0.0, [1.0, -1.0]), ValueError, r"Normalize: std\[1\] must be positive"),
+        (lambda: A.Normalize(0.0, float("inf")), ValueError, "Normalize: std must be a number that is finite"),
+        (lambda: A.Normalize([0.1, 0.2], [1.0, 2.0, 3.0]), ValueError,
+         "Normalize: 2 means and 3 stds: give one per channel for both, or a single number"),
+        (lambda: A.Compose(A.RandomFlip()), TypeError, "Compose: transforms must be a list or tuple of transforms"),
+        (lambda: A.Compose("flip"), TypeError, "Compose: transforms must be a list or tuple"),
     ],
 )
 def test_bad_arguments_are_refused(make, error, message):
     with pytest.raises(error, match=message):
         make()
+
+
+# (transform, batch it cannot take, error, message): each refused before anything is drawn
+MISFITS = [
+    pytest.param(A.RandomFlip(), np.zeros((4, 3), np.float32), ValueError,
+                 r"RandomFlip: expected an image batch of shape \(N, C, H, W\), got \(4, 3\)", id="flat"),
+    pytest.param(A.RandomShift(2), np.zeros((4, 1, 28, 28), np.uint8), TypeError,
+                 "RandomShift: expected floating images, got .*uint8", id="integers"),
+    pytest.param(A.RandomErasing(), np.zeros((4, 1, 0, 5), np.float32), ValueError,
+                 r"RandomErasing: expected images of at least 1x1 pixels in each of C channels, got \(4, 1, 0, 5\)",
+                 id="no-pixels"),
+    pytest.param(A.RandomShift(3), np.zeros((4, 1, 3, 8), np.float32), ValueError,
+                 r"RandomShift: pad=3 can shift 3x8 images out of their frame; expected pad < 3", id="pad"),
+    pytest.param(A.Normalize([0.5] * 3, [0.2] * 3), X, ValueError, "Normalize: 3 means and 3 stds for 2 channels",
+                 id="channels"),
+    pytest.param(A.Compose([A.RandomFlip(), A.Normalize([0.5] * 3, 1.0)]), X, ValueError,
+                 "Normalize: 3 means and 1 stds for 2 channels", id="compose"),
+    pytest.param(A.for_data("mnist"), np.zeros((4, 784), np.float32), ValueError,
+                 "RandomShift: expected an image batch", id="for-data"),
+]
+
+
+@pytest.mark.parametrize(("aug", "x", "error", "message"), MISFITS)
+def test_a_misfit_is_refused_before_anything_is_drawn(backend, aug, x, error, message):
+    x = arr(backend, x)
+    before = anynet.backend.rng_state()
+    with pytest.raises(error, match=message):
+        aug(x)
+    assert anynet.backend.rng_state() == before  # no generator moved, none created
+    with pytest.raises(error, match=message):  # what a loader can ask before its first batch
+        aug.check(x)
+    assert anynet.backend.rng_state() == before
+
+
+def test_check_passes_what_the_transform_takes(backend):
+    x = arr(backend, X)
+    for aug in (A.RandomShift(5), A.RandomFlip(), A.RandomErasing(), A.Normalize([0.5, 0.5], 2.0),
+                A.for_data("fashion-mnist"), A.Compose([])):
+        before = anynet.backend.rng_state()
+        aug.check(x)
+        assert anynet.backend.rng_state() == before
+        assert tuple(aug(x).shape) == X.shape
+
+
+def test_check_reads_a_host_sample_of_the_data_set():
+    """What a loader can run when it is built: the data set's first row stands for its batches."""
+    images = np.zeros((100, 1, 28, 28), np.float32)
+    A.for_data("mnist").check(images[:1])
+    with pytest.raises(ValueError, match=r"RandomShift: expected an image batch of shape .*, got \(1, 784\)"):
+        A.for_data("mnist").check(images.reshape(100, 784)[:1])
+
+
+def test_compose_checks_up_to_a_callable_of_its_own():
+    """After a plain callable the batch's shape is unknown: later transforms are checked at the call."""
+    flat = np.zeros((4, 784), np.float32)
+    aug = A.Compose([lambda x: x.reshape(4, 1, 28, 28), A.RandomShift(2)])
+    aug.check(flat)
+    assert aug(flat).shape == (4, 1, 28, 28)
+
+
+WIRING = ("anynet/data/dataset.py: DataLoader.__init__ is to call augment.check(self.data.x[:1]) (another owner's "
+          "file); this mark goes when it does")
+
+
+@pytest.mark.xfail(strict=True, reason=WIRING)
+def test_a_loader_refuses_a_misfit_augmentation_when_built():
+    x, t = np.zeros((40, 36), np.float32), np.arange(40) % 3
+    with pytest.raises(ValueError, match=r"RandomShift: expected an image batch of shape .*, got \(1, 36\)"):
+        DataLoader((x, t), 8, augment=A.RandomShift(1))
+
+
+@pytest.mark.xfail(strict=True, reason=WIRING)
+def test_a_fit_refused_for_its_augmentation_moves_no_generator():
+    x, t = np.random.default_rng(0).uniform(0.1, 1, (40, 36)).astype(np.float32), np.arange(40) % 3
+    trainer = anynet.Trainer(anynet.Sequential(anynet.Flatten(), anynet.Affine(36, 3)), anynet.SoftmaxWithLoss(),
+                             anynet.SGD(lr=0.1), verbose=0)
+    before = anynet.backend.rng_state()
+    with pytest.raises(ValueError, match=r"RandomShift: expected an image batch of shape .*, got \(\d+, 36\)"):
+        trainer.fit((x, t), epochs=1, batch_size=8, augment=A.RandomShift(1))
+    assert anynet.backend.rng_state() == before  # today the epoch's permutation is drawn first
+    assert trainer.epoch == 0
 
 
 def test_images_only():
