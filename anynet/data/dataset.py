@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import backend
 from ..validation import check_bool, check_float, check_int
+from .augment import Augment
 
 __all__ = ["Batch", "DataLoader", "DataSet", "as_dataset", "train_val_split"]
 
@@ -124,6 +125,8 @@ class DataLoader:
         if augment is not None and not callable(augment):
             raise TypeError(f"DataLoader: augment must be callable (anynet.data.augment), got {augment!r}")
         self.augment = augment
+        if isinstance(augment, Augment):  # refused before any order is drawn: a refused fit changes nothing
+            augment.check(self.data.x[:1])
         self._uploaded: tuple[Any, Any, Any] | None = None  # (device, x, t) of the resident mode
         self.shard, self.seed, self.epoch = (rank, size), seed, 0
         self.dtype, self.target_dtype = dtype, target_dtype
