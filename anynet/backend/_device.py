@@ -192,7 +192,7 @@ class Device:
         """Wait until queued work on this device is done (timing asynchronous GPUs)."""
 
     # -- forwarding: remove after merge ----------------------------------------------
-    # Callers outside backend/ (training/step.py, training/parallel, data/dataset.py) still use
+    # Callers outside backend/ (training/step.py, training/parallel, data/dataset.py, tests) still use
     # the old names on this branch; their owners switch to the facets when merging.
 
     @property
@@ -216,6 +216,11 @@ class Device:
     def collective(self, size: int, rank: int, share: Any) -> Any:  # forwarding: remove after merge
         """``self.comm.collective(size, rank, share)``."""
         return self.comm.collective(size, rank, share)
+
+    def lacks(self, name: str) -> str:  # forwarding: remove after merge (tests/training/test_precision.py)
+        """``"; " + self.dtype_advice[name]``, or "" where there is no advice."""
+        advice = self.dtype_advice.get(name)
+        return f"; {advice}" if advice else ""
 
 
 def describe(x: Any) -> str:

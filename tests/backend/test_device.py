@@ -37,7 +37,8 @@ def test_every_device_has_the_core_and_its_facets(backend):
 def test_the_core_is_small():
     """What every device is; the other concerns are facets (random, compiler, comm, executor)."""
     public = {name for name in vars(backend.Device) if not name.startswith("_")}
-    forwarding = {"data_budget", "compile_step", "host_buffer", "from_host", "collective"}  # remove after merge
+    # forwarding: remove after merge
+    forwarding = {"data_budget", "compile_step", "host_buffer", "from_host", "collective", "lacks"}
     assert public - forwarding == {
         "xp", "device", "name", "library", "prefixes", "is_host", "writable", "is_gpu", "dtype_advice",
         "random_class", "comm_class",
@@ -67,3 +68,5 @@ def test_the_forwarding_methods_reach_the_facets():  # forwarding: remove after 
     assert dev.host_buffer(x) == dev.comm.host_buffer(x) and dev.from_host(x) is x
     assert dev.collective(1, 0, lambda obj: obj) is None and dev.data_budget == dev.executor.data_budget == 0
     assert dev.compile_step(lambda: 0, (), lambda: None) is None
+    assert dev.lacks("bfloat16") == "; bfloat16 runs on 'torch:cpu', 'torch:cuda' and 'jax:cpu'"
+    assert dev.lacks("x") == ""
