@@ -2,21 +2,38 @@
 
 Everything else in anynet computes with the namespace of its inputs (``namespace(x, W)``) and
 asks this package for what the array API standard leaves out: where new arrays are born (the
-device context), moving arrays between devices and to the host, and random numbers. Each
-library has one module with its ``Device`` subclass (``_numpy``, ``_cupy``, ``_torch``, ``_jax``,
-``_strict``, ``_ndonnx``); adding a library is adding a module that registers its class.
+device context), moving arrays between devices and to the host, and random numbers.
+
+The modules, each importing only those listed before it:
+
+- ``_compiler``, ``_comm``, ``_executor``, ``_generators``, ``_malloc``: the facets a device hands
+  out (``dev.compiler``, ``dev.comm``, ``dev.executor``, ``dev.random``) and the allocator setting;
+  ``_cpu_threads``: the CPU's executor (reads ``anynet.config``);
+- ``_device``: the core ``Device``; ``_context``: the context's variables;
+- ``_numpy``, ``_cupy``, ``_torch``, ``_jax``, ``_strict``, ``_ndonnx``, ``_generic``: one
+  ``Device`` subclass per library (with its facets);
+- ``_registry``: the list of libraries, reading a ``Device`` from a spec or an array;
+- ``_placement``: ``device(...)``, ``current_dtype()``; ``_arrays``: namespaces and moves;
+- ``_random``: the run's ``RandomStreams``.
+
+Adding a library is adding a module with its ``Device`` subclass and listing it in
+``_registry.LIBRARIES`` (or calling ``register`` from outside the package).
 """
 
-from . import _cupy, _jax, _ndonnx, _numpy, _strict, _torch  # noqa: F401 - each registers its Device class
-from ._arrays import array_device, describe, device_of, following, is_host, namespace, pad, to_device, to_numpy
-from ._context import as_device, current_device, current_dtype, device, library_of, local_device
-from ._device import FLOAT_NAMES, Device, DeviceError, trace_constant
+from ._arrays import array_device, following, is_host, namespace, pad, to_device, to_numpy
+from ._comm import Comm
+from ._compiler import Compiler, trace_constant
+from ._device import FLOAT_NAMES, Device, DeviceError, describe, numpy_dtype
+from ._executor import Executor, GpuExecutor
+from ._generators import DeviceRandom
 from ._generic import GenericDevice
+from ._placement import current_dtype, current_precision, device  # current_precision: forwarding, remove after merge
 from ._random import (
+    RandomStreams,
     check_rng_state,
+    current_streams,
     host_rng,
     normal,
-    numpy_dtype,
     rng_state,
     seed,
     seed_process,
@@ -25,12 +42,15 @@ from ._random import (
     step_key,
     threaded_key,
     uniform_like,
+    use_streams,
 )
+from ._registry import as_device, current_device, device_of, library_of, local_device, register, unregister
 
 __all__ = [
-    "FLOAT_NAMES", "Device", "DeviceError", "GenericDevice", "array_device", "as_device", "check_rng_state",
-    "current_device", "current_dtype", "describe", "device", "device_of", "following", "host_rng", "is_host",
-    "library_of", "local_device", "namespace", "normal", "numpy_dtype", "pad", "rng_state", "seed", "seed_process",
-    "set_rng_state", "set_step_key", "step_key", "threaded_key", "to_device", "to_numpy", "trace_constant",
-    "uniform_like",
+    "FLOAT_NAMES", "Comm", "Compiler", "Device", "DeviceError", "DeviceRandom", "Executor", "GenericDevice",
+    "GpuExecutor", "RandomStreams", "array_device", "as_device", "check_rng_state", "current_device",
+    "current_dtype", "current_precision", "current_streams", "describe", "device", "device_of", "following",
+    "host_rng", "is_host", "library_of", "local_device", "namespace", "normal", "numpy_dtype", "pad", "register",
+    "rng_state", "seed", "seed_process", "set_rng_state", "set_step_key", "step_key", "threaded_key",
+    "to_device", "to_numpy", "trace_constant", "unregister", "uniform_like", "use_streams",
 ]

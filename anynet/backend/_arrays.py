@@ -8,48 +8,23 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from ._context import as_device, current_device, device, library_of
-from ._device import Device, DeviceError
-from ._numpy import cpu
+from ._device import DeviceError, describe
+from ._placement import device
+from ._registry import as_device, current_device, device_of, library_of, namespace_entry
 
-__all__ = ["array_device", "describe", "device_of", "following", "is_host", "namespace", "pad", "to_device",
-           "to_numpy"]
-
-_NAMESPACES: dict[type, tuple[Any, Any]] = {}  # array type -> (namespace, its Device class's device_key)
-_DEVICES: dict[tuple[type, Any], Device] = {}
+__all__ = ["array_device", "following", "is_host", "namespace", "pad", "to_device", "to_numpy"]
 
 _HINT = "move the model with model.to(anynet.device_of(x)), or the data with anynet.to_device(x, device)"
-
-
-def describe(x: Any) -> str:
-    """A short text naming an array's library, dtype, shape and device."""
-    if not array_api_compat.is_array_api_obj(x):
-        return f"{type(x).__name__}"
-    lib = type(x).__module__.split(".")[0]
-    lib = {"jaxlib": "jax", "builtins": "?"}.get(lib, lib)
-    dtype = str(x.dtype).replace("torch.", "")
-    return f"{lib} {dtype} array of shape {tuple(x.shape)} on {array_api_compat.device(x)}"
-
-
-def _entry(x: Any, where: str) -> tuple[Any, Any]:
-    found = _NAMESPACES.get(type(x))
-    if found is None:
-        try:
-            xp = array_api_compat.array_namespace(x)
-        except TypeError as err:
-            raise TypeError(f"{where}: expected an array, got {describe(x)}") from err
-        found = _NAMESPACES[type(x)] = (xp, library_of(xp).device_key)
-    return found
 
 
 def namespace(*arrays: Any, where: str = "anynet") -> Any:
     """The array namespace shared by ``arrays`` (None skipped), checking they share a device.
 
-    Raises DeviceError naming both arrays when libraries or devices differ.
+    Raises DeviceError naming ``where`` and both arrays when libraries or devices differ.
     """
     arrays = tuple(a for a in arrays if a is not None)
     first = type(arrays[0])
-    xp, key = _entry(arrays[0], where)
+    xp, key = namespace_entry(arrays[0], where)
     for a in arrays[1:]:
         if type(a) is not first and _namespace_of_other(a, where) is not xp:
             raise DeviceError(f"{where}: arrays from two libraries: {describe(arrays[0])} and {describe(a)}; {_HINT}")
@@ -78,18 +53,6 @@ def array_device(x: Any) -> Any:
 def is_host(xp: Any) -> bool:
     """Whether arrays of namespace ``xp`` live on the host, where reading a value costs no transfer."""
     return library_of(xp).is_host
-
-
-def device_of(x: Any) -> Device:
-    """The ``Device`` an array lives on."""
-    if isinstance(x, np.ndarray):
-        return cpu()
-    xp, device_key = _entry(x, "device_of")
-    key = (type(x), device_key(x))
-    found = _DEVICES.get(key)
-    if found is None:  # building a Device allocates; per-step callers (dropout) hit the cache
-        found = _DEVICES[key] = library_of(xp).of(xp, array_api_compat.device(x))
-    return found
 
 
 def following(x: Any) -> contextlib.AbstractContextManager:

@@ -9,11 +9,12 @@ chunk threads. But OpenBLAS's idle threads spin for a while after each product a
 cores from the chunk threads: with OpenBLAS started on 2 threads, chunk threads make the step
 slower (130-148 ms), even with BLAS held at one thread around them.
 
-So by default the chunks run on all cores only where BLAS runs one thread
-(``OPENBLAS_NUM_THREADS=1``, or ``OMP_NUM_THREADS=1``, before NumPy loads), and in order
-otherwise. ``ANYNET_CPU_WORKERS=N`` sets the number of threads (1: in order); where BLAS has
-more threads, threadpoolctl (``pip install 'anynet[cpu]'``) holds it at one around the chunks.
-A map inside a map runs in order.
+So by default the chunks run on all cores only where BLAS runs one thread (``OPENBLAS_NUM_THREADS=1``,
+or ``OMP_NUM_THREADS=1``, before NumPy loads), as threadpoolctl (``pip install 'anynet[cpu]'``)
+reports; without threadpoolctl BLAS's threads are unknown and the chunks run in order.
+``anynet.configure(cpu_workers=N)`` sets the number of threads (1: in order); where BLAS has
+more threads, threadpoolctl holds it at one around the chunks (without threadpoolctl a configured
+count runs beside BLAS as it is). A map inside a map runs in order.
 """
 
 from __future__ import annotations
@@ -23,13 +24,16 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Sequence
 
-__all__ = ["cpu_workers", "parallel_map"]
+from .. import config
+from ._executor import Executor
+
+__all__ = ["CpuThreads", "cpu_workers", "parallel_map"]
 
 _lock = threading.Lock()
 _inside = threading.local()
-_pool: ThreadPoolExecutor | None = None
+_pools: dict[int, ThreadPoolExecutor] = {}  # by thread count: a later configure may change it
 _controller: Any = None  # threadpoolctl's ThreadpoolController; False when it is not installed
-_workers: int | None = None
+_automatic: int | None = None  # the workers chosen without a configured count, decided once
 
 
 def _blas_controller() -> Any:
@@ -44,18 +48,13 @@ def _blas_controller() -> Any:
     return _controller or None
 
 
-def _blas_threads() -> int:
-    """Threads NumPy's BLAS runs (threadpoolctl's answer, else what the environment asked for)."""
+def _blas_threads() -> int | None:
+    """Threads NumPy's BLAS runs, as threadpoolctl reports; None when unknown."""
     ctl = _blas_controller()
-    if ctl is not None:
-        counts = [lib.num_threads for lib in ctl.lib_controllers if lib.user_api == "blas"]
-        if counts:
-            return max(counts)
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        value = os.environ.get(name, "").strip()
-        if value.isdigit():
-            return int(value)
-    return os.cpu_count() or 1
+    if ctl is None:
+        return None
+    counts = [lib.num_threads for lib in ctl.lib_controllers if lib.user_api == "blas"]
+    return max(counts) if counts else None
 
 
 def _cores() -> int:
@@ -63,33 +62,31 @@ def _cores() -> int:
 
 
 def cpu_workers() -> int:
-    """Threads a layer's chunks are spread over (1: in order), decided once: ``ANYNET_CPU_WORKERS``,
-    else all cores where BLAS runs one thread, else 1."""
-    global _workers
-    if _workers is None:
-        env = os.environ.get("ANYNET_CPU_WORKERS", "").strip()
-        if env:
-            if not env.isdigit() or int(env) < 1:
-                raise ValueError(f"ANYNET_CPU_WORKERS must be a whole number >= 1, got {env!r}")
-            n = int(env)
-            if n > 1 and _blas_threads() > 1 and _blas_controller() is None:
-                n = 1  # BLAS cannot be held at one thread: chunk threads would fight its threads
-        else:
-            n = _cores() if _blas_threads() == 1 else 1
-        _workers = n
-    return _workers
+    """Threads a layer's chunks are spread over (1: in order).
+
+    **Returns:** ``anynet.config.current().cpu_workers`` (read at every call, so a later
+    ``anynet.configure`` takes effect), else all cores where BLAS is known to run one thread,
+    else 1 (decided once).
+    """
+    configured = config.current().cpu_workers
+    if configured is not None:
+        return configured
+    global _automatic
+    if _automatic is None:
+        _automatic = _cores() if _blas_threads() == 1 else 1
+    return _automatic
 
 
 def parallel_map(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
     """``[fn(item) for item in items]``, the items spread over ``cpu_workers()`` threads with BLAS
     at one thread each; in order when there is one worker, one item, or a map already running."""
-    global _pool
     n = cpu_workers()
     if n < 2 or len(items) < 2 or getattr(_inside, "active", False):
         return [fn(item) for item in items]
     with _lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(n, thread_name_prefix="anynet-cpu")
+        pool = _pools.get(n)
+        if pool is None:
+            pool = _pools[n] = ThreadPoolExecutor(n, thread_name_prefix="anynet-cpu")
 
     def run(item: Any) -> Any:
         _inside.active = True
@@ -100,6 +97,19 @@ def parallel_map(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
 
     controller = _blas_controller()
     if controller is None or _blas_threads() == 1:
-        return list(_pool.map(run, items))
+        return list(pool.map(run, items))
     with controller.limit(limits=1, user_api="blas"):
-        return list(_pool.map(run, items))
+        return list(pool.map(run, items))
+
+
+class CpuThreads(Executor):
+    """The host's executor: chunks on ``cpu_workers()`` threads (see the module's notes)."""
+
+    @property
+    def workers(self) -> int:
+        """``cpu_workers()``: the configured count, else the automatic one."""
+        return cpu_workers()
+
+    def parallel_map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        """``[fn(item) for item in items]`` on the CPU threads, results in order (see ``parallel_map``)."""
+        return parallel_map(fn, items)

@@ -8,7 +8,10 @@ from typing import Any, Iterator
 import array_api_compat
 import numpy as np
 
-from ._device import GPU_WORK_BUDGET, Device, DeviceError, gpu_data_budget, import_library, parse_index, register
+from ._comm import Comm
+from ._device import Device, DeviceError, import_library, parse_index
+from ._executor import GpuExecutor
+from ._generators import DeviceRandom
 
 __all__ = ["SYNCING", "CuPyDevice"]
 
@@ -24,7 +27,7 @@ _INSTALL = "pip install 'anynet[cuda12]' or 'anynet[cuda13]', by the CUDA major 
 _HINT = ("check the NVIDIA driver (nvidia-smi): cupy-cuda12x needs an R525+ driver, cupy-cuda13x an R580+ one; "
          "install one CuPy package only, with its CUDA libraries ('anynet[cuda12]' or 'anynet[cuda13]'), "
          "or use 'cpu'")
-_TOTAL: dict[int, int] = {}  # bytes of memory per GPU, asked once
+_EXECUTORS: dict[int, GpuExecutor] = {}  # per GPU: its memory is asked once
 _WORKING: set[int] = set()  # GPUs that ran a kernel once: the probe is not repeated
 
 
@@ -52,12 +55,50 @@ def _probe(cp: Any, index: int, spec: str) -> None:
     _WORKING.add(index)
 
 
-@register
+class CuPyRandom(DeviceRandom):
+    """``cupy.random.Generator`` on Philox4x3210, whose state cannot be saved: after a restore,
+    ``RandomStreams`` reseeds it (it is listed as unsaved)."""
+
+    def new_rng(self, seed: int | None) -> Any:
+        import cupy
+
+        # Philox initialises in one small kernel; default_rng's XORWOW sets up 270k states at
+        # every anynet.seed().
+        with self.dev.scope():
+            return cupy.random.Generator(cupy.random.Philox4x3210(seed))
+
+    def uniform(self, rng: Any, shape: tuple[int, ...], dtype: Any) -> Any:
+        with self.dev.scope():
+            return rng.random(shape, dtype=dtype)
+
+    def rng_state(self, rng: Any) -> None:
+        return None  # CuPy's generators cannot save their state
+
+    def restore_rng(self, saved: dict[str, Any]) -> None:
+        return None
+
+
+class CuPyComm(Comm):
+    """NCCL between the processes' GPUs where this CuPy has it; else host buffers."""
+
+    def collective(self, size: int, rank: int, share: Any) -> Any:
+        try:
+            from cupy.cuda import nccl
+        except ImportError:
+            return None  # a CuPy without NCCL: messages go through host buffers
+        if not getattr(nccl, "available", True):
+            return None  # CuPy 14 imports the module without NCCL and says so here
+        return _Nccl(nccl, self.dev, size, rank, share)
+
+
 class CuPyDevice(Device):
+    """CuPy arrays on one NVIDIA GPU."""
+
     library = "cupy"
     prefixes = ("cuda", "gpu", "cupy")
     is_gpu = True
-    work_budget = GPU_WORK_BUDGET
+    random_class = CuPyRandom
+    comm_class = CuPyComm
 
     owns = staticmethod(array_api_compat.is_cupy_namespace)
 
@@ -92,11 +133,19 @@ class CuPyDevice(Device):
         return ("cuda", self.device.id)
 
     @property
-    def data_budget(self) -> int:
-        total = _TOTAL.get(self.device.id)
-        if total is None:
-            total = _TOTAL[self.device.id] = self.device.mem_info[1]
-        return gpu_data_budget(total)
+    def executor(self) -> GpuExecutor:
+        """GPU-sized chunks, and a quarter of this GPU's memory for a data set."""
+        found = _EXECUTORS.get(self.device.id)
+        if found is None:
+            found = _EXECUTORS[self.device.id] = GpuExecutor(lambda dev=self.device: dev.mem_info[1])
+        return found
+
+    @property
+    def float_dtypes(self) -> dict[str, Any]:
+        found = super().float_dtypes
+        # bfloat16 through ml_dtypes is not checked on a GPU yet: refused clearly, never half-working
+        found.pop("bfloat16", None)
+        return found
 
     @contextlib.contextmanager
     def scope(self) -> Iterator[None]:
@@ -119,29 +168,6 @@ class CuPyDevice(Device):
 
     def synchronize(self) -> None:
         self.device.synchronize()
-
-    def collective(self, size: int, rank: int, share: Any) -> Any:
-        try:
-            from cupy.cuda import nccl
-        except ImportError:
-            return None  # a CuPy without NCCL: messages go through host buffers
-        return _Nccl(nccl, self, size, rank, share)
-
-    def new_rng(self, seed: int | None) -> Any:
-        import cupy
-
-        with self.scope():
-            return cupy.random.default_rng(seed)
-
-    def uniform(self, rng: Any, shape: tuple[int, ...], dtype: Any) -> Any:
-        with self.scope():
-            return rng.random(shape, dtype=dtype)
-
-    def rng_state(self, rng: Any) -> None:
-        return None  # CuPy's generators cannot save their state
-
-    def restore_rng(self, saved: dict[str, Any]) -> None:
-        return None
 
 
 class _Nccl:

@@ -1,23 +1,31 @@
-"""The base ``Device``: an array namespace and a device inside it, and where its subclasses
-register.
+"""The base ``Device``: an array namespace and a device inside it.
 
 Each array library has a subclass in its own module (``_numpy``, ``_cupy``, ``_torch``,
-``_jax``, ``_strict``); a library none of them owns gets ``_generic.GenericDevice``, built on
-``__array_namespace__`` and DLPack. A subclass owns what the standard leaves out for its
-library: creation on its device, host transfer both ways, zero-copy moves, ``synchronize``,
-its random generator (draw, state, restore), and, where the library has them, pure random keys
-and a compiler for training steps (``compile_step``).
+``_jax``, ``_strict``, ``_ndonnx``); a library none of them owns gets ``_generic.GenericDevice``,
+built on ``__array_namespace__`` and DLPack. The core is what every device is: creation on it,
+host transfer both ways, zero-copy moves, its floating dtypes, ``synchronize``. The other
+concerns are separate objects a library module may subclass, handed out by the device:
+``dev.random`` (its generators, ``_generators``), ``dev.compiler`` (compiled training steps,
+``_compiler``), ``dev.comm`` (messages between processes, ``_comm``) and ``dev.executor`` (CPU
+threads and memory budgets, ``_executor``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
-from typing import Any, Callable, ClassVar, Iterator, Sequence
+from typing import Any, Callable, ClassVar, Iterator
 
+import array_api_compat
+import array_api_extra as xpx
 import numpy as np
 
-__all__ = ["FLOAT_NAMES", "Device", "DeviceError", "LIBRARIES", "TRACE_CONSTANTS", "register", "trace_constant"]
+from ._comm import Comm
+from ._compiler import Compiler
+from ._executor import Executor
+from ._generators import DeviceRandom
+
+__all__ = ["FLOAT_NAMES", "Device", "DeviceError", "describe", "import_library", "numpy_dtype", "parse_index"]
 
 # the floating dtypes anynet computes in, by their array-API names, narrowest first
 FLOAT_NAMES = ("float16", "bfloat16", "float32", "float64")
@@ -33,29 +41,38 @@ class Device:
     Build one with ``anynet.as_device``: ``"cpu"`` (NumPy), ``"cuda"``/``"cuda:N"`` (CuPy),
     ``"torch:cpu"``, ``"torch:cuda:0"``, ``"jax:cpu"``, ``"array_api_strict:device1"``, or a
     namespace module and its device object.
+
+    **Arguments:**
+
+    - ``xp``: the array-api-compat namespace.
+    - ``device``: the library's own device object ("cpu" for NumPy).
+    - ``name``: canonical text that ``as_device`` reads back, e.g. "cpu", "cuda:0", "torch:cpu".
     """
 
-    library: ClassVar[str] = "?"  # the array library's name, as in the device's name
+    library: ClassVar[str] = "?"  # the array library's name
     prefixes: ClassVar[tuple[str, ...]] = ()  # the spec prefixes it parses ("torch" in "torch:cpu")
     is_host: ClassVar[bool] = False  # arrays are NumPy's: reading values costs no transfer
     writable: ClassVar[bool] = True  # arrays can be written in place (False on JAX)
     is_gpu: ClassVar[bool] = False  # an accelerator with its own memory (subclasses answer per device)
+    # advice appended to the error for a floating dtype the device lacks
+    dtype_advice: ClassVar[dict[str, str]] = {
+        "bfloat16": "bfloat16 runs on 'torch:cpu', 'torch:cuda' and 'jax:cpu'",
+        "float16": "float16 runs on 'cpu', 'cuda', 'torch:cpu' and 'jax:cpu'",
+    }
+    # the facets: classes built per device (random, comm), shared objects (compiler, executor)
+    random_class: ClassVar[type[DeviceRandom]] = DeviceRandom
+    comm_class: ClassVar[type[Comm]] = Comm
+    compiler: ClassVar[Compiler] = Compiler()  # compiles nothing: steps run eager
+    executor: ClassVar[Executor] = Executor()  # in order, CPU-sized chunks
 
-    # Bytes one temporary work array may take (conv's im2col chunks): 16 MiB suits CPU caches;
-    # on a GPU every chunk costs kernel launches, so GPU devices allow far more.
-    work_budget: ClassVar[int] = 16 << 20
-    # Threads a layer may spread its batch chunks over (``parallel_map``); 1: in order.
-    workers: ClassVar[int] = 1
-    # Bytes of a data set the loader may keep on this device for a whole fit (``DataLoader``'s
-    # device mode); 0: batches are gathered on the host (NumPy, whose arrays are the host's).
-    data_budget: ClassVar[int] = 1 << 30
-
-    __slots__ = ("xp", "device", "name")
+    __slots__ = ("xp", "device", "name", "_random", "_comm")
 
     def __init__(self, xp: Any, device: Any, name: str):
-        self.xp = xp  # the array-api-compat namespace
-        self.device = device  # the library's own device object ("cpu" for NumPy)
-        self.name = name  # canonical text, e.g. "cpu", "cuda:0", "torch:cpu"
+        self.xp = xp
+        self.device = device
+        self.name = name
+        self._random: DeviceRandom | None = None
+        self._comm: Comm | None = None
 
     def __repr__(self) -> str:
         return f"Device({self.name!r})"
@@ -108,22 +125,31 @@ class Device:
         if found is None:
             if name not in FLOAT_NAMES:
                 raise DeviceError(f"unknown floating dtype {name!r}: use one of {', '.join(FLOAT_NAMES)}")
+            advice = self.dtype_advice.get(name)
             raise DeviceError(f"device {self.name!r} has no {name}; it has {', '.join(self.float_dtypes)}"
-                              f"{self.lacks(name)}")
+                              + (f"; {advice}" if advice else ""))
         return found
-
-    def lacks(self, name: str) -> str:
-        """Advice appended to the error for a floating dtype this device does not have."""
-        if name == "bfloat16":
-            return "; bfloat16 runs on 'torch:cpu', 'torch:cuda' and 'jax:cpu'"
-        if name == "float16":
-            return "; float16 runs on 'cpu', 'cuda', 'torch:cpu' and 'jax:cpu'"
-        return ""
 
     @contextlib.contextmanager
     def scope(self) -> Iterator[None]:
         """Entered around creation and kernel launches on this device (CuPy's current GPU)."""
         yield
+
+    # -- the facets ------------------------------------------------------------------
+
+    @property
+    def random(self) -> DeviceRandom:
+        """This device's generators: draw, save and restore (see ``_generators.DeviceRandom``)."""
+        if self._random is None:
+            self._random = self.random_class(self)
+        return self._random
+
+    @property
+    def comm(self) -> Comm:
+        """How this device's arrays travel between processes (see ``_comm.Comm``)."""
+        if self._comm is None:
+            self._comm = self.comm_class(self)
+        return self._comm
 
     # -- arrays ----------------------------------------------------------------------
 
@@ -136,6 +162,7 @@ class Device:
         return np.asarray(x)
 
     def zeros(self, shape: tuple[int, ...], dtype: Any = None) -> Any:
+        """Zeros of ``shape`` and ``dtype`` (float32 when None) on this device."""
         dtype = self.xp.float32 if dtype is None else dtype
         with self.scope():
             return self.xp.zeros(shape, dtype=dtype, device=self.device)
@@ -149,131 +176,75 @@ class Device:
                     y = self.xp.from_dlpack(x)
             except (BufferError, TypeError, RuntimeError, ValueError):
                 y = None  # e.g. a read-only NumPy array; copy instead
-            if y is not None and _device_of(y) == self:
+            if y is not None and array_api_compat.device(y) == self.device:
                 return y
         return self.from_numpy(source.to_numpy(x))
-
-    def pad(self, x: Any, widths: tuple[tuple[int, int], ...], value: float = 0.0) -> Any:
-        """``x`` with ``widths[k] = (before, after)`` elements of ``value`` added on axis k."""
-        import array_api_extra as xpx
-
-        return xpx.pad(x, widths, constant_values=value)
 
     def can_share(self, x: Any) -> bool:
         """Whether another library may see ``x``'s memory (not a read-only array)."""
         return True
 
-    def parallel_map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
-        """``[fn(item) for item in items]``, in order; a device with several ``workers`` may run
-        the items at once (they must be independent, and their results are returned in order)."""
-        return [fn(item) for item in items]
+    def pad(self, x: Any, widths: tuple[tuple[int, int], ...], value: float = 0.0) -> Any:
+        """``x`` with ``widths[k] = (before, after)`` elements of ``value`` added on axis k."""
+        return xpx.pad(x, widths, constant_values=value)
 
     def synchronize(self) -> None:
         """Wait until queued work on this device is done (timing asynchronous GPUs)."""
 
-    # -- messages between processes (anynet.parallel) -----------------------------
+    # -- forwarding: remove after merge ----------------------------------------------
+    # Callers outside backend/ (training/step.py, training/parallel, data/dataset.py, tests) still use
+    # the old names on this branch; their owners switch to the facets when merging.
 
-    def host_buffer(self, x: Any) -> tuple[np.ndarray, bool]:
-        """``x`` (a contiguous array on this device) as a writable host NumPy array for a
-        message-passing library, and whether that array is ``x``'s own memory (writing it writes
-        ``x``; else read the result back with ``from_host``)."""
-        a = self.to_numpy(x)
-        return (a if a.flags.writeable else a.copy()), False
-
-    def from_host(self, a: np.ndarray) -> Any:
-        """The host array ``a`` on this device, sharing its memory where the library allows."""
-        return self.from_numpy(a)
-
-    def collective(self, size: int, rank: int, share: Any) -> Any:
-        """A device-side communicator among ``size`` processes (NCCL on CUDA GPUs) with
-        ``allreduce_sum(x)`` and ``broadcast(x)``, or None: messages then go through host buffers.
-        ``share(obj)`` returns rank 0's ``obj`` on every rank (how NCCL's unique id travels)."""
-        return None
-
-    # -- random numbers --------------------------------------------------------------
-
-    def new_rng(self, seed: int | None) -> Any:
-        """A generator that draws on this device, seeded (None: from the OS)."""
-        return np.random.default_rng(seed)
-
-    def uniform(self, rng: Any, shape: tuple[int, ...], dtype: Any) -> Any:
-        """Uniform [0, 1) numbers of ``dtype`` drawn with ``rng`` (from ``new_rng``) on this device."""
-        u = rng.random(shape, dtype=np.float64 if "64" in str(dtype) else np.float32)
-        return self.from_numpy(u)
-
-    def rng_state(self, rng: Any) -> dict[str, Any] | None:
-        """The JSON-able state of ``rng``; None where the library cannot save it."""
-        return {"numpy": rng.bit_generator.state}
-
-    def restore_rng(self, saved: dict[str, Any]) -> Any | None:
-        """A generator in the state ``rng_state`` returned (None if ``saved`` is not this kind's)."""
-        if "numpy" not in saved:
-            return None
-        rng = np.random.default_rng()
-        rng.bit_generator.state = saved["numpy"]
-        return rng
-
-    # -- compiled training steps -------------------------------------------------------
-
-    def key_of(self, rng: Any) -> Any | None:
-        """The pure random key that continues ``rng``'s stream inside a compiled step (see
-        ``uniform_from_key``); None where the library draws only through its stateful generator."""
-        return None
-
-    def set_key(self, rng: Any, key: Any) -> None:
-        """Make ``rng`` continue from ``key`` (the key a compiled step handed back)."""
-
-    def uniform_from_key(self, key: Any, shape: tuple[int, ...], dtype: Any) -> tuple[Any, Any]:
-        """Uniform [0, 1) numbers of ``dtype`` drawn from the pure ``key``, and the next key."""
-        raise NotImplementedError(f"{self.name}: this library has no pure random keys")
+    @property
+    def data_budget(self) -> int:  # forwarding: remove after merge
+        """``self.executor.data_budget``."""
+        return self.executor.data_budget
 
     def compile_step(self, fn: Callable[..., Any], donate: tuple[int, ...],
-                     on_trace: Callable[[], None]) -> Callable[..., Any] | None:
-        """``fn`` compiled for this library, the arguments at positions ``donate`` handed over to it
-        (their memory may be reused for the results), ``on_trace()`` called whenever it is traced
-        or compiled anew; None where steps run eager."""
-        return None
+                     on_trace: Callable[[], None]) -> Callable[..., Any] | None:  # forwarding: remove after merge
+        """``self.compiler.compile_step(fn, donate, on_trace)``."""
+        return self.compiler.compile_step(fn, donate, on_trace)
+
+    def host_buffer(self, x: Any) -> tuple[np.ndarray, bool]:  # forwarding: remove after merge
+        """``self.comm.host_buffer(x)``."""
+        return self.comm.host_buffer(x)
+
+    def from_host(self, a: np.ndarray) -> Any:  # forwarding: remove after merge
+        """``self.comm.from_host(a)``."""
+        return self.comm.from_host(a)
+
+    def collective(self, size: int, rank: int, share: Any) -> Any:  # forwarding: remove after merge
+        """``self.comm.collective(size, rank, share)``."""
+        return self.comm.collective(size, rank, share)
+
+    def lacks(self, name: str) -> str:  # forwarding: remove after merge (tests/training/test_precision.py)
+        """``"; " + self.dtype_advice[name]``, or "" where there is no advice."""
+        advice = self.dtype_advice.get(name)
+        return f"; {advice}" if advice else ""
 
 
-GPU_WORK_BUDGET = 1 << 30  # conv chunks of up to 1 GiB: DeepConvNet at batch 1024 in one or two pieces
+def describe(x: Any) -> str:
+    """A short text naming an array's library, dtype, shape and device (for error messages)."""
+    if not array_api_compat.is_array_api_obj(x):
+        return f"{type(x).__name__}"
+    lib = type(x).__module__.split(".")[0]
+    lib = {"jaxlib": "jax", "builtins": "?"}.get(lib, lib)
+    dtype = str(x.dtype).replace("torch.", "")
+    return f"{lib} {dtype} array of shape {tuple(x.shape)} on {array_api_compat.device(x)}"
 
 
-def gpu_data_budget(total_bytes: int) -> int:
-    """The share of a GPU's memory the loader may fill with a data set: a quarter, leaving the
-    rest to parameters, activations and the library's memory pool."""
-    return total_bytes // 4
-
-
-# The libraries in the order they are asked (the generic one is not here: it is the fallback).
-LIBRARIES: list[type[Device]] = []
-
-
-# Functions whose result a compiler may take as a constant while tracing (see trace_constant).
-TRACE_CONSTANTS: list[Callable[[], Any]] = []
-
-
-def trace_constant(fn: Callable[[], Any]) -> Callable[[], Any]:
-    """Decorator: ``fn`` reads Python configuration only (a context variable, no arrays), so a
-    compiler tracing a step may call it once and keep the result (torch.compile cannot trace
-    ``ContextVar.get``; JAX runs Python while tracing anyway)."""
-    TRACE_CONSTANTS.append(fn)
-    return fn
-
-
-def register(cls: type[Device]) -> type[Device]:
-    """Class decorator: make a ``Device`` subclass known to ``as_device`` and ``device_of``."""
-    LIBRARIES.append(cls)
-    return cls
-
-
-def _device_of(x: Any) -> Device:
-    from ._arrays import device_of
-
-    return device_of(x)
+def numpy_dtype(dtype: Any) -> np.dtype:
+    """The NumPy dtype of the same name as any library's dtype (float32 for None)."""
+    if dtype is None:
+        return np.dtype(np.float32)
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        return np.dtype(str(dtype).rsplit(".", 1)[-1])
 
 
 def import_library(module: str, spec: str, install: str) -> Any:
-    """Import the library a device spec needs, or say what to install."""
+    """Import the library a device spec needs, or say what to install (DeviceError)."""
     try:
         return importlib.import_module(module)
     except ImportError as err:

@@ -7,7 +7,10 @@ from typing import Any, Callable
 import array_api_compat
 import numpy as np
 
-from ._device import GPU_WORK_BUDGET, Device, DeviceError, import_library, parse_index, register
+from ._compiler import Compiler
+from ._device import Device, DeviceError, import_library, parse_index
+from ._executor import Executor, GpuExecutor
+from ._generators import DeviceRandom
 
 __all__ = ["JaxDevice"]
 
@@ -32,11 +35,70 @@ def _uniform_from_key(key: Any, shape: tuple[int, ...], dtype: Any) -> tuple[Any
     return jax.random.uniform(sub, shape, dtype=dtype), key
 
 
-@register
+class JaxRandom(DeviceRandom):
+    """Keys on the device, split at every draw; a compiled step threads them as pure values."""
+
+    def new_rng(self, seed: int | None) -> Any:
+        import jax
+
+        key = jax.random.key(np.random.SeedSequence(seed).generate_state(1)[0])
+        return _Key(jax.device_put(key, self.dev.device))
+
+    def uniform(self, rng: Any, shape: tuple[int, ...], dtype: Any) -> Any:
+        return rng.uniform(shape, dtype)
+
+    def rng_state(self, rng: Any) -> dict[str, Any]:
+        import jax
+
+        return {"jax": np.asarray(jax.random.key_data(rng.key)).tolist()}
+
+    def restore_rng(self, saved: dict[str, Any]) -> Any | None:
+        if "jax" not in saved:
+            return None
+        import jax
+
+        key = jax.random.wrap_key_data(np.asarray(saved["jax"], dtype=np.uint32))
+        return _Key(jax.device_put(key, self.dev.device))
+
+    def key_of(self, rng: Any) -> Any:
+        return rng.key
+
+    def set_key(self, rng: Any, key: Any) -> None:
+        rng.key = key
+
+    def uniform_from_key(self, key: Any, shape: tuple[int, ...], dtype: Any) -> tuple[Any, Any]:
+        return _uniform_from_key(key, shape, dtype)
+
+
+class JaxCompiler(Compiler):
+    """``jax.jit``, donating the parameters and optimizer state."""
+
+    def compile_step(self, fn: Callable[..., Any], donate: tuple[int, ...],
+                     on_trace: Callable[[], None]) -> Callable[..., Any]:
+        import jax
+
+        def traced(*args: Any) -> Any:
+            on_trace()  # Python runs only while jax.jit traces
+            return fn(*args)
+
+        # donated parameters and optimizer state: XLA writes the update into their buffers
+        return jax.jit(traced, donate_argnums=donate)
+
+
+_GPU_EXECUTORS: dict[Any, GpuExecutor] = {}
+
+
 class JaxDevice(Device):
+    """JAX arrays on one of JAX's devices."""
+
     library = "jax"
     prefixes = ("jax",)
     writable = False
+    random_class = JaxRandom
+    compiler = JaxCompiler()
+    dtype_advice = {**Device.dtype_advice, "float64": (
+        "JAX makes float64 arrays only in its 64-bit mode: call jax.config.update('jax_enable_x64', True) "
+        "at start-up")}
 
     owns = staticmethod(array_api_compat.is_jax_namespace)
 
@@ -74,8 +136,14 @@ class JaxDevice(Device):
         return self.device.platform != "cpu"
 
     @property
-    def work_budget(self) -> int:
-        return GPU_WORK_BUDGET if self.is_gpu else Device.work_budget
+    def executor(self) -> Executor:
+        """GPU-sized chunks on a GPU, CPU-sized ones on the CPU."""
+        if not self.is_gpu:
+            return Device.executor
+        found = _GPU_EXECUTORS.get(self.device)
+        if found is None:
+            found = _GPU_EXECUTORS[self.device] = GpuExecutor()  # data sets: the default budget
+        return found
 
     @property
     def float_dtypes(self) -> dict[str, Any]:
@@ -85,12 +153,6 @@ class JaxDevice(Device):
         if not jax.config.read("jax_enable_x64"):
             del found["float64"]  # JAX would silently make float32 arrays of it
         return found
-
-    def lacks(self, name: str) -> str:
-        if name == "float64":
-            return ("; JAX makes float64 arrays only in its 64-bit mode: call "
-                    "jax.config.update('jax_enable_x64', True) at start-up")
-        return super().lacks(name)
 
     def from_numpy(self, a: np.ndarray) -> Any:
         import jax
@@ -115,45 +177,3 @@ class JaxDevice(Device):
         import jax
 
         jax.effects_barrier()
-
-    def new_rng(self, seed: int | None) -> Any:
-        import jax
-
-        key = jax.random.key(np.random.SeedSequence(seed).generate_state(1)[0])
-        return _Key(jax.device_put(key, self.device))
-
-    def uniform(self, rng: Any, shape: tuple[int, ...], dtype: Any) -> Any:
-        return rng.uniform(shape, dtype)
-
-    def rng_state(self, rng: Any) -> dict[str, Any]:
-        import jax
-
-        return {"jax": np.asarray(jax.random.key_data(rng.key)).tolist()}
-
-    def restore_rng(self, saved: dict[str, Any]) -> Any | None:
-        if "jax" not in saved:
-            return None
-        import jax
-
-        key = jax.random.wrap_key_data(np.asarray(saved["jax"], dtype=np.uint32))
-        return _Key(jax.device_put(key, self.device))
-
-    def key_of(self, rng: Any) -> Any:
-        return rng.key
-
-    def set_key(self, rng: Any, key: Any) -> None:
-        rng.key = key
-
-    def uniform_from_key(self, key: Any, shape: tuple[int, ...], dtype: Any) -> tuple[Any, Any]:
-        return _uniform_from_key(key, shape, dtype)
-
-    def compile_step(self, fn: Callable[..., Any], donate: tuple[int, ...],
-                     on_trace: Callable[[], None]) -> Callable[..., Any]:
-        import jax
-
-        def traced(*args: Any) -> Any:
-            on_trace()  # Python runs only while jax.jit traces
-            return fn(*args)
-
-        # donated parameters and optimizer state: XLA writes the update into their buffers
-        return jax.jit(traced, donate_argnums=donate)

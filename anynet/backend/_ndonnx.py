@@ -16,18 +16,39 @@ from typing import Any
 
 import numpy as np
 
-from ._device import Device, DeviceError, import_library, register
+from ._device import Device, DeviceError, import_library, numpy_dtype
+from ._generators import DeviceRandom
 
 __all__ = ["NdonnxDevice"]
 
 _INSTALL = "pip install 'anynet[onnx]'"
 
 
-@register
+def _no_random() -> DeviceError:
+    return DeviceError("ndonnx: an ONNX graph draws no random numbers; trace the model in inference "
+                       "mode (model.eval(), or predict), where dropout is off")
+
+
+class NdonnxRandom(DeviceRandom):
+    """None: a graph is built in inference mode, where nothing is drawn."""
+
+    def new_rng(self, seed: int | None) -> Any:
+        raise _no_random()
+
+    def uniform(self, rng: Any, shape: tuple[int, ...], dtype: Any) -> Any:
+        raise _no_random()
+
+    def rng_state(self, rng: Any) -> None:
+        return None
+
+
 class NdonnxDevice(Device):
+    """Values of an ONNX graph being built; constants have values, the rest do not."""
+
     library = "ndonnx"
     prefixes = ("ndonnx", "onnx")
     writable = False
+    random_class = NdonnxRandom
 
     @classmethod
     def owns(cls, xp: Any) -> bool:
@@ -62,8 +83,6 @@ class NdonnxDevice(Device):
 
     def argument(self, shape: tuple[int | str, ...], dtype: Any) -> Any:
         """A graph input of ``shape`` (a str names a symbolic axis, e.g. "N") and ``dtype`` (any library's)."""
-        from ._random import numpy_dtype
-
         return self.xp.argument(shape=shape, dtype=self.xp.from_numpy_dtype(numpy_dtype(dtype)))
 
     def build(self, inputs: dict[str, Any], outputs: dict[str, Any]) -> Any:
@@ -85,19 +104,6 @@ class NdonnxDevice(Device):
     def operators(self) -> _Operators:
         """Whole ONNX operators (the exporter's fast path)."""
         return _Operators(self.xp)
-
-    def _no_random(self) -> DeviceError:
-        return DeviceError("ndonnx: an ONNX graph draws no random numbers; trace the model in inference "
-                           "mode (model.eval(), or predict), where dropout is off")
-
-    def new_rng(self, seed: int | None) -> Any:
-        raise self._no_random()
-
-    def uniform(self, rng: Any, shape: tuple[int, ...], dtype: Any) -> Any:
-        raise self._no_random()
-
-    def rng_state(self, rng: Any) -> None:
-        return None
 
 
 def _op() -> Any:

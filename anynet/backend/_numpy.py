@@ -7,19 +7,39 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from ._cpu_threads import cpu_workers, parallel_map
-from ._device import Device, DeviceError, register
+from .. import config
+from ._comm import Comm
+from ._cpu_threads import CpuThreads
+from ._device import Device, DeviceError
 from ._malloc import keep_freed_memory
 
 __all__ = ["NumPyDevice", "cpu"]
 
 
-@register
+class NumPyExecutor(CpuThreads):
+    """The CPU threads; no data set is copied for the loader: NumPy's arrays are the host's."""
+
+    data_budget = 0
+
+
+class NumPyComm(Comm):
+    """NumPy arrays are host buffers already: MPI reads and writes them in place."""
+
+    def host_buffer(self, x: Any) -> tuple[np.ndarray, bool]:
+        return x, bool(x.flags.writeable and x.flags.c_contiguous)
+
+    def from_host(self, a: np.ndarray) -> Any:
+        return a
+
+
 class NumPyDevice(Device):
+    """The host's NumPy arrays; one object, ``cpu()``."""
+
     library = "numpy"
     prefixes = ("cpu", "numpy")
     is_host = True
-    data_budget = 0  # its arrays are the host's: the loader indexes them where they are
+    comm_class = NumPyComm
+    executor = NumPyExecutor()
 
     owns = staticmethod(array_api_compat.is_numpy_namespace)
 
@@ -37,21 +57,8 @@ class NumPyDevice(Device):
     def memory(self) -> tuple[str, int]:
         return ("cpu", 0)
 
-    @property
-    def workers(self) -> int:
-        return cpu_workers()
-
-    def parallel_map(self, fn, items):
-        return parallel_map(fn, items)
-
     def from_numpy(self, a: np.ndarray) -> Any:
         return np.asarray(a)
-
-    def host_buffer(self, x: Any) -> tuple[np.ndarray, bool]:
-        return x, bool(x.flags.writeable and x.flags.c_contiguous)
-
-    def from_host(self, a: np.ndarray) -> Any:
-        return a
 
     def can_share(self, x: Any) -> bool:
         return bool(x.flags.writeable)  # DLPack consumers may write where NumPy forbids it
@@ -61,10 +68,16 @@ _CPU: NumPyDevice | None = None
 
 
 def cpu() -> NumPyDevice:
-    """The NumPy device (one object, built on first use, which also lets the C allocator
-    keep freed memory for the next step: see ``_malloc``)."""
+    """The NumPy device: one object, set up on first use.
+
+    Setting it up is where anynet changes the process beyond its own objects: when
+    ``anynet.config.current().keep_freed_memory`` (the default), glibc's allocator is told to keep
+    freed memory for the next training step (``_malloc``; process-wide, once). Configure
+    ``keep_freed_memory=False`` before the first use of the CPU device to leave it alone.
+    """
     global _CPU
     if _CPU is None:
-        keep_freed_memory()
+        if config.current().keep_freed_memory:
+            keep_freed_memory()
         _CPU = NumPyDevice(array_api_compat.array_namespace(np.empty(0)), "cpu", "cpu")
     return _CPU

@@ -8,7 +8,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from ._device import Device, DeviceError, import_library, register
+from ._device import Device, DeviceError, import_library
 
 __all__ = ["StrictDevice"]
 
@@ -17,8 +17,9 @@ def _name(dev: Any) -> str:
     return str(getattr(dev, "_device", dev))  # its repr is not a name
 
 
-@register
 class StrictDevice(Device):
+    """array-api-strict's arrays, on its CPU device or one of its pretend devices."""
+
     library = "array_api_strict"
     prefixes = ("array_api_strict", "strict")
 

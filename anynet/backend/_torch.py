@@ -9,24 +9,110 @@ from typing import Any, Callable
 import array_api_compat
 import numpy as np
 
-from ._device import (
-    GPU_WORK_BUDGET,
-    TRACE_CONSTANTS,
-    Device,
-    DeviceError,
-    gpu_data_budget,
-    import_library,
-    parse_index,
-    register,
-)
+from ._comm import Comm
+from ._compiler import TRACE_CONSTANTS, Compiler
+from ._device import Device, DeviceError, import_library, parse_index
+from ._executor import Executor, GpuExecutor
+from ._generators import DeviceRandom
 
 __all__ = ["TorchDevice"]
 
 
-@register
+class TorchCompiler(Compiler):
+    """``torch.compile`` with inductor; configuration reads become constants of the graph."""
+
+    def compile_step(self, fn: Callable[..., Any], donate: tuple[int, ...],
+                     on_trace: Callable[[], None]) -> Callable[..., Any]:
+        import torch
+        from torch._dynamo.backends.registry import lookup_backend
+
+        for read in TRACE_CONSTANTS:  # configuration reads (context variables) become constants
+            torch._dynamo.assume_constant_result(read)
+        inductor = lookup_backend("inductor")
+
+        def backend(graph: Any, example_inputs: Any) -> Any:
+            on_trace()  # once per graph compiled (a count in the traced code would be guarded on)
+            return inductor(graph, example_inputs)
+
+        # Donation has no torch.compile counterpart: the step returns new tensors.
+        compiled = [torch.compile(fn, backend=backend, fullgraph=True, dynamic=False)]
+
+        def step(*args: Any) -> Any:
+            try:
+                return compiled[0](*args)
+            except torch._dynamo.exc.Unsupported as err:
+                if len(compiled) > 1:
+                    raise
+                # e.g. dropout: torch.rand(generator=...) cannot enter a graph; the step then
+                # runs as several graphs (nothing ran: the failed trace changed nothing)
+                reason = str(err).strip().splitlines()[0]
+                warnings.warn(f"torch.compile: the training step does not compile into one graph ({reason}); "
+                              "compiling it with graph breaks", RuntimeWarning, stacklevel=2)
+                compiled[:] = [torch.compile(fn, backend=backend, fullgraph=False, dynamic=False), None]
+                return compiled[0](*args)
+
+        return step
+
+
+class TorchRandom(DeviceRandom):
+    """``torch.Generator`` on the device; its state saves as bytes."""
+
+    def new_rng(self, seed: int | None) -> Any:
+        import torch
+
+        rng = torch.Generator(device=self.dev.device)
+        if seed is None:
+            rng.seed()
+        else:
+            rng.manual_seed(seed)
+        return rng
+
+    def uniform(self, rng: Any, shape: tuple[int, ...], dtype: Any) -> Any:
+        import torch
+
+        return torch.rand(shape, generator=rng, device=self.dev.device, dtype=dtype)
+
+    def rng_state(self, rng: Any) -> dict[str, Any]:
+        return {"torch": base64.b64encode(rng.get_state().numpy().tobytes()).decode()}
+
+    def restore_rng(self, saved: dict[str, Any]) -> Any | None:
+        if "torch" not in saved:
+            return None
+        import torch
+
+        rng = self.new_rng(None)
+        raw = np.frombuffer(base64.b64decode(saved["torch"], validate=True), dtype=np.uint8).copy()
+        rng.set_state(torch.from_numpy(raw))
+        return rng
+
+
+class TorchComm(Comm):
+    """A CPU tensor's memory is a host buffer already; a GPU tensor's goes through a copy."""
+
+    def host_buffer(self, x: Any) -> tuple[np.ndarray, bool]:
+        if self.dev.device.type == "cpu" and x.is_contiguous() and not x.requires_grad:
+            return x.numpy(), True  # a CPU tensor's memory as a NumPy array, no copy
+        return self.dev.to_numpy(x), False
+
+    def from_host(self, a: np.ndarray) -> Any:
+        import torch
+
+        if self.dev.device.type == "cpu" and a.flags.writeable:
+            return torch.from_numpy(a)
+        return self.dev.from_numpy(a)
+
+
+_GPU_EXECUTORS: dict[int, GpuExecutor] = {}
+
+
 class TorchDevice(Device):
+    """PyTorch tensors on the CPU or one CUDA GPU."""
+
     library = "torch"
     prefixes = ("torch",)
+    random_class = TorchRandom
+    comm_class = TorchComm
+    compiler = TorchCompiler()
 
     owns = staticmethod(array_api_compat.is_torch_namespace)
 
@@ -67,16 +153,14 @@ class TorchDevice(Device):
         return self.device.type == "cuda"
 
     @property
-    def work_budget(self) -> int:
-        return GPU_WORK_BUDGET if self.is_gpu else Device.work_budget
-
-    @property
-    def data_budget(self) -> int:
+    def executor(self) -> Executor:
+        """GPU-sized chunks and a quarter of the GPU's memory for data on a GPU; the default on the CPU."""
         if not self.is_gpu:
-            return Device.data_budget
-        import torch
-
-        return gpu_data_budget(torch.cuda.get_device_properties(self.device).total_memory)
+            return Device.executor
+        found = _GPU_EXECUTORS.get(self.device.index)
+        if found is None:
+            found = _GPU_EXECUTORS[self.device.index] = GpuExecutor(lambda dev=self.device: _total_memory(dev))
+        return found
 
     def from_numpy(self, a: np.ndarray) -> Any:
         import torch
@@ -90,18 +174,6 @@ class TorchDevice(Device):
             x = x.float()
         return x.detach().cpu().numpy()
 
-    def host_buffer(self, x: Any) -> tuple[np.ndarray, bool]:
-        if self.device.type == "cpu" and x.is_contiguous() and not x.requires_grad:
-            return x.numpy(), True  # a CPU tensor's memory as a NumPy array, no copy
-        return self.to_numpy(x), False
-
-    def from_host(self, a: np.ndarray) -> Any:
-        import torch
-
-        if self.device.type == "cpu" and a.flags.writeable:
-            return torch.from_numpy(a)
-        return self.from_numpy(a)
-
     def receive(self, x: Any, source: Device) -> Any:
         if isinstance(source, TorchDevice):
             return x.to(self.device)
@@ -113,62 +185,8 @@ class TorchDevice(Device):
 
             torch.cuda.synchronize(self.device)
 
-    def new_rng(self, seed: int | None) -> Any:
-        import torch
 
-        rng = torch.Generator(device=self.device)
-        if seed is None:
-            rng.seed()
-        else:
-            rng.manual_seed(seed)
-        return rng
+def _total_memory(dev: Any) -> int:
+    import torch
 
-    def uniform(self, rng: Any, shape: tuple[int, ...], dtype: Any) -> Any:
-        import torch
-
-        return torch.rand(shape, generator=rng, device=self.device, dtype=dtype)
-
-    def rng_state(self, rng: Any) -> dict[str, Any]:
-        return {"torch": base64.b64encode(rng.get_state().numpy().tobytes()).decode()}
-
-    def restore_rng(self, saved: dict[str, Any]) -> Any | None:
-        if "torch" not in saved:
-            return None
-        import torch
-
-        rng = self.new_rng(None)
-        raw = np.frombuffer(base64.b64decode(saved["torch"], validate=True), dtype=np.uint8).copy()
-        rng.set_state(torch.from_numpy(raw))
-        return rng
-
-    def compile_step(self, fn: Callable[..., Any], donate: tuple[int, ...],
-                     on_trace: Callable[[], None]) -> Callable[..., Any]:
-        import torch
-        from torch._dynamo.backends.registry import lookup_backend
-
-        for read in TRACE_CONSTANTS:  # configuration reads (context variables) become constants
-            torch._dynamo.assume_constant_result(read)
-        inductor = lookup_backend("inductor")
-
-        def backend(graph: Any, example_inputs: Any) -> Any:
-            on_trace()  # once per graph compiled (a count in the traced code would be guarded on)
-            return inductor(graph, example_inputs)
-
-        # Donation has no torch.compile counterpart: the step returns new tensors.
-        compiled = [torch.compile(fn, backend=backend, fullgraph=True, dynamic=False)]
-
-        def step(*args: Any) -> Any:
-            try:
-                return compiled[0](*args)
-            except torch._dynamo.exc.Unsupported as err:
-                if len(compiled) > 1:
-                    raise
-                # e.g. dropout: torch.rand(generator=...) cannot enter a graph; the step then
-                # runs as several graphs (nothing ran: the failed trace changed nothing)
-                reason = str(err).strip().splitlines()[0]
-                warnings.warn(f"torch.compile: the training step does not compile into one graph ({reason}); "
-                              "compiling it with graph breaks", RuntimeWarning, stacklevel=2)
-                compiled[:] = [torch.compile(fn, backend=backend, fullgraph=False, dynamic=False), None]
-                return compiled[0](*args)
-
-        return step
+    return torch.cuda.get_device_properties(dev).total_memory

@@ -23,7 +23,7 @@ class Conv(Layer):
     """
 
     # im2col columns are built for at most this many elements at a time (a batch chunk), which
-    # bounds the memory a wide layer needs; None: the device's work_budget in bytes (small on a
+    # bounds the memory a wide layer needs; None: the device executor's work_budget in bytes (small on a
     # CPU, where big chunks leave the cache and a fresh 40 MB array costs more in page faults
     # than its copy; large on a GPU, where each chunk costs launches).
     max_col_elements: int | None = None
@@ -63,11 +63,11 @@ class Conv(Layer):
         workers the budget is shared among them, and the count of ranges is a multiple of theirs."""
         if N is None:
             return [(0, None)]
-        dev = None if x is None else device_of(x)
-        workers = 1 if dev is None else max(1, min(dev.workers, N))
+        executor = None if x is None else device_of(x).executor
+        workers = 1 if executor is None else max(1, min(executor.workers, N))
         limit = self.max_col_elements
         if limit is None:
-            limit = dev.work_budget // workers // (namespace(x).finfo(x.dtype).bits // 8)
+            limit = executor.work_budget // workers // (namespace(x).finfo(x.dtype).bits // 8)
         count = -(-N // max(1, limit // max(1, rows * P)))
         count = -(-count // workers) * workers
         per = -(-N // count)
@@ -96,7 +96,7 @@ class Conv(Layer):
             col = im2col(x[chunk[0]:chunk[1], ...], self.kernel, self.stride, self.pad)
             return xp.matmul(W2, col), col if keep else None
 
-        done = device_of(x).parallel_map(product, self._layer_chunks(N, (H, Wd), (OH, OW), x))
+        done = device_of(x).executor.parallel_map(product, self._layer_chunks(N, (H, Wd), (OH, OW), x))
         outs, cols = [out for out, _ in done], [col for _, col in done]
         out = (outs[0] if len(outs) == 1 else xp.concat(outs, axis=1)) + xp.reshape(b, (FN, 1))
         self.x, self.out_shape, self.cols = x, (N, FN, OH, OW), cols if keep else None
@@ -158,7 +158,7 @@ class Conv(Layer):
                 return part, xp.permute_dims(dx, (1, 0, 2, 3))
             return part, None
 
-        done = device_of(x).parallel_map(grads, list(enumerate(self._layer_chunks(N, (H, Wd), (OH, OW), x))))
+        done = device_of(x).executor.parallel_map(grads, list(enumerate(self._layer_chunks(N, (H, Wd), (OH, OW), x))))
         dW = done[0][0]
         for part, _ in done[1:]:  # summed in chunk order, whichever thread made each part
             dW = dW + part
