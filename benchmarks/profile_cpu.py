@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import os
 
-# One thread everywhere, anynet's conv chunks included (cProfile sees only the calling thread).
-os.environ.update(dict.fromkeys(("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                                 "ANYNET_CPU_WORKERS"), "1"))
+# One thread everywhere (cProfile sees only the calling thread); anynet's conv chunks are set to
+# one thread through anynet.configure below, once anynet is imported.
+os.environ.update(dict.fromkeys(("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"), "1"))
 
 import argparse
 import cProfile
@@ -39,7 +39,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import anynet  # noqa: E402
 from benchmarks import _common as bench  # noqa: E402
+
+anynet.configure(cpu_workers=1)  # the conv chunks on the calling thread too
 
 BATCH = 100
 BINS = ("products", "windows", "elementwise", "framework")

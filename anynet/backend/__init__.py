@@ -27,7 +27,7 @@ from ._device import FLOAT_NAMES, Device, DeviceError, describe, numpy_dtype
 from ._executor import Executor, GpuExecutor
 from ._generators import DeviceRandom
 from ._generic import GenericDevice
-from ._placement import current_dtype, current_precision, device  # current_precision: forwarding, remove after merge
+from ._placement import current_dtype, device
 from ._random import (
     RandomStreams,
     check_rng_state,
@@ -49,7 +49,7 @@ from ._registry import as_device, current_device, device_of, library_of, local_d
 __all__ = [
     "FLOAT_NAMES", "Comm", "Compiler", "Device", "DeviceError", "DeviceRandom", "Executor", "GenericDevice",
     "GpuExecutor", "RandomStreams", "array_device", "as_device", "check_rng_state", "current_device",
-    "current_dtype", "current_precision", "current_streams", "describe", "device", "device_of", "following",
+    "current_dtype", "current_streams", "describe", "device", "device_of", "following",
     "host_rng", "is_host", "library_of", "local_device", "namespace", "normal", "numpy_dtype", "pad", "register",
     "rng_state", "seed", "seed_process", "set_rng_state", "set_step_key", "step_key", "threaded_key",
     "to_device", "to_numpy", "trace_constant", "unregister", "uniform_like", "use_streams",

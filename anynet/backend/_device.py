@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-from typing import Any, Callable, ClassVar, Iterator
+from typing import Any, ClassVar, Iterator
 
 import array_api_compat
 import array_api_extra as xpx
@@ -190,37 +190,6 @@ class Device:
 
     def synchronize(self) -> None:
         """Wait until queued work on this device is done (timing asynchronous GPUs)."""
-
-    # -- forwarding: remove after merge ----------------------------------------------
-    # Callers outside backend/ (training/step.py, training/parallel, data/dataset.py, tests) still use
-    # the old names on this branch; their owners switch to the facets when merging.
-
-    @property
-    def data_budget(self) -> int:  # forwarding: remove after merge
-        """``self.executor.data_budget``."""
-        return self.executor.data_budget
-
-    def compile_step(self, fn: Callable[..., Any], donate: tuple[int, ...],
-                     on_trace: Callable[[], None]) -> Callable[..., Any] | None:  # forwarding: remove after merge
-        """``self.compiler.compile_step(fn, donate, on_trace)``."""
-        return self.compiler.compile_step(fn, donate, on_trace)
-
-    def host_buffer(self, x: Any) -> tuple[np.ndarray, bool]:  # forwarding: remove after merge
-        """``self.comm.host_buffer(x)``."""
-        return self.comm.host_buffer(x)
-
-    def from_host(self, a: np.ndarray) -> Any:  # forwarding: remove after merge
-        """``self.comm.from_host(a)``."""
-        return self.comm.from_host(a)
-
-    def collective(self, size: int, rank: int, share: Any) -> Any:  # forwarding: remove after merge
-        """``self.comm.collective(size, rank, share)``."""
-        return self.comm.collective(size, rank, share)
-
-    def lacks(self, name: str) -> str:  # forwarding: remove after merge (tests/training/test_precision.py)
-        """``"; " + self.dtype_advice[name]``, or "" where there is no advice."""
-        advice = self.dtype_advice.get(name)
-        return f"; {advice}" if advice else ""
 
 
 def describe(x: Any) -> str:

@@ -85,7 +85,7 @@ class DataLoader:
     ``resident``: True uploads the whole set once and gathers each batch on the device (``take``
     with the pass's order, uploaded once per pass), so batches no longer go through the host;
     False sends every batch from the host; None (default) keeps the set on the device when it
-    fits the device's ``data_budget`` (never on NumPy, whose arrays are the host's). Both give
+    fits the device executor's ``data_budget`` (never on NumPy, whose arrays are the host's). Both give
     the same batches in the same order.
 
     ``augment``: a transform applied to every x batch on its device (``anynet.data.augment``).
@@ -169,7 +169,7 @@ class DataLoader:
         """Whether passes on ``dev`` keep the data set there (see ``resident``)."""
         if self.resident is not None:
             return self.resident
-        return self.data.x.nbytes + self.data.t.nbytes <= backend.as_device(dev).data_budget
+        return self.data.x.nbytes + self.data.t.nbytes <= backend.as_device(dev).executor.data_budget
 
     def __iter__(self) -> Iterator[Batch]:
         dev = backend.as_device(self.device)

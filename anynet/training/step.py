@@ -189,7 +189,7 @@ class CompiledStep:
             reason = plugin.untraceable
             if reason:
                 raise CompileError(f"compile_step: {reason}")
-        self.fn = dev.compile_step(step.pure, donate=(0, 1, 2), on_trace=self._traced)
+        self.fn = dev.compiler.compile_step(step.pure, donate=(0, 1, 2), on_trace=self._traced)
         if self.fn is None:
             raise CompileError(
                 f"compile_step: the model lives on {dev.name!r}, whose library runs eager (no compiler); "

@@ -38,8 +38,11 @@ class Trainer:
     ``accuracy=False`` for regression. A NaN/Inf guard stops training at the
     end of a diverged epoch, before any callback (so no checkpoint of it is
     written), and raises ``TrainingDiverged``.
+    ``streams``: the ``anynet.backend.RandomStreams`` its runs draw from and its checkpoints save
+    (default: those in use where the trainer is built, the process's unless inside
+    ``anynet.backend.use_streams``).
     ``precision``: "float32", "float64", "float16", "bfloat16" or an ``anynet.Precision``
-    (default: the one ``anynet.device(..., precision=...)`` chose, else the model's dtype); the
+    (default: the model's dtype, float32 or float64); the
     model is brought to it when training starts, and batches are cast to its compute dtype.
 
     ``fit`` and ``evaluate`` check all they can before anything changes (data not
@@ -64,7 +67,7 @@ class Trainer:
     def __init__(self, model: Any, loss: Any, optimizer: Any, callbacks: Iterable[Callback] = (),
                  verbose: int = 1, accuracy: bool = True, report: Callable[[str], None] | None = None,
                  compile: bool = False, group: Group | None = None,
-                 precision: Any = None):
+                 precision: Any = None, streams: backend.RandomStreams | None = None):
         if loss.reduction != "mean":
             raise ValueError(f"Trainer: the loss must average over the batch (reduction='mean'), "
                              f"got reduction={loss.reduction!r}")
@@ -83,6 +86,9 @@ class Trainer:
         self.diverged = False
         self.compile = compile
         self._step: TrainStep | CompiledStep | None = None
+        # the random streams every draw of this trainer's runs takes (shuffles, dropout masks,
+        # augmentation), saved in its checkpoints: the ones in use where it is built by default
+        self.streams = backend.current_streams() if streams is None else streams
         self.group = Group() if group is None else group
         if compile and self.group.size > 1:  # refused here, on every rank alike, before any start-up
             raise CompileError("Trainer: compile=True runs the step without the host, but several processes "
@@ -123,7 +129,8 @@ class Trainer:
         kept = _Kept(self.model)
         try:
             self.precision.prepare(self.model, self.optimizer)
-            meta = checkpoint.load(path, self.model, self.optimizer)
+            with backend.use_streams(self.streams):
+                meta = checkpoint.load(path, self.model, self.optimizer)
         except BaseException:
             kept.restore()
             raise
@@ -152,7 +159,7 @@ class Trainer:
         epochs = check_int("Trainer.fit", "epochs", epochs, 0)
         train = as_dataset(train, "train")
         val = None if val is None else as_dataset(val, "val")
-        with self.group.guard((TrainingDiverged,)):
+        with self.group.guard((TrainingDiverged,)), backend.use_streams(self.streams):
             return self._fit(train, val, epochs, batch_size, shuffle, augment, resume)
 
     def _fit(self, train: DataSet, val: DataSet | None, epochs: int, batch_size: int | None, shuffle: bool,

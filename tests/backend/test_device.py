@@ -37,9 +37,7 @@ def test_every_device_has_the_core_and_its_facets(backend):
 def test_the_core_is_small():
     """What every device is; the other concerns are facets (random, compiler, comm, executor)."""
     public = {name for name in vars(backend.Device) if not name.startswith("_")}
-    # forwarding: remove after merge
-    forwarding = {"data_budget", "compile_step", "host_buffer", "from_host", "collective", "lacks"}
-    assert public - forwarding == {
+    assert public == {
         "xp", "device", "name", "library", "prefixes", "is_host", "writable", "is_gpu", "dtype_advice",
         "random_class", "comm_class",
         "compiler", "executor", "owns", "parse", "of", "device_key", "memory", "float_dtypes", "float_dtype",
@@ -60,13 +58,3 @@ def test_host_buffers_are_writable_copies_by_default():
     buf[0] = 5.0
     assert host(dev.comm.from_host(buf)).tolist() == [5.0, 1.0, 2.0] and host(x).tolist() == [0.0, 1.0, 2.0]
     assert dev.comm.collective(2, 0, lambda obj: obj) is None and strict
-
-
-def test_the_forwarding_methods_reach_the_facets():  # forwarding: remove after merge
-    dev = backend.as_device("cpu")
-    x = np.arange(3.0)
-    assert dev.host_buffer(x) == dev.comm.host_buffer(x) and dev.from_host(x) is x
-    assert dev.collective(1, 0, lambda obj: obj) is None and dev.data_budget == dev.executor.data_budget == 0
-    assert dev.compile_step(lambda: 0, (), lambda: None) is None
-    assert dev.lacks("bfloat16") == "; bfloat16 runs on 'torch:cpu', 'torch:cuda' and 'jax:cpu'"
-    assert dev.lacks("x") == ""

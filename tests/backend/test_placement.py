@@ -73,14 +73,3 @@ def test_the_dtype_is_per_task():
         return await asyncio.gather(inside("float64"), inside("float16"))
 
     assert asyncio.run(both()) == ["float64", "float16"]
-
-
-def test_the_forwarded_precision_reaches_current_precision_only():  # forwarding: remove after merge
-    assert backend.current_precision() is None
-    with anynet.device("cpu", precision="float16"):
-        assert backend.current_precision() == "float16" and backend.current_dtype() == "float32"
-    with anynet.device("cpu", dtype="float64"):
-        assert backend.current_precision() == "float64"
-    with pytest.raises(anynet.DeviceError, match="no bfloat16"):
-        with anynet.device("cpu", precision="bfloat16"):
-            pass

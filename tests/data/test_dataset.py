@@ -94,7 +94,7 @@ def test_loader_keeps_data_on_the_device_when_it_fits(monkeypatch):
 
     monkeypatch.setattr(type(strict), "from_numpy", counted)
     for budget, expected in ((1 << 30, 2 + 3), (0, 2 * 4 * 3)):  # x and t once + an order per pass; or each batch
-        monkeypatch.setattr(type(strict), "data_budget", budget)
+        monkeypatch.setattr(type(strict.executor), "data_budget", budget)
         uploads["n"] = 0
         loader = DataLoader(data, 10, device=strict)
         for _ in range(3):

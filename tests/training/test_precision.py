@@ -21,7 +21,7 @@ TOL = {"float16": 1e-2, "bfloat16": 5e-2}  # relative error of a whole array aga
 
 def _need(dev, name):
     if name not in dev.float_dtypes:
-        pytest.skip(f"{dev.name} has no {name}{dev.lacks(name)}")
+        pytest.skip(f"{dev.name} has no {name}; {dev.dtype_advice.get(name, '')}")
     return dev.float_dtype(name)
 
 

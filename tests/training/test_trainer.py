@@ -149,7 +149,7 @@ def test_device_resident_data_trains_exactly_as_host_batches(monkeypatch, name):
     x, t = anynet.data.spiral(20)
     runs = {}
     for budget in (1 << 30, 0):
-        monkeypatch.setattr(type(dev), "data_budget", budget)
+        monkeypatch.setattr(type(dev.executor), "data_budget", budget)
         anynet.seed(0)
         with anynet.device(dev):
             model = anynet.MLP(2, [8], 3, dropout=0.1)
@@ -256,3 +256,16 @@ def test_evaluate_of_a_diverged_model_reports_nan_instead_of_failing():
     net.params[0].data = net.params[0].data * np.nan
     loss, _ = anynet.Trainer(net, anynet.SoftmaxWithLoss(), None, verbose=0).evaluate((x, t))
     assert np.isnan(loss)
+
+
+def test_a_trainer_draws_from_the_streams_it_owns_and_checkpoints_them(tmp_path):
+    x, t = anynet.data.spiral()
+    streams = anynet.backend.RandomStreams(seed=5)
+    model = anynet.MLP(2, [8], 3, dropout=0.2)
+    before = anynet.backend.rng_state()
+    path = tmp_path / "c.npz"
+    trainer = anynet.Trainer(model, anynet.SoftmaxWithLoss(), anynet.SGD(0.1), verbose=0, streams=streams,
+                             callbacks=[anynet.training.Checkpoint(path)])
+    trainer.fit((x, t), epochs=1, batch_size=50)
+    assert anynet.backend.rng_state() == before  # the process's streams did not move
+    assert anynet.training.checkpoint.read_metadata(path)["rng"] == streams.state()

@@ -71,7 +71,7 @@ class Group:
 
     def _collective(self, dev: backend.Device) -> Any:
         if dev not in self._collectives:
-            self._collectives[dev] = dev.collective(self.size, self.rank, self.share)
+            self._collectives[dev] = dev.comm.collective(self.size, self.rank, self.share)
         return self._collectives[dev]
 
     def allreduce_sum(self, x: Any) -> Any:
@@ -93,9 +93,9 @@ class Group:
         nccl = self._collective(dev)
         if nccl is not None:
             return getattr(nccl, nccl_op)(x)
-        buf, own = dev.host_buffer(x)
+        buf, own = dev.comm.host_buffer(x)
         mpi_op(buf)
-        return x if own or (nccl_op == "broadcast" and self.is_root) else dev.from_host(buf)
+        return x if own or (nccl_op == "broadcast" and self.is_root) else dev.comm.from_host(buf)
 
     # -- models --------------------------------------------------------------------------------
 
