@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"anynet: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        if group.size > 1:  # the others may wait in an all-reduce for this rank: stop them too
+            group.abort("anynet: interrupted (Ctrl-C)", 130)
         print("anynet: interrupted", file=sys.stderr)
         return 130
     except (UsageError, backend.DeviceError, DataNotFoundError, IDXError, CheckpointError, ExportError,

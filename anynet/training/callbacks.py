@@ -148,5 +148,7 @@ class Checkpoint(Callback):
             self._save(trainer, epoch)
 
     def on_train_end(self, trainer):
-        if trainer.epoch and self._saved_epoch != trainer.epoch and not trainer.diverged:
+        # not after an interrupted epoch: the model holds part of it, which no epoch count describes
+        if trainer.epoch and self._saved_epoch != trainer.epoch and not trainer.diverged \
+                and not trainer.partial_epoch:
             self._save(trainer, trainer.epoch)

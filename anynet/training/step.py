@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import signal
+import threading
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .. import backend
@@ -23,7 +25,26 @@ from ..metrics import accuracy
 from ..validation import inside_network
 from .plugin import StepPlugin
 
-__all__ = ["CompileError", "CompiledStep", "TrainStep", "compile_step"]
+__all__ = ["CompileError", "CompiledStep", "TrainStep", "compile_step", "interrupts_held"]
+
+
+@contextlib.contextmanager
+def interrupts_held() -> Iterator[None]:
+    """Within the block, Ctrl-C (SIGINT) is held and delivered when it ends (in the main thread;
+    elsewhere signals cannot arrive anyway)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[tuple[int, Any]] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append((signum, frame)))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught and callable(previous):
+            previous(*caught[0])
+        elif caught and previous == signal.SIG_DFL:
+            raise KeyboardInterrupt
 
 
 class CompileError(ValueError):
@@ -224,9 +245,12 @@ class CompiledStep:
         ``optimizer.count()`` the trace ran), so no value is read back per step. ``weight`` (a
         Python number) is a constant of the compiled code."""
         batch = (x, t) if weight == 1.0 else (x, t, weight)
-        loss, sums, params, buffers, opt_state, key = self(*self.step.state(), batch)
-        self.step.write_back(params, buffers, opt_state, key, scalars=False)
-        self.step.optimizer.count()
+        # the step takes over (donates) the parameters' arrays: an interrupt between the call and
+        # the write-back would leave the model holding deleted arrays, so Ctrl-C waits for it
+        with interrupts_held():
+            loss, sums, params, buffers, opt_state, key = self(*self.step.state(), batch)
+            self.step.write_back(params, buffers, opt_state, key, scalars=False)
+            self.step.optimizer.count()
         return loss, sums
 
 

@@ -84,6 +84,9 @@ class Trainer:
         self.epoch = 0
         self.stop_reason: str | None = None
         self.diverged = False
+        # True while an epoch is under way: the model then holds part of an epoch that ``epoch``
+        # does not count (an interrupt there leaves it so, and no checkpoint is written of it)
+        self.partial_epoch = False
         self.compile = compile
         self._step: TrainStep | CompiledStep | None = None
         # the random streams every draw of this trainer's runs takes (shuffles, dropout masks,
@@ -172,7 +175,8 @@ class Trainer:
         else:
             self.precision.prepare(self.model, self.optimizer)  # after the checks: a refused fit changes nothing
         self.parallel.start(self.model, resume is not None, train=len(train), val=None if val is None else len(val),
-                            batch_size=batch_size, shuffle=shuffle, optimizer=type(self.optimizer).__name__)
+                            batch_size=batch_size, shuffle=shuffle, epochs=epochs,
+                            optimizer=self.parallel.settings(self.optimizer))
         loader = self._loader(train, batch_size, shuffle, augment)
         val_loader = None if val is None else self._loader(val, 1000, False)
         if self.epoch >= epochs:
@@ -254,6 +258,7 @@ class Trainer:
     def _epoch(self, step: TrainStep | CompiledStep, loader: DataLoader, val: DataLoader | None, epochs: int,
                progress: Progress) -> None:
         epoch = self.epoch + 1
+        self.partial_epoch = True
         loader.epoch = epoch  # a sharded loader's permutation is drawn from (seed, epoch)
         n = len(loader.data)
         start = time.perf_counter()
@@ -278,6 +283,7 @@ class Trainer:
         if why is not None:
             self.diverged, self.stop_reason = True, why
             progress.close()
+            self.partial_epoch = False  # nothing of it will be counted or saved
             return
         self.parallel.epoch_end(self.model)
         if val is not None:
@@ -285,7 +291,7 @@ class Trainer:
             if self.with_accuracy:
                 logs["val_accuracy"] = val_acc
         logs["time"] = elapsed
-        self.epoch = epoch
+        self.epoch, self.partial_epoch = epoch, False
         for key, value in logs.items():
             self.history.setdefault(key, []).append(value)
         text = "  ".join(f"{k} {v:.4f}" for k, v in logs.items() if k != "time")

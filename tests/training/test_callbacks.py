@@ -64,3 +64,36 @@ def test_refusals():
     cb.on_train_begin(stub)
     with pytest.raises(ValueError, match="ReduceLROnPlateau: no metric 'val_loss'"):
         cb.on_epoch_end(stub, 1, {"loss": 1.0})
+
+
+def test_an_interrupted_epoch_leaves_the_last_checkpoint_and_resumes_as_the_straight_run(tmp_path):
+    """Checkpoints every 2 epochs, Ctrl-C in the middle of epoch 4: the checkpoint on disk stays
+    epoch 2's (not epoch 3 with a part of epoch 4 in it, labelled as epoch 3), and resuming from
+    it gives the straight run's weights."""
+    x, t = anynet.data.spiral()
+
+    def run(path, epochs, resume=None, interrupt_at=None):
+        anynet.seed(3)
+        model = anynet.MLP(2, [8], 3)
+        calls = []
+
+        def shifted(xb):  # a host augmentation that can be interrupted
+            calls.append(1)
+            if interrupt_at is not None and len(calls) == interrupt_at:
+                raise KeyboardInterrupt
+            return xb
+
+        trainer = anynet.Trainer(model, anynet.SoftmaxWithLoss(), anynet.Adam(0.01), verbose=0,
+                                 callbacks=[anynet.training.Checkpoint(path, every=2)])
+        trainer.fit((x, t), epochs=epochs, batch_size=30, augment=shifted, resume=resume)
+        return model, trainer
+
+    straight, _ = run(tmp_path / "straight.npz", 4)
+    path = tmp_path / "c.npz"
+    with pytest.raises(KeyboardInterrupt):
+        run(path, 4, interrupt_at=35)  # 10 batches an epoch: the 5th batch of epoch 4
+    assert anynet.training.checkpoint.read_metadata(path)["trainer"]["epoch"] == 2
+    resumed, trainer = run(path, 4, resume=path)
+    assert trainer.epoch == 4
+    for p, q in zip(straight.params, resumed.params):
+        np.testing.assert_allclose(host(q.data), host(p.data), rtol=1e-6, atol=1e-7)

@@ -14,6 +14,20 @@ from .group import Group
 __all__ = ["DataParallel"]
 
 
+def _settings(obj: Any, depth: int = 0) -> Any:
+    """The settings of ``obj`` as plain data: its class and the numbers, strings and flags it
+    holds (a schedule's and the hooks' too), the running counts left out."""
+    if isinstance(obj, (bool, int, float, str)) or obj is None:
+        return obj
+    if isinstance(obj, (list, tuple)) and depth < 3:
+        return [_settings(item, depth + 1) for item in obj]
+    fields = vars(obj) if hasattr(obj, "__dict__") and depth < 3 else {}
+    kept = {k: _settings(v, depth + 1) for k, v in sorted(fields.items())
+            if not k.startswith("_") and k != "iterations"
+            and (isinstance(v, (bool, int, float, str, list, tuple)) or callable(v))}
+    return {"class": type(obj).__name__, **kept}
+
+
 class DataParallel(StepPlugin):
     """Data parallelism over ``group``'s processes: it owns the start-up (every rank checks that
     the others hold the same model, data and settings, takes rank 0's parameters, one shuffle
@@ -61,6 +75,14 @@ class DataParallel(StepPlugin):
         if not resumed:
             backend.seed_process(group.rank)
 
+    def settings(self, optimizer: Any) -> dict[str, Any]:
+        """What must agree across ranks of an optimizer: its class and settings (learning rate
+        or schedule, betas, momentum, hooks), compared at start-up (not its running scalars)."""
+        found = _settings(optimizer)
+        for name in optimizer.scalars:
+            found.pop(name, None)
+        return found
+
     def epoch_end(self, model: Any) -> None:
         """Running statistics averaged over the ranks; every rank's random state gathered (for a
         checkpoint that continues each rank's streams)."""
@@ -81,9 +103,10 @@ class DataParallel(StepPlugin):
         a warning when the checkpoint was written by another number of processes."""
         self.shuffle_seed = state.get("shuffle_seed")
         ranks = state.get("rank_rng")
-        if self.active and ranks and len(ranks) == self.group.size:
+        written_by = len(ranks) if ranks else 1
+        if self.active and written_by == self.group.size:
             backend.set_rng_state(ranks[self.group.rank])  # each rank continues its own streams
-        elif self.active:
-            warnings.warn(f"Trainer.load: {path} was written by {len(ranks or [0])} process(es), this run has "
+        elif written_by != self.group.size and self.group.is_root:  # said once, by the rank that prints
+            warnings.warn(f"Trainer.load: {path} was written by {written_by} process(es), this run has "
                           f"{self.group.size}; the data order and random draws will not continue exactly",
                           stacklevel=3)

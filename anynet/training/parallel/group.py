@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import sys
 import traceback
@@ -173,12 +174,16 @@ class Group:
             if self.size == 1:
                 raise
             self.abort(traceback.format_exc())
+            raise  # not reached: abort ends this process
 
     def abort(self, why: str, status: int = 1) -> None:
         """Report ``why`` naming this rank on stderr, then end every process of the run."""
         sys.stderr.write(f"anynet: rank {self.rank} of {self.size} failed; stopping every rank\n{why}\n")
         sys.stderr.flush()
-        self.comm.Abort(status)
+        try:
+            self.comm.Abort(status)
+        finally:  # an MPI whose Abort returns (the launcher ends the others): this rank ends here
+            os._exit(status)
 
 
 def by_dtype(arrays: Sequence[Any]) -> list[list[int]]:

@@ -179,6 +179,21 @@ def mismatch(group) -> dict:
     return {"finished": True}
 
 
+def disagree(group) -> dict:
+    """Ranks that disagree on the epochs, then on the learning rate: refused at start on every
+    rank (they would hang, or train different replicas)."""
+    x, t = data(40, (20,))
+    out = {}
+    for name, epochs, lr in (("epochs", 2 + group.rank, 0.1), ("lr", 2, 0.1 * (1 + group.rank))):
+        try:
+            anynet.Trainer(MLP(20, [8], 10), SoftmaxWithLoss(), Momentum(lr=lr), verbose=0,
+                           group=group).fit((x, t), epochs=epochs)
+            out[name] = "trained"
+        except parallel.DistributedError as err:
+            out[name] = str(err)
+    return out
+
+
 def main() -> None:
     out, scenario, *args = sys.argv[1:]
     group = parallel.init()

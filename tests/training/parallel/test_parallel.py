@@ -342,3 +342,59 @@ def test_synchronize_batchnorm_replaces_every_batchnorm_in_place_and_back():
     assert parallel.synchronize_batchnorm(model, parallel.Group()) == 2
     assert type(model.layers[1]) is BatchNorm and type(block.bn) is BatchNorm
     assert model.layers[1].gamma is gamma
+
+
+def test_ranks_with_different_epochs_or_optimizer_settings_are_refused_at_start(tmp_path):
+    proc, result = launch(tmp_path, "disagree", timeout=90)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "rank 1 of 2 differs from rank 0 in epochs: 3 where rank 0 has 2" in result["epochs"]
+    assert "rank 1 of 2 differs from rank 0 in optimizer" in result["lr"] and "lr" in result["lr"]
+
+
+def test_a_rank_whose_abort_returns_still_ends_and_never_goes_on(tmp_path):
+    """An MPI whose Abort returns (the launcher ends the others) must not let the failing rank's
+    script go on saving and evaluating: the process ends with the abort's status."""
+    script = (
+        "import sys\n"
+        "from anynet.training import parallel\n"
+        "class Comm:\n"
+        "    def Get_rank(self): return 1\n"
+        "    def Get_size(self): return 1\n"
+        "    def Abort(self, status): pass\n"
+        "group = parallel.Group(Comm())\n"
+        "group.size = 2\n"
+        "with group.guard():\n"
+        "    raise RuntimeError('bad data on this rank')\n"
+        "print('went on')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 1 and "went on" not in done.stdout
+    assert "rank 1 of 2 failed; stopping every rank" in done.stderr and "bad data on this rank" in done.stderr
+
+
+def test_ctrl_c_on_one_rank_of_the_command_stops_every_rank(monkeypatch, capsys):
+    from anynet import cli
+
+    aborted = []
+
+    class Twins(_TwinGroup):
+        def abort(self, why, status=1):
+            aborted.append((why, status))
+
+    def interrupted(args, group):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(parallel, "init", lambda: Twins())
+    monkeypatch.setattr(cli, "_run", interrupted)
+    assert cli.main(["train", "--data", "spiral"]) == 130
+    assert aborted == [("anynet: interrupted (Ctrl-C)", 130)]
+
+
+def test_a_checkpoint_of_two_ranks_resumed_in_one_process_says_so(tmp_path):
+    x, t = anynet.data.spiral()
+    model = anynet.MLP(2, [4], 3)
+    trainer = anynet.Trainer(model, anynet.SoftmaxWithLoss(), anynet.SGD(0.1), verbose=0)
+    state = {**trainer.state(), "shuffle_seed": 7, "rank_rng": [anynet.backend.rng_state()] * 2}
+    path = anynet.training.checkpoint.save(tmp_path / "c.npz", model, trainer.optimizer, state)
+    with pytest.warns(UserWarning, match="written by 2 process"):
+        trainer.load(path)
