@@ -35,6 +35,10 @@ class Schedule:
     def __call__(self, iteration: int) -> float:
         raise NotImplementedError
 
+    def check_length(self, updates: int) -> None:
+        """ValueError when the schedule cannot serve a run of ``updates`` updates in total (the
+        trainer asks before training); nothing by default."""
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
         return f"{type(self).__name__}({args})"
@@ -125,6 +129,13 @@ class OneCycle(Schedule):
         self.pct_start = check_float("OneCycle", "pct_start", pct_start, 0.0, 1.0, True, True)
         self.div_factor = check_float("OneCycle", "div_factor", div_factor, 0.0, low_open=True)
         self.final_div_factor = check_float("OneCycle", "final_div_factor", final_div_factor, 0.0, low_open=True)
+
+    def check_length(self, updates: int) -> None:
+        """A cycle shorter than the run would hold the learning rate at its floor for the rest of
+        it without a word; refused, as PyTorch's OneCycleLR refuses a step past its total."""
+        if updates > self.total:
+            raise ValueError(f"OneCycle: total={self.total} updates, but this run makes {updates}; "
+                             f"pass total={updates} (epochs x batches per epoch) or train fewer epochs")
 
     def __call__(self, iteration: int) -> float:
         start = self.max_lr / self.div_factor

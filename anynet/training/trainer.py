@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterable
 from .. import backend
 from ..data.dataset import DataLoader, DataSet, as_dataset
 from ..metrics import accuracy
+from ..optim.schedules import Schedule
 from ..validation import check_bool, check_int, inside_network
 from . import checkpoint
 from .callbacks import Callback
@@ -168,6 +169,7 @@ class Trainer:
     def _fit(self, train: DataSet, val: DataSet | None, epochs: int, batch_size: int | None, shuffle: bool,
              augment: Any, resume: Any) -> dict[str, list[float]]:
         self._loader(train, batch_size, shuffle, augment, sharded=False)  # refuses bad settings first
+        self._check_schedule(train, batch_size, epochs)
         self._check_data("fit", train, val)
         step = self._training_step()  # a CompileError before anything changes
         if resume is not None:
@@ -199,6 +201,14 @@ class Trainer:
         if self.stop_reason:
             progress.message(self.stop_reason)
         return self.history
+
+    def _check_schedule(self, train: DataSet, batch_size: int | None, epochs: int) -> None:
+        """A learning-rate schedule that cannot serve this run's length is refused before anything
+        changes (``Schedule.check_length``)."""
+        lr = self.optimizer.lr
+        if isinstance(lr, Schedule):
+            steps = len(DataLoader(train, batch_size, shuffle=False, shard=self.parallel.shard))
+            lr.check_length(self.optimizer.iterations + max(0, epochs - self.epoch) * steps)
 
     def _loader(self, data: DataSet, batch_size: int | None, shuffle: bool, augment: Any = None,
                 sharded: bool = True) -> DataLoader:

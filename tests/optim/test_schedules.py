@@ -96,3 +96,16 @@ def test_one_cycle_arguments_are_checked():
         anynet.OneCycle(0.1, total=1)
     with pytest.raises(ValueError, match=r"OneCycle: pct_start must be a number in \(0.0, 1.0\), got 1.0"):
         anynet.OneCycle(0.1, total=10, pct_start=1.0)
+
+
+def test_a_one_cycle_shorter_than_the_run_is_refused_before_training():
+    x, t = anynet.data.spiral()  # 300 samples: 10 batches of 30 an epoch
+    model = anynet.MLP(2, [4], 3)
+    before = [host(p.data).copy() for p in model.params]
+    short = anynet.Trainer(model, anynet.SoftmaxWithLoss(), anynet.SGD(anynet.OneCycle(0.1, total=25)), verbose=0)
+    with pytest.raises(ValueError, match=r"OneCycle: total=25 updates, but this run makes 30"):
+        short.fit((x, t), epochs=3, batch_size=30)
+    assert all(np.array_equal(host(p.data), b) for p, b in zip(model.params, before))
+    fits = anynet.Trainer(model, anynet.SoftmaxWithLoss(), anynet.SGD(anynet.OneCycle(0.1, total=30)), verbose=0)
+    fits.fit((x, t), epochs=3, batch_size=30)
+    assert fits.optimizer.iterations == 30
