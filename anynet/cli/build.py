@@ -152,18 +152,18 @@ def load_data(name: str, flatten: bool, data_dir: str | os.PathLike | None = Non
     return data_spec(name).load(flatten, data_dir, download)
 
 
-def load_model(path: str, data: str | None = None) -> tuple[Any, ModelSpec, Precision]:
+def load_model(path: str, data: str | None = None, widen: bool = False) -> tuple[Any, ModelSpec, Precision]:
     """The network a checkpoint of ``anynet train`` names, with its weights, on the current device.
 
     **Arguments:**
 
     - ``path``: the checkpoint.
     - ``data``: the data set to use it on (default: the one it was trained on).
+    - ``widen``: float16/bfloat16 weights come as float32 (for a device or a format without them).
 
     **Returns:** (network, its ModelSpec, the precision it was trained in).
     """
-    meta, _ = checkpoint.read(path)
-    config = meta.get("metadata")
+    config = checkpoint.read_metadata(path).get("metadata")
     if not ModelSpec.describes(config):
         raise UsageError(f"{path}: no model description; it was not written by 'anynet train'")
     try:
@@ -172,6 +172,9 @@ def load_model(path: str, data: str | None = None) -> tuple[Any, ModelSpec, Prec
     except (TypeError, ValueError) as err:
         raise UsageError(f"{path}: its model description does not build: {err}") from None
     precision = _saved_precision(config)
+    if widen and precision.mixed:  # the weights cast to float32 as they load
+        checkpoint.load(path, model, restore_rng=False, cast=True)
+        return model, spec, precision
     precision.prepare(model)  # the saved weights are in its compute dtype
     checkpoint.load(path, model, restore_rng=False)
     return model, spec, precision

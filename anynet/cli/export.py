@@ -46,10 +46,11 @@ def execute(run: ExportRun) -> int:
 
     **Returns:** the exit status, 0.
     """
-    model, spec, _ = load_model(run.checkpoint)
+    model, spec, precision = load_model(run.checkpoint, widen=True)  # ONNX on every runtime: float32
     shape = run.input_shape or spec.example_shape()
     proto = to_onnx(model, (run.batch, *shape), run.out, dynamic_batch=run.batch is None, operators=not run.traced)
     dims = ", ".join(str(s) for s in ("N" if run.batch is None else run.batch, *shape))
+    widened = f" (trained in {precision.compute}, exported in float32)" if precision.mixed else ""
     print(f"wrote {run.out}: {spec.name} from {run.checkpoint}, input x ({dims}), output y, "
-          f"{len(proto.graph.node)} ONNX nodes")
+          f"{len(proto.graph.node)} ONNX nodes{widened}")
     return 0

@@ -197,12 +197,14 @@ def read(path: str | os.PathLike, keys: Any = None) -> tuple[dict[str, Any], dic
 
 
 def load(path: str | os.PathLike, model: Any = None, optimizer: Any = None,
-         restore_rng: bool = True) -> dict[str, Any]:
+         restore_rng: bool = True, cast: bool = False) -> dict[str, Any]:
     """Restore ``model`` and ``optimizer`` (when given) and the RNG from ``path``; returns the metadata.
 
     Everything is read and checked first (the metadata against its schema, then keys,
     shapes and dtypes against the model, the optimizer's state, the RNG state);
-    nothing is assigned unless all of it fits, else ``CheckpointError``.
+    nothing is assigned unless all of it fits, else ``CheckpointError``. ``cast=True`` takes
+    floating arrays of another floating dtype into the model's (a bfloat16 run's weights into a
+    float32 model, for export or inference on a device without bfloat16).
     """
     path = os.fspath(path)
     meta = read_metadata(path)
@@ -216,7 +218,8 @@ def load(path: str | os.PathLike, model: Any = None, optimizer: Any = None,
         for key, want in saved_keys.items():
             mine = own[key]
             saved = widened.get(f"model/{key}", np.dtype(want["dtype"]).name)
-            if tuple(want["shape"]) != tuple(mine.shape) or saved != _dtype_name(mine.dtype):
+            castable = cast and saved in backend.FLOAT_NAMES and _dtype_name(mine.dtype) in backend.FLOAT_NAMES
+            if tuple(want["shape"]) != tuple(mine.shape) or (saved != _dtype_name(mine.dtype) and not castable):
                 raise CheckpointError(f"{path}: {key} is {saved}{tuple(want['shape'])} in the file, "
                                       f"{_dtype_name(mine.dtype)}{tuple(mine.shape)} in the model")
     params = model.params if model is not None else []
@@ -228,8 +231,8 @@ def load(path: str | os.PathLike, model: Any = None, optimizer: Any = None,
     if model is not None:
         widened = meta.get("widened", {})
         for key, a in model_state.items():
-            if widened.get(f"model/{key}", a.dtype.name) != a.dtype.name:  # narrowed back on the model's device
-                mine = own[key]
+            mine = own[key]
+            if _dtype_name(mine.dtype) != a.dtype.name:  # narrowed back (or cast) on the model's device
                 dev = backend.device_of(mine)
                 model_state[key] = dev.xp.astype(backend.to_device(a, dev), mine.dtype)
     if optimizer is not None:

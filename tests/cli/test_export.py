@@ -50,3 +50,20 @@ def test_the_input_shape_is_the_trained_on_data_sets(tmp_path, model, shape):
     assert code == 0, err
     assert f"wrote {tmp_path / 'o.onnx'}: {model} from {tmp_path / 'c.npz'}, input x (N, {shape}), output y" in out
     assert (tmp_path / "o.onnx").stat().st_size > 0
+
+
+def test_a_bfloat16_checkpoint_exports_in_float32(tmp_path):
+    """Trained on torch:cpu in bfloat16: the command (on NumPy, which has no bfloat16) takes the
+    weights as float32 instead of asking for a device it has no flag for."""
+    pytest.importorskip("onnx")
+    torch_cpu = pytest.importorskip("torch") and anynet.as_device("torch:cpu")
+    if "bfloat16" not in torch_cpu.float_dtypes:
+        pytest.skip("this PyTorch has no bfloat16")
+    with anynet.device(torch_cpu):
+        net = anynet.cli.build_model("mlp", "spiral", hidden=8, layers=1)
+    anynet.Precision.named("bfloat16").prepare(net)
+    anynet.training.checkpoint.save(tmp_path / "c.npz", net, metadata={
+        "model": "mlp", "data": "spiral", "hidden": 8, "layers": 1, "precision": "bfloat16"})
+    code, out, err = run_main(["export", str(tmp_path / "c.npz"), str(tmp_path / "o.onnx")])
+    assert code == 0, err
+    assert "(trained in bfloat16, exported in float32)" in out and (tmp_path / "o.onnx").stat().st_size > 0
