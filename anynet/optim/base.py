@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any, Callable, Iterable, Sequence
 
 from ..backend import device_of, following, namespace, to_device
@@ -212,10 +213,12 @@ class _FlatState(dict):
 
 
 def _scalar(value: Any, dtype: Any) -> Any:
-    """A Python number as it is; a 0-d array (a traced count, lr or schedule value) cast to the
-    parameter's dtype, so that it never widens the update (float64 under JAX's x64 mode)."""
-    if isinstance(value, (int, float)):
-        return value
+    """A real number (Python's or a library's scalar type, such as np.float64) as a Python float,
+    which every library treats as weak, so it never widens the update (NumPy 2 and CuPy 14 promote
+    float32 * np.float64 to float64); a 0-d array (a traced count, lr or schedule value) cast to
+    the parameter's dtype, for the same reason (float64 under JAX's x64 mode)."""
+    if isinstance(value, numbers.Real):
+        return float(value)
     return namespace(value).astype(value, dtype)
 
 

@@ -12,7 +12,7 @@ import anynet
 from anynet import optim as O
 from anynet.testing import arr, host
 
-from ._common import quadratic_params
+from ._common import W0, quadratic_params
 from .test_adam import RULES as ADAM_RULES
 from .test_sgd import RULES as SGD_RULES
 
@@ -78,3 +78,20 @@ def test_flat_buffer_views_gathers_and_rebinds(backend):
         p.grad = p.data * 0.5
     opt.update(net.params)
     assert opt._buffer is not buffer and opt._buffer.bound()
+
+
+@pytest.mark.parametrize("name", ["LAMB", "Adam", "SGD", "Nadam", "RAdam"])
+@pytest.mark.parametrize("number", [np.float64, np.float32, np.int64], ids=["float64", "float32", "int64"])
+def test_a_numpy_scalar_lr_keeps_the_parameters_dtype(name, number):
+    """A schedule that returns a NumPy scalar (np.float64 under NumPy 2's promotion is not a weak
+    Python float) leaves float32 parameters and state float32, on both paths."""
+    rule = {**SGD_RULES, **ADAM_RULES}[name]
+    for flat in (True, False):
+        p = anynet.Parameter(np.asarray(W0, dtype=np.float32), "W")
+        opt = rule.make(lr=lambda i: number(1), **rule.hyper)
+        opt.elementwise = opt.elementwise and flat
+        for _ in range(2):
+            p.grad = np.ones((2, 3), dtype=np.float32)
+            opt.update([p])
+        assert p.data.dtype == np.float32, (name, flat)
+        assert all(v.dtype == np.float32 for v in p.state.values()), (name, flat)
