@@ -18,9 +18,9 @@ of updates done so far. Weight decay and gradient clipping are hooks
 from .adam import LAMB, Adam, AdamW, Lion, Nadam, RAdam
 from .base import Hook as Hook  # the hooks' type, as before the package split
 from .base import Optimizer
-from .sgd import GD, SGD, AdaDelta, AdaGrad, Momentum, Nesterov, RMSProp
+from .sgd import SGD, AdaDelta, AdaGrad, Momentum, Nesterov, RMSProp
 
 __all__ = [
-    "LAMB", "AdaDelta", "AdaGrad", "Adam", "AdamW", "GD", "Lion", "Momentum", "Nadam", "Nesterov", "Optimizer",
+    "LAMB", "AdaDelta", "AdaGrad", "Adam", "AdamW", "Lion", "Momentum", "Nadam", "Nesterov", "Optimizer",
     "RAdam", "RMSProp", "SGD",
 ]

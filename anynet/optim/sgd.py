@@ -1,4 +1,4 @@
-"""Gradient descent and its per-coordinate variants: SGD, GD, Momentum, Nesterov, AdaGrad, RMSProp, AdaDelta."""
+"""Gradient descent and its per-coordinate variants: SGD, Momentum, Nesterov, AdaGrad, RMSProp, AdaDelta."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from ..validation import check_float
 from .base import Hook, Optimizer
 from .schedules import LR
 
-__all__ = ["GD", "SGD", "AdaDelta", "AdaGrad", "Momentum", "Nesterov", "RMSProp"]
+__all__ = ["SGD", "AdaDelta", "AdaGrad", "Momentum", "Nesterov", "RMSProp"]
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent: W <- W - lr * dW."""
+    """Stochastic gradient descent: W <- W - lr * dW. Full-batch gradient descent when each gradient
+    comes from the whole training set, which the trainer's ``batch_size`` decides (None or N)."""
 
     elementwise = True
 
@@ -25,11 +26,6 @@ class SGD(Optimizer):
         s[...] = g
         s *= lr
         buffer.data -= s
-
-
-class GD(SGD):
-    """Gradient descent, W <- W - lr * dW: SGD's update. Full-batch when each gradient comes
-    from the whole training set, which the trainer's ``batch_size`` decides (None or N)."""
 
 
 class Momentum(SGD):

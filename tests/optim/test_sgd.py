@@ -83,7 +83,6 @@ class RefAdaDelta(Ref):
 
 
 RULES = {
-    "GD": Rule(O.GD, RefSGD, {}, 0.1),
     "SGD": Rule(O.SGD, RefSGD, {}, 0.1),
     "Momentum": Rule(O.Momentum, RefMomentum, dict(momentum=0.9), 0.05),
     "Nesterov": Rule(O.Nesterov, RefNesterov, dict(momentum=0.9), 0.05),
@@ -95,7 +94,6 @@ RULES = {
 # lr (a number or a schedule) and changed hyper-parameters that reach the minimum in 400 updates.
 # The adaptive methods take steps of about lr even near the minimum: a cosine decay lets them land.
 CONVERGE = {
-    "GD": (0.1, {}),
     "SGD": (0.1, {}),
     "Momentum": (0.05, {}),
     "Nesterov": (0.05, {}),
@@ -109,7 +107,6 @@ def _torch_optimizer(torch, name):
     """``make(params, lr)``: the torch.optim twin of ``RULES[name]``."""
     o = torch.optim
     return {
-        "GD": lambda params, lr: o.SGD(params, lr=lr),
         "SGD": lambda params, lr: o.SGD(params, lr=lr),
         "Momentum": lambda params, lr: o.SGD(params, lr=lr, momentum=0.9),
         "Nesterov": lambda params, lr: o.SGD(params, lr=lr, momentum=0.9, nesterov=True),
