@@ -217,9 +217,15 @@ def _scalar(value: Any, dtype: Any) -> Any:
 
 
 def one_minus_power(beta: float, t: Any, dtype: Any) -> Any:
-    """1 - beta**t, Adam's bias correction: a Python float for a Python count (no device work);
-    for a traced count (a compiled step) -expm1(t log beta) in ``dtype``, which keeps its
-    relative precision where 1 - beta**t would cancel (beta2 = 0.999 at t = 1)."""
+    """1 - beta**t, Adam's bias correction, its one owner (every Adam-family rule and in-place step).
+
+    **Arguments:** ``beta`` a moment's decay; ``t`` the update count (a Python int, or a 0-d
+    integer array inside a compiled step); ``dtype`` the parameters' dtype.
+
+    **Returns:** a Python float for a Python count (no device work); for a traced count a 0-d
+    array, -expm1(t log beta) in ``dtype``, which keeps its relative precision where
+    1 - beta**t would cancel (beta2 = 0.999 at t = 1).
+    """
     if isinstance(t, int):
         return 1.0 - beta**t
     xp = namespace(t)
@@ -266,5 +272,8 @@ def in_place(cls: type[Optimizer]) -> Callable[[InPlaceStep], InPlaceStep]:
 
 
 def in_place_steps() -> dict[type[Optimizer], InPlaceStep]:
-    """The registered in-place steps by optimizer class (a copy: registering goes through ``in_place``)."""
+    """The registered in-place steps.
+
+    **Returns:** {optimizer class: its in-place step}, a copy (registering goes through ``in_place``).
+    """
     return dict(_IN_PLACE)
