@@ -76,7 +76,6 @@ from .models import (
     TwoLayerNet,
 )
 from .optim import (
-    GD,
     LAMB,
     SGD,
     AdaDelta,
@@ -121,7 +120,7 @@ __all__ = [
     "MeanSquaredLogarithmicError", "Poisson", "SigmoidWithLoss", "SoftmaxWithLoss",
     "SparseCategoricalCrossEntropy", "SquaredHinge", "TimeSoftmaxWithLoss", "accuracy",
     # optimizers, hooks, schedules
-    "AdaDelta", "AdaGrad", "Adam", "AdamW", "GD", "LAMB", "Lion", "Optimizer", "RAdam", "Momentum", "Nadam",
+    "AdaDelta", "AdaGrad", "Adam", "AdamW", "LAMB", "Lion", "Optimizer", "RAdam", "Momentum", "Nadam",
     "Nesterov", "RMSProp", "SGD",
     "ClipByNorm", "ClipByValue", "WeightDecay", "CosineDecay", "OneCycle", "StepDecay", "Warmup",
     # models and training

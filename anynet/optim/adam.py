@@ -8,7 +8,7 @@ from typing import Iterable
 from ..backend import namespace
 from ..functional import sign
 from ..validation import check_float
-from .base import Hook, Optimizer, _scalar, one_minus_power
+from .base import Hook, Optimizer, _scalar, in_place, one_minus_power
 from .schedules import LR
 
 __all__ = ["LAMB", "Adam", "AdamW", "Lion", "Nadam", "RAdam"]
@@ -33,43 +33,17 @@ class Adam(Optimizer):
         self.beta1, self.beta2 = beta1, beta2
         self.eps = check_float(self.name, "eps", eps, 0.0, low_open=True)
 
-    def _moments(self, p, g):
-        m = self.beta1 * self._state(p, "m") + (1.0 - self.beta1) * g
-        v = self.beta2 * self._state(p, "v") + (1.0 - self.beta2) * (g * g)
-        p.state["m"], p.state["v"] = m, v
+    def _moments(self, state, g):
+        """Adam's first and second moments after this gradient: (m, v)."""
+        m = self.beta1 * state["m"] + (1.0 - self.beta1) * g
+        v = self.beta2 * state["v"] + (1.0 - self.beta2) * (g * g)
         return m, v
 
-    def step(self, p, g, lr):
-        xp = namespace(p.data, g)
-        m, v = self._moments(p, g)
-        t = self.iterations
-        # bias corrections are Python floats: no device work for them
-        m_hat = m / one_minus_power(self.beta1, t, p.dtype)
-        v_hat = v / one_minus_power(self.beta2, t, p.dtype)
-        return p.data - lr * m_hat / (xp.sqrt(v_hat) + self.eps)
-
-    def step_flat(self, buffer, g, lr):
-        # Adam's step with no temporary: the same operations in the same order, in place.
-        t = self.iterations
-        m, v, s, d = buffer.state("m"), buffer.state("v"), buffer.scratch(0), buffer.scratch(1)
-        m *= self.beta1
-        s[...] = g
-        s *= 1.0 - self.beta1
-        m += s
-        v *= self.beta2
-        s[...] = g
-        s *= g
-        s *= 1.0 - self.beta2
-        v += s
-        s[...] = v
-        s /= 1.0 - self.beta2**t
-        s **= 0.5
-        s += self.eps
-        d[...] = m
-        d /= 1.0 - self.beta1**t
-        d *= lr
-        d /= s
-        buffer.data -= d
+    def rule(self, w, g, state, lr, t):
+        xp = namespace(w, g)
+        m, v = self._moments(state, g)
+        denom = xp.sqrt(v / one_minus_power(self.beta2, t, w.dtype)) + self.eps
+        return w - lr * (m / one_minus_power(self.beta1, t, w.dtype)) / denom, {"m": m, "v": v}
 
 
 class _AdamWithDecay(Adam):
@@ -88,15 +62,9 @@ class AdamW(_AdamWithDecay):
     (as PyTorch's AdamW; the decay is not added to the gradient, unlike the WeightDecay hook).
     Loshchilov & Hutter, https://arxiv.org/abs/1711.05101"""
 
-    def step(self, p, g, lr):
-        return super().step(p, g, lr) - (lr * self.weight_decay) * p.data
-
-    def step_flat(self, buffer, g, lr):
-        decay = buffer.scratch(2)
-        decay[...] = buffer.data
-        decay *= lr * self.weight_decay
-        super().step_flat(buffer, g, lr)
-        buffer.data -= decay
+    def rule(self, w, g, state, lr, t):
+        new, moments = super().rule(w, g, state, lr, t)
+        return new - (lr * self.weight_decay) * w, moments
 
 
 class Nadam(Adam):
@@ -122,15 +90,14 @@ class Nadam(Adam):
     def advance(self):
         self.mu_product *= self._mu(self.iterations)
 
-    def step(self, p, g, lr):
-        xp = namespace(p.data, g)
-        m, v = self._moments(p, g)
-        t = self.iterations
+    def rule(self, w, g, state, lr, t):
+        xp = namespace(w, g)
+        m, v = self._moments(state, g)
         mu, mu_next = self._mu(t), self._mu(t + 1)
-        denom = xp.sqrt(v / one_minus_power(self.beta2, t, p.dtype)) + self.eps
-        grad_part = _scalar(lr * (1.0 - mu) / (1.0 - self.mu_product), p.dtype)
-        momentum_part = _scalar(lr * mu_next / (1.0 - self.mu_product * mu_next), p.dtype)
-        return p.data - grad_part * g / denom - momentum_part * m / denom
+        denom = xp.sqrt(v / one_minus_power(self.beta2, t, w.dtype)) + self.eps
+        grad_part = _scalar(lr * (1.0 - mu) / (1.0 - self.mu_product), w.dtype)
+        momentum_part = _scalar(lr * mu_next / (1.0 - self.mu_product * mu_next), w.dtype)
+        return w - grad_part * g / denom - momentum_part * m / denom, {"m": m, "v": v}
 
 
 class RAdam(Adam):
@@ -140,23 +107,23 @@ class RAdam(Adam):
     r_t = sqrt((rho_t - 4)(rho_t - 2) rho_inf / ((rho_inf - 4)(rho_inf - 2) rho_t)) (PyTorch's RAdam).
     Liu et al. 2020, Algorithm 2, https://arxiv.org/abs/1908.03265"""
 
-    def step(self, p, g, lr):
-        xp = namespace(p.data, g)
-        m, v = self._moments(p, g)
-        t = self.iterations
-        m_hat = m / one_minus_power(self.beta1, t, p.dtype)
-        bias2 = one_minus_power(self.beta2, t, p.dtype)  # 1 - b2^t
+    def rule(self, w, g, state, lr, t):
+        xp = namespace(w, g)
+        m, v = self._moments(state, g)
+        moments = {"m": m, "v": v}
+        m_hat = m / one_minus_power(self.beta1, t, w.dtype)
+        bias2 = one_minus_power(self.beta2, t, w.dtype)  # 1 - b2^t
         rho_inf = 2.0 / (1.0 - self.beta2) - 1.0
         rho_t = rho_inf - 2.0 * t * (1.0 - bias2) / bias2
         if isinstance(t, int):
             if rho_t <= 5.0:  # a Python float of the step count: no device read
-                return p.data - lr * m_hat
+                return w - lr * m_hat, moments
             r = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
-            return p.data - (lr * r) * m_hat * (math.sqrt(bias2) / (xp.sqrt(v) + self.eps))
+            return w - (lr * r) * m_hat * (math.sqrt(bias2) / (xp.sqrt(v) + self.eps)), moments
         # a traced count (compiled step): both rules, chosen on the device
         r = xp.sqrt(xp.maximum((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t), 0.0))
-        rectified = p.data - (lr * r) * m_hat * (xp.sqrt(bias2) / (xp.sqrt(v) + self.eps))
-        return xp.where(rho_t <= 5.0, p.data - lr * m_hat, rectified)
+        rectified = w - (lr * r) * m_hat * (xp.sqrt(bias2) / (xp.sqrt(v) + self.eps))
+        return xp.where(rho_t <= 5.0, w - lr * m_hat, rectified), moments
 
 
 class Lion(Optimizer):
@@ -177,11 +144,10 @@ class Lion(Optimizer):
         self.beta2 = check_float(self.name, "beta2", beta2, 0.0, 1.0, high_open=True)
         self.weight_decay = check_float(self.name, "weight_decay", weight_decay, 0.0)
 
-    def step(self, p, g, lr):
-        m = self._state(p, "m")
+    def rule(self, w, g, state, lr, t):
+        m = state["m"]
         c = self.beta1 * m + (1.0 - self.beta1) * g
-        p.state["m"] = self.beta2 * m + (1.0 - self.beta2) * g
-        return p.data - lr * (sign(c) + self.weight_decay * p.data)
+        return w - lr * (sign(c) + self.weight_decay * w), {"m": self.beta2 * m + (1.0 - self.beta2) * g}
 
 
 class LAMB(_AdamWithDecay):
@@ -195,15 +161,51 @@ class LAMB(_AdamWithDecay):
                  weight_decay: float = 0.0, hooks: Iterable[Hook] = ()):
         super().__init__(lr, beta1, beta2, eps, weight_decay, hooks)
 
-    def step(self, p, g, lr):
-        xp = namespace(p.data, g)
-        m, v = self._moments(p, g)
-        t = self.iterations
-        u = (m / one_minus_power(self.beta1, t, p.dtype)) / (
-            xp.sqrt(v / one_minus_power(self.beta2, t, p.dtype)) + self.eps)
-        u = u + self.weight_decay * p.data
-        w_norm = xp.sqrt(xp.sum(p.data * p.data))
+    def rule(self, w, g, state, lr, t):
+        xp = namespace(w, g)
+        m, v = self._moments(state, g)
+        u = (m / one_minus_power(self.beta1, t, w.dtype)) / (
+            xp.sqrt(v / one_minus_power(self.beta2, t, w.dtype)) + self.eps)
+        u = u + self.weight_decay * w
+        w_norm = xp.sqrt(xp.sum(w * w))
         u_norm = xp.sqrt(xp.sum(u * u))
         both = xp.logical_and(w_norm > 0, u_norm > 0)
         ratio = xp.where(both, w_norm / xp.where(both, u_norm, xp.ones_like(u_norm)), xp.ones_like(w_norm))
-        return p.data - lr * ratio * u
+        return w - lr * ratio * u, {"m": m, "v": v}
+
+
+# -- hand-written in-place forms of the rules above on a whole FlatBuffer, registered where
+# benchmarks/results-optim-flat.md shows they pay; the same operations in the same order.
+
+
+@in_place(Adam)
+def _adam_in_place(opt: Adam, buffer, g, lr, t) -> None:
+    dtype = buffer.data.dtype
+    m, v, s, d = buffer.state("m"), buffer.state("v"), buffer.scratch(0), buffer.scratch(1)
+    m *= opt.beta1
+    s[...] = g
+    s *= 1.0 - opt.beta1
+    m += s
+    v *= opt.beta2
+    s[...] = g
+    s *= g
+    s *= 1.0 - opt.beta2
+    v += s
+    s[...] = v
+    s /= one_minus_power(opt.beta2, t, dtype)
+    s **= 0.5
+    s += opt.eps
+    d[...] = m
+    d /= one_minus_power(opt.beta1, t, dtype)
+    d *= lr
+    d /= s
+    buffer.data -= d
+
+
+@in_place(AdamW)
+def _adamw_in_place(opt: AdamW, buffer, g, lr, t) -> None:
+    decay = buffer.scratch(2)
+    decay[...] = buffer.data
+    decay *= lr * opt.weight_decay
+    _adam_in_place(opt, buffer, g, lr, t)
+    buffer.data -= decay

@@ -1,32 +1,44 @@
-"""The optimizer protocol: hooks, learning-rate schedules, state saving, and the flat one-array step."""
+"""The optimizer protocol: each optimizer's update written once as a rule over arrays, the one runner
+that applies it (per parameter, or on a whole FlatBuffer in place), hooks, the learning rate, state saving."""
 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable, Sequence
+import numbers
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..backend import device_of, following, namespace, to_device
 from ..parameter import FlatBuffer, Parameter
 from ..validation import check_float, check_int
 from .schedules import LR
 
-__all__ = ["Hook", "Optimizer"]
+__all__ = ["Hook", "InPlaceStep", "Optimizer", "in_place", "in_place_steps", "one_minus_power", "run_rule_flat"]
 
 Hook = Callable[[Sequence[Parameter], list[Any]], list[Any]]
+# step(opt, buffer, g, lr, t): a hand-written update of a whole FlatBuffer in place (see ``in_place``)
+InPlaceStep = Callable[["Optimizer", FlatBuffer, Any, Any, Any], None]
+_IN_PLACE: dict[type, InPlaceStep] = {}
 
 
 class Optimizer:
-    """Base: gathers parameters with gradients, runs the hooks on the gradients, steps each.
+    """Base: gathers parameters with gradients, runs the hooks on the gradients, applies the rule.
 
-    ``hooks`` are callables ``hook(params, grads) -> grads`` applied in order
-    before the update (weight decay, gradient clipping). Subclasses implement
-    ``step(p, g, lr) -> new p.data`` and name in ``scalars`` any Python numbers
-    besides ``iterations`` that ``state_dict`` must carry.
+    A subclass writes its update once, as ``rule(w, g, state, lr, t) -> (new w, new state)``: plain
+    array-API code over the parameter ``w``, its gradient ``g`` (both of one shape), the arrays of
+    its ``slots`` (``state[slot]``, zeros at first), this update's ``lr`` and count ``t`` (1 for the
+    first update; a 0-d array inside a compiled step), returning new arrays and writing into none.
+    The runner applies it to each parameter (assigning ``p.data`` and ``p.state``), or, for an
+    ``elementwise`` rule on writable arrays, once to all parameters laid end to end in a FlatBuffer,
+    writing the results back into the buffer in place (see ``run_rule_flat``).
+
+    ``hooks`` are callables ``hook(params, grads) -> grads`` applied in order before the update
+    (weight decay, gradient clipping). ``scalars`` names any Python numbers besides ``iterations``
+    that ``state_dict`` must carry (Nadam's ``mu_product``, kept by ``advance``).
     """
 
     scalars: tuple[str, ...] = ()
-    slots: tuple[str, ...] = ()  # the per-parameter state arrays ``step`` keeps in ``p.state``
-    # True where ``step`` is elementwise: then, on writable arrays, it runs once on all parameters
+    slots: tuple[str, ...] = ()  # the per-parameter state arrays ``rule`` keeps in ``p.state``
+    # True where ``rule`` is elementwise: then, on writable arrays, it runs once on all parameters
     # laid end to end in a FlatBuffer (and writes the result back in place) instead of once each.
     elementwise = False
 
@@ -51,8 +63,23 @@ class Optimizer:
         """The learning rate the next update will use."""
         return float(self.lr(self.iterations)) if callable(self.lr) else float(self.lr)
 
+    def rule(self, w: Any, g: Any, state: Mapping[str, Any], lr: Any, t: Any) -> tuple[Any, dict[str, Any]]:
+        """This optimizer's update: ``w`` and ``g`` (any shape, the same), ``state`` one array of that
+        shape per slot -> (new ``w``, {slot: new array}), all new arrays.
+
+        **Arguments:** ``w`` the parameter; ``g`` its gradient (after the hooks); ``state`` the
+        current value of each slot; ``lr`` the learning rate (a Python float, or a 0-d array in the
+        parameter's dtype); ``t`` the update count, 1 for the first (a Python int, or a 0-d array).
+
+        **Returns:** the new parameter and the new value of each slot.
+        """
+        raise NotImplementedError(f"{self.name}: an optimizer defines rule(w, g, state, lr, t)")
+
     def update(self, params: Iterable[Parameter]) -> None:
-        """One step for every parameter with a gradient (``params`` may be a FlatBuffer)."""
+        """One step for every parameter with a gradient.
+
+        **Arguments:** ``params`` a list of Parameters, or a FlatBuffer (then stepped as one array).
+        """
         if isinstance(params, FlatBuffer):
             self._buffer = params
         params = [p for p in params if p.grad is not None]
@@ -73,14 +100,16 @@ class Optimizer:
         # no float(): inside a compiled step the schedule is evaluated on the traced update count
         lr = self.lr(self.iterations) if callable(self.lr) else self.lr
         self.count()
+        t = self.iterations
         buffer = self._flat(params)
         if buffer is not None:
-            # a subclass that redefines step without step_flat gets the generic flat step
-            step_flat = type(self).step_flat if _defines_step_flat(type(self)) else Optimizer.step_flat
-            step_flat(self, buffer, buffer.gather_grads(grads), lr)
+            step = _IN_PLACE.get(type(self), run_rule_flat)
+            step(self, buffer, buffer.gather_grads(grads), _scalar(lr, buffer.data.dtype), t)
             return
         for p, g in zip(params, grads):
-            p.data = self.step(p, g, _scalar(lr, p.dtype))
+            state = {key: self._state(p, key) for key in self.slots}
+            p.data, new = self.rule(p.data, g, state, _scalar(lr, p.dtype), t)
+            p.state.update(new)
 
     def count(self) -> None:
         """Count one update: ``iterations`` and the scalar state that follows it (``advance``)."""
@@ -93,18 +122,6 @@ class Optimizer:
         for p in params:
             for key in self.slots:
                 p.state[key] = self._state(p, key)
-
-    def step_flat(self, buffer: FlatBuffer, g: Any, lr: float) -> None:
-        """One step of every parameter at once, writing ``buffer.data`` and its state in place;
-        ``g`` is the flat gradient (P,). By default ``step`` runs on the whole buffer seen as one
-        parameter and its results are copied back; subclasses may work in place throughout."""
-        whole = Parameter(buffer.data, "flat")
-        whole.state = _FlatState(buffer)
-        new = self.step(whole, g, lr)
-        for key, value in whole.state.items():
-            if value is not buffer.state(key):
-                buffer.state(key)[...] = value
-        buffer.data[...] = new
 
     def flat_buffer(self, params: Iterable[Parameter]) -> FlatBuffer | None:
         """The FlatBuffer ``update`` steps for ``params`` (its ``grad`` is the flat gradient a
@@ -122,13 +139,8 @@ class Optimizer:
             buffer = self._buffer = FlatBuffer(params) if FlatBuffer.supports(params) else None
         return buffer
 
-
     def advance(self) -> None:
         """Once per update, after ``iterations`` is counted: update scalar state (Nadam)."""
-
-    def step(self, p: Parameter, g: Any, lr: float) -> Any:
-        """The new value of ``p.data`` given its gradient ``g`` and this update's ``lr``."""
-        raise NotImplementedError
 
     def _state(self, p: Parameter, key: str) -> Any:
         """``p.state[key]``, zeros of p's shape and dtype on p's device the first time."""
@@ -204,36 +216,74 @@ class Optimizer:
         return f"{self.name}(lr={self.lr!r})"
 
 
-def _defines_step_flat(cls: type) -> bool:
-    """Whether the class that defines ``cls``'s ``step`` also defines its ``step_flat``."""
-    owner = next(k for k in cls.__mro__ if "step" in vars(k))
-    return "step_flat" in vars(owner)
-
-
-class _FlatState(dict):
-    """The state of a FlatBuffer's parameters seen as one: ``get`` reads the buffer's flat state."""
-
-    def __init__(self, buffer: FlatBuffer):
-        super().__init__()
-        self.buffer = buffer
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self[key] if key in self else self.buffer.state(key)
-
-
 def _scalar(value: Any, dtype: Any) -> Any:
-    """A Python number as it is; a 0-d array (a traced count, lr or schedule value) cast to the
-    parameter's dtype, so that it never widens the update (float64 under JAX's x64 mode)."""
-    if isinstance(value, (int, float)):
-        return value
+    """A real number (Python's or a library's scalar type, such as np.float64) as a Python float,
+    which every library treats as weak, so it never widens the update (NumPy 2 and CuPy 14 promote
+    float32 * np.float64 to float64); a 0-d array (a traced count, lr or schedule value) cast to
+    the parameter's dtype, for the same reason (float64 under JAX's x64 mode)."""
+    if isinstance(value, numbers.Real):
+        return float(value)
     return namespace(value).astype(value, dtype)
 
 
 def one_minus_power(beta: float, t: Any, dtype: Any) -> Any:
-    """1 - beta**t, Adam's bias correction: a Python float for a Python count (no device work);
-    for a traced count (a compiled step) -expm1(t log beta) in ``dtype``, which keeps its
-    relative precision where 1 - beta**t would cancel (beta2 = 0.999 at t = 1)."""
+    """1 - beta**t, Adam's bias correction, its one owner (every Adam-family rule and in-place step).
+
+    **Arguments:** ``beta`` a moment's decay; ``t`` the update count (a Python int, or a 0-d
+    integer array inside a compiled step); ``dtype`` the parameters' dtype.
+
+    **Returns:** a Python float for a Python count (no device work); for a traced count a 0-d
+    array, -expm1(t log beta) in ``dtype``, which keeps its relative precision where
+    1 - beta**t would cancel (beta2 = 0.999 at t = 1).
+    """
     if isinstance(t, int):
         return 1.0 - beta**t
     xp = namespace(t)
     return -xp.expm1(xp.astype(t, dtype) * math.log(beta))
+
+
+def run_rule_flat(opt: Optimizer, buffer: FlatBuffer, g: Any, lr: Any, t: Any) -> None:
+    """The generic flat step: ``opt.rule`` once on the whole buffer seen as one parameter, its
+    results written back in place into ``buffer.data`` and the buffer's flat state, so every
+    parameter (a view of the buffer) and its ``p.state`` change at once.
+
+    **Arguments:** ``opt`` an elementwise optimizer; ``buffer`` its FlatBuffer; ``g`` the flat
+    gradient (P,); ``lr`` and ``t`` as ``Optimizer.rule`` takes them.
+    """
+    state = {key: buffer.state(key) for key in opt.slots}
+    new, new_state = opt.rule(buffer.data, g, state, lr, t)
+    for key, value in new_state.items():
+        if value is not state[key]:
+            state[key][...] = value
+    buffer.data[...] = new
+
+
+def in_place(cls: type[Optimizer]) -> Callable[[InPlaceStep], InPlaceStep]:
+    """Register ``step(opt, buffer, g, lr, t)``, a hand-written in-place form of ``cls.rule`` on a
+    FlatBuffer, as the flat update of exactly ``cls`` (a subclass, which may change the rule,
+    gets ``run_rule_flat`` unless it registers its own). Kept only where a benchmark shows that it
+    pays (``benchmarks/results-optim-flat.md``); the tests hold each one equal to its rule.
+
+    **Arguments:** ``cls`` the optimizer class.
+
+    **Returns:** a decorator that registers the step and returns it unchanged.
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Optimizer)):
+        raise TypeError(f"in_place: expected an Optimizer subclass, got {cls!r}")
+
+    def register(step: InPlaceStep) -> InPlaceStep:
+        if cls in _IN_PLACE:
+            raise ValueError(f"in_place: {cls.__name__} already has an in-place step, "
+                             f"{_IN_PLACE[cls].__name__}; got a second, {step.__name__}")
+        _IN_PLACE[cls] = step
+        return step
+
+    return register
+
+
+def in_place_steps() -> dict[type[Optimizer], InPlaceStep]:
+    """The registered in-place steps.
+
+    **Returns:** {optimizer class: its in-place step}, a copy (registering goes through ``in_place``).
+    """
+    return dict(_IN_PLACE)

@@ -1,4 +1,4 @@
-"""Gradient descent and its per-coordinate variants: SGD, GD, Momentum, Nesterov, AdaGrad, RMSProp, AdaDelta."""
+"""Gradient descent and its per-coordinate variants: SGD, Momentum, Nesterov, AdaGrad, RMSProp, AdaDelta."""
 
 from __future__ import annotations
 
@@ -6,30 +6,20 @@ from typing import Iterable
 
 from ..backend import namespace
 from ..validation import check_float
-from .base import Hook, Optimizer
+from .base import Hook, Optimizer, in_place
 from .schedules import LR
 
-__all__ = ["GD", "SGD", "AdaDelta", "AdaGrad", "Momentum", "Nesterov", "RMSProp"]
+__all__ = ["SGD", "AdaDelta", "AdaGrad", "Momentum", "Nesterov", "RMSProp"]
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent: W <- W - lr * dW."""
+    """Stochastic gradient descent: W <- W - lr * dW. Full-batch gradient descent when each gradient
+    comes from the whole training set, which the trainer's ``batch_size`` decides (None or N)."""
 
     elementwise = True
 
-    def step(self, p, g, lr):
-        return p.data - lr * g
-
-    def step_flat(self, buffer, g, lr):
-        s = buffer.scratch(0)
-        s[...] = g
-        s *= lr
-        buffer.data -= s
-
-
-class GD(SGD):
-    """Gradient descent, W <- W - lr * dW: SGD's update. Full-batch when each gradient comes
-    from the whole training set, which the trainer's ``batch_size`` decides (None or N)."""
+    def rule(self, w, g, state, lr, t):
+        return w - lr * g, {}
 
 
 class Momentum(SGD):
@@ -43,18 +33,9 @@ class Momentum(SGD):
         momentum = check_float(self.name, "momentum", momentum, 0.0, 1.0, high_open=True)
         self.momentum = momentum
 
-    def step(self, p, g, lr):
-        v = self.momentum * self._state(p, "v") - lr * g
-        p.state["v"] = v
-        return p.data + v
-
-    def step_flat(self, buffer, g, lr):
-        v, s = buffer.state("v"), buffer.scratch(0)
-        v *= self.momentum
-        s[...] = g
-        s *= lr
-        v -= s
-        buffer.data += v
+    def rule(self, w, g, state, lr, t):
+        v = self.momentum * state["v"] - lr * g
+        return w + v, {"v": v}
 
 
 class Nesterov(Momentum):
@@ -63,21 +44,9 @@ class Nesterov(Momentum):
     ``nesterov=True``). Sutskever et al. 2013, https://proceedings.mlr.press/v28/sutskever13.html;
     Bengio et al., https://arxiv.org/abs/1212.0901"""
 
-    def step(self, p, g, lr):
-        v = self.momentum * self._state(p, "v") - lr * g
-        p.state["v"] = v
-        return p.data + self.momentum * v - lr * g
-
-    def step_flat(self, buffer, g, lr):
-        v, s, d = buffer.state("v"), buffer.scratch(0), buffer.scratch(1)
-        v *= self.momentum
-        s[...] = g
-        s *= lr
-        v -= s
-        d[...] = v
-        d *= self.momentum
-        buffer.data += d
-        buffer.data -= s
+    def rule(self, w, g, state, lr, t):
+        v = self.momentum * state["v"] - lr * g
+        return w + self.momentum * v - lr * g, {"v": v}
 
 
 class AdaGrad(Optimizer):
@@ -92,11 +61,10 @@ class AdaGrad(Optimizer):
         super().__init__(lr, hooks)
         self.eps = check_float(self.name, "eps", eps, 0.0, low_open=True)
 
-    def step(self, p, g, lr):
-        xp = namespace(p.data, g)
-        h = self._state(p, "h") + g * g
-        p.state["h"] = h
-        return p.data - lr * g / (xp.sqrt(h) + self.eps)
+    def rule(self, w, g, state, lr, t):
+        xp = namespace(w, g)
+        h = state["h"] + g * g
+        return w - lr * g / (xp.sqrt(h) + self.eps), {"h": h}
 
 
 class RMSProp(Optimizer):
@@ -113,11 +81,10 @@ class RMSProp(Optimizer):
         decay = check_float(self.name, "decay", decay, 0.0, 1.0, high_open=True)
         self.decay, self.eps = decay, check_float(self.name, "eps", eps, 0.0, low_open=True)
 
-    def step(self, p, g, lr):
-        xp = namespace(p.data, g)
-        h = self.decay * self._state(p, "h") + (1.0 - self.decay) * (g * g)
-        p.state["h"] = h
-        return p.data - lr * g / (xp.sqrt(h) + self.eps)
+    def rule(self, w, g, state, lr, t):
+        xp = namespace(w, g)
+        h = self.decay * state["h"] + (1.0 - self.decay) * (g * g)
+        return w - lr * g / (xp.sqrt(h) + self.eps), {"h": h}
 
 
 class AdaDelta(Optimizer):
@@ -135,11 +102,45 @@ class AdaDelta(Optimizer):
         rho = check_float(self.name, "rho", rho, 0.0, 1.0, high_open=True)
         self.rho, self.eps = rho, check_float(self.name, "eps", eps, 0.0, low_open=True)
 
-    def step(self, p, g, lr):
-        xp = namespace(p.data, g)
-        sq_grad = self.rho * self._state(p, "sq_grad") + (1.0 - self.rho) * (g * g)
-        sq_delta = self._state(p, "sq_delta")
+    def rule(self, w, g, state, lr, t):
+        xp = namespace(w, g)
+        sq_grad = self.rho * state["sq_grad"] + (1.0 - self.rho) * (g * g)
+        sq_delta = state["sq_delta"]
         delta = -xp.sqrt(sq_delta + self.eps) / xp.sqrt(sq_grad + self.eps) * g
-        p.state["sq_grad"] = sq_grad
-        p.state["sq_delta"] = self.rho * sq_delta + (1.0 - self.rho) * (delta * delta)
-        return p.data + lr * delta
+        new_sq_delta = self.rho * sq_delta + (1.0 - self.rho) * (delta * delta)
+        return w + lr * delta, {"sq_grad": sq_grad, "sq_delta": new_sq_delta}
+
+
+# -- hand-written in-place forms of the rules above on a whole FlatBuffer, registered where
+# benchmarks/results-optim-flat.md shows they pay; the same operations in the same order.
+
+
+@in_place(SGD)
+def _sgd_in_place(opt: SGD, buffer, g, lr, t) -> None:
+    s = buffer.scratch(0)
+    s[...] = g
+    s *= lr
+    buffer.data -= s
+
+
+@in_place(Momentum)
+def _momentum_in_place(opt: Momentum, buffer, g, lr, t) -> None:
+    v, s = buffer.state("v"), buffer.scratch(0)
+    v *= opt.momentum
+    s[...] = g
+    s *= lr
+    v -= s
+    buffer.data += v
+
+
+@in_place(Nesterov)
+def _nesterov_in_place(opt: Nesterov, buffer, g, lr, t) -> None:
+    v, s, d = buffer.state("v"), buffer.scratch(0), buffer.scratch(1)
+    v *= opt.momentum
+    s[...] = g
+    s *= lr
+    v -= s
+    d[...] = v
+    d *= opt.momentum
+    buffer.data += d
+    buffer.data -= s
