@@ -26,7 +26,7 @@ def _dtype_name(dtype: Any) -> str:
 
 def new_parameter(name: str, shape: tuple[int, ...], scale: float | None, dtype: Any = None) -> Parameter:
     """A parameter born on the current device: Normal(0, scale^2) drawn on the host,
-    or zeros when ``scale`` is None. float32 unless ``dtype`` (or the precision in effect)
+    or zeros when ``scale`` is None. float32 unless ``dtype`` (or the device context's ``dtype``)
     says otherwise; a dtype NumPy lacks (bfloat16) is drawn in float32 and cast on the device."""
     dev = backend.current_device()
     want = dev.float_dtype(_dtype_name(dtype))

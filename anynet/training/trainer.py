@@ -14,6 +14,7 @@ from ..optim.schedules import Schedule
 from ..validation import check_bool, check_int, inside_network
 from . import checkpoint
 from .callbacks import Callback
+from .data_checks import check_ids, check_label_range
 from .parallel import DataParallel, Group
 from .precision import as_precision
 from .progress import Progress
@@ -229,7 +230,7 @@ class Trainer:
         for data in sets:
             if len(data) == 0:
                 raise ValueError(f"Trainer.{where}: the {data.name} data holds no samples")
-            _check_ids(where, self.model, data)
+            check_ids(where, self.model, data)
         dev = backend.as_device(self.model.device)
         self.model.reset_state()  # a carried state fits no probe; fit and evaluate restart it anyway
         try:
@@ -238,7 +239,7 @@ class Trainer:
                     xb = self._like_model(backend.to_device(data.x[:1], dev))
                     tb = backend.to_device(data.t[:1], dev)
                     y = self.model.predict(xb)
-                    _check_label_range(where, data, y, self.loss.ignore_label)
+                    check_label_range(where, data, y, self.loss.ignore_label)
                     with inside_network():  # scores are the model's, not input: NaN is not refused here
                         self._metrics(y, tb, self.loss.forward(y, tb), 1)
         finally:
@@ -377,25 +378,3 @@ class _Kept:
             p.data, p.grad, p.state = data, grad, state
         for module, leaves in self.buffers:
             module.load_state_leaves(leaves)
-
-
-def _check_label_range(where: str, data: DataSet, y: Any, ignore: int | None) -> None:
-    """Integer class labels (ignoring ``ignore``) must index the model's outputs: y (..., C), t (...)."""
-    t = data.t
-    if t.dtype.kind not in "iu" or y.ndim != t.ndim + 1:
-        return
-    n_classes = y.shape[-1]
-    used = t if ignore is None else t[t != ignore]
-    if used.size and (int(used.min()) < 0 or int(used.max()) >= n_classes):
-        raise ValueError(f"Trainer.{where}: labels must lie in [0, {n_classes}) for a model with {n_classes} "
-                         f"outputs, the {data.name} data holds values in [{int(used.min())}, {int(used.max())}]")
-
-
-def _check_ids(where: str, model: Any, data: DataSet) -> None:
-    """Integer inputs (embedding ids, any shape) against the rows of the model's first layer."""
-    n_ids = model.input_ids
-    if n_ids is not None and data.x.dtype.kind in "iu" and data.x.size:
-        lo, hi = int(data.x.min()), int(data.x.max())
-        if lo < 0 or hi >= n_ids:
-            raise ValueError(f"Trainer.{where}: ids must lie in [0, {n_ids}) for a model whose embedding has "
-                             f"{n_ids} rows, the {data.name} data holds values in [{lo}, {hi}]")
