@@ -102,6 +102,10 @@ class ParameterHolder:
         """The sub-layers by name, in the order they were assigned."""
         return dict(self.__dict__.get("_parts", {}))
 
+    def _part_list(self) -> list[ParameterHolder] | Any:
+        """The parts in order, without building a dict (walked at every step)."""
+        return self.__dict__.get("_parts", {}).values()
+
     def replace_part(self, name: str, new: ParameterHolder) -> None:
         """Put ``new`` in the place of the part ``name`` (keeping its position)."""
         if name not in self.parts:
@@ -111,7 +115,7 @@ class ParameterHolder:
     def modules(self) -> Iterator[ParameterHolder]:
         """This holder, then every part's ``modules()`` in order: the one walk of the tree."""
         yield self
-        for part in self.parts.values():
+        for part in self._part_list():
             yield from part.modules()
 
     @property
@@ -122,7 +126,10 @@ class ParameterHolder:
     @property
     def params(self) -> list[Parameter]:
         """Every parameter in a fixed, documented order: this holder's own, then each part's."""
-        return [p for m in self.modules() for p in m.own_params]
+        found = [getattr(self, name) for name in self.__dict__.get("_own_params", ())]
+        for part in self._part_list():
+            found += part.params
+        return found
 
     @property
     def carries_state(self) -> bool:

@@ -48,6 +48,9 @@ class Sequential(Composite):
         """The layers by position ("0", "1", ...): the names their state_dict keys start with."""
         return {str(i): layer for i, layer in enumerate(self.layers)}
 
+    def _part_list(self) -> list[Layer]:
+        return self.layers
+
     def replace_part(self, name: str, new: Layer) -> None:
         if name not in self.parts:
             raise KeyError(f"{self.name}: no part {name!r}; the parts are {list(self.parts)}")
