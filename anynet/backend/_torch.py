@@ -18,8 +18,16 @@ from ._generators import DeviceRandom
 __all__ = ["TorchDevice"]
 
 
+# Where a step compiles with graph breaks, the layers' methods are compiled frames of their own,
+# shared by every model in the process; each model's shapes are one more compilation of them.
+# dynamo's default limit (8) then fails the fourth or fifth compiled trainer of a process.
+RECOMPILE_LIMIT = 64
+
+
 class TorchCompiler(Compiler):
-    """``torch.compile`` with inductor; configuration reads become constants of the graph."""
+    """``torch.compile`` with inductor; configuration reads become constants of the graph. The first
+    compiled step raises dynamo's recompile limit to ``RECOMPILE_LIMIT`` (never lowers it), so that
+    several models can be compiled in one process."""
 
     def compile_step(self, fn: Callable[..., Any], donate: tuple[int, ...],
                      on_trace: Callable[[], None]) -> Callable[..., Any]:
@@ -28,6 +36,8 @@ class TorchCompiler(Compiler):
 
         for read in TRACE_CONSTANTS:  # configuration reads (context variables) become constants
             torch._dynamo.assume_constant_result(read)
+        config = torch._dynamo.config
+        config.recompile_limit = max(config.recompile_limit, RECOMPILE_LIMIT)
         inductor = lookup_backend("inductor")
 
         def backend(graph: Any, example_inputs: Any) -> Any:

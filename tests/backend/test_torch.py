@@ -53,3 +53,26 @@ def test_the_generator_saves_and_restores_its_state():
     again = dev.random.uniform(dev.random.restore_rng(saved), (3,), torch.float32)
     assert torch.equal(first, again)
     assert dev.random.restore_rng({"numpy": {}}) is None  # another library's state
+
+
+def test_several_compiled_trainers_in_one_process(monkeypatch):
+    """The layers' shared code is compiled once per model's shapes: the fifth model used to hit
+    dynamo's recompile limit (8) and fail. dynamo's own tracing, without code generation."""
+    torch = pytest.importorskip("torch")
+    import torch._dynamo.backends.registry as registry
+
+    lookup = registry.lookup_backend
+    monkeypatch.setattr(registry, "lookup_backend", lambda name: lookup("eager"))
+    monkeypatch.setattr(torch._dynamo.config, "recompile_limit", 8)
+    torch._dynamo.reset()
+    x = np.random.default_rng(0).standard_normal((40, 4)).astype(np.float32)
+    t = np.arange(40) % 2
+    try:
+        for hidden in range(3, 9):
+            with anynet.device("torch:cpu"):
+                model = anynet.MLP(4, [hidden], 2)
+            trainer = anynet.Trainer(model, anynet.SoftmaxWithLoss(), anynet.SGD(0.1), compile=True, verbose=0)
+            trainer.fit((x, t), epochs=1, batch_size=10)
+            assert trainer.epoch == 1
+    finally:
+        torch._dynamo.reset()
