@@ -119,12 +119,14 @@ def test_every_optimizer_compiles_and_agrees(optimizer):
     _agree(eager, _run("two_layer", dev, True, batches, lambda: cls(lr=OneCycle(lr, total=STEPS))))
 
 
-def test_compiled_torch_step_agrees_with_eager():
-    """torch.compile of the MLP's step (without dropout: torch.Generator draws break the graph);
-    other models compile too slowly on a two-core machine to test here. ReLU's
-    ``xp.maximum(x, 0.0)`` (array-api-compat calls torch.result_type, which Dynamo cannot trace)
-    breaks the graph too, so the step may fall back to several graphs, with a warning."""
-    dev = resolve_backend("torch")
+@pytest.mark.parametrize("name", ["torch", "torchcuda"])
+def test_compiled_torch_step_agrees_with_eager(name):
+    """torch.compile of the MLP's step (without dropout: torch.Generator draws break the graph), on
+    the CPU and, where there is one, an NVIDIA GPU; other models compile too slowly on a two-core
+    machine to test here. ReLU's ``xp.maximum(x, 0.0)`` (array-api-compat calls torch.result_type,
+    which Dynamo cannot trace) breaks the graph too, so the step may fall back to several graphs,
+    with a warning."""
+    dev = resolve_backend(name)
     name = "two_layer"
     batches = _batches(ZOO[name][1], steps=5)
     eager = _run(name, dev, False, batches)
