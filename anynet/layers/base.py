@@ -6,6 +6,7 @@ from typing import Any, Iterator
 
 from .. import backend
 from ..parameter import FlatBuffer, Parameter
+from ..snapshots import Snapshotting
 
 __all__ = ["Composite", "Layer", "ParameterHolder", "check_keys", "new_constant", "new_parameter"]
 
@@ -56,7 +57,7 @@ def check_keys(where: str, own: dict[str, Any], state: dict[str, Any]) -> None:
         raise ValueError(f"{where}: state does not fit: missing {missing}, unexpected {unexpected}")
 
 
-class ParameterHolder:
+class ParameterHolder(Snapshotting):
     """Base class of everything that owns parameters: layers, containers and recurrent cells.
 
     Parameters and parts register themselves when assigned to an attribute (``self.W =
@@ -155,15 +156,6 @@ class ParameterHolder:
         for name, value in leaves.items():
             setattr(self, name, value)
 
-    def snapshot(self) -> dict[str, Any]:
-        """The holder's own Python state (parameters objects, caches kept for backward, settings),
-        which ``restore`` puts back: a traced call leaves no traced value behind in it."""
-        return dict(self.__dict__)
-
-    def restore(self, snapshot: dict[str, Any]) -> None:
-        """Put back what ``snapshot`` returned."""
-        self.__dict__.clear()
-        self.__dict__.update(snapshot)
 
     # -- moving, saving ---------------------------------------------------------------------------
 

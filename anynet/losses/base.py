@@ -18,6 +18,7 @@ from typing import Any
 
 from ..backend import namespace
 from ..functional import one_hot, widen
+from ..snapshots import Snapshotting
 from ..validation import check_array, check_choice, check_float, check_labels
 
 __all__ = ["Loss"]
@@ -25,7 +26,7 @@ __all__ = ["Loss"]
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-class Loss:
+class Loss(Snapshotting):
     """Base of the losses: reduction over the batch and the checks shared by all."""
 
     label_smoothing = 0.0
@@ -67,15 +68,6 @@ class Loss:
         """The subclass's gradient maths."""
         raise NotImplementedError
 
-    def snapshot(self) -> dict[str, Any]:
-        """The loss's Python state (settings, the cache kept for backward), which ``restore`` puts
-        back: a traced step leaves no traced value behind in it."""
-        return dict(self.__dict__)
-
-    def restore(self, snapshot: dict[str, Any]) -> None:
-        """Put back what ``snapshot`` returned."""
-        self.__dict__.clear()
-        self.__dict__.update(snapshot)
 
     def _reduce(self, xp: Any, per_sample: Any, count: Any = None) -> Any:
         """The reduced loss; ``count`` (default: all samples) is what the mean divides by."""

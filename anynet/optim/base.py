@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..backend import device_of, following, namespace, to_device
 from ..parameter import FlatBuffer, Parameter
+from ..snapshots import Snapshotting
 from ..validation import check_float, check_int
 from .schedules import LR
 
@@ -20,7 +21,7 @@ InPlaceStep = Callable[["Optimizer", FlatBuffer, Any, Any, Any], None]
 _IN_PLACE: dict[type, InPlaceStep] = {}
 
 
-class Optimizer:
+class Optimizer(Snapshotting):
     """Base: gathers parameters with gradients, runs the hooks on the gradients, applies the rule.
 
     A subclass writes its update once, as ``rule(w, g, state, lr, t) -> (new w, new state)``: plain
@@ -202,15 +203,6 @@ class Optimizer:
             dev = device_of(p.data)
             p.state = {k: to_device(v, dev) for k, v in values.items()}
 
-    def snapshot(self) -> dict[str, Any]:
-        """The optimizer's Python state (counts, settings, its flat buffer), which ``restore`` puts
-        back: a traced step leaves no traced value behind in it."""
-        return dict(self.__dict__)
-
-    def restore(self, snapshot: dict[str, Any]) -> None:
-        """Put back what ``snapshot`` returned."""
-        self.__dict__.clear()
-        self.__dict__.update(snapshot)
 
     def __repr__(self) -> str:
         return f"{self.name}(lr={self.lr!r})"
