@@ -124,8 +124,14 @@ def anynet_stepper(name: str, opt: str, batch: int, dev: Any = None, checks: boo
     anynet.seed(0)
     with anynet.device(dev):
         net = make()
-    loss, optimizer = anynet.SoftmaxWithLoss(), OPTIMIZERS[opt][0]()
-    x, t = (anynet.to_device(a, dev) for a in data(shape))
+    return stepper_of(net, anynet.SoftmaxWithLoss(), OPTIMIZERS[opt][0](), data(shape), batch, dev, checks)
+
+
+def stepper_of(net: Any, loss: Any, optimizer: Any, host: tuple[Any, Any], batch: int, dev: Any,
+               checks: bool | None = None) -> tuple[Step, Step]:
+    """A training step of ``net`` on random batches of ``batch`` drawn from the host pool ``host``
+    (x, t), uploaded to ``dev`` once, and a sync function."""
+    x, t = (anynet.to_device(a, dev) for a in host)
     xp, rng = dev.xp, np.random.default_rng(1)
     pool = int(x.shape[0])
 

@@ -87,19 +87,7 @@ def anynet_lm_stepper(batch: int, dev: Any) -> Stepper:
     anynet.seed(0)
     with anynet.device(dev):
         net = make()
-    optimizer = bench.OPTIMIZERS["SGD"][0]()
-    x, t = (anynet.to_device(a, dev) for a in host)
-    xp, rng = dev.xp, np.random.default_rng(1)
-
-    def step():
-        idx = anynet.to_device(rng.integers(0, bench.POOL, batch), dev)
-        with anynet.debug(False):
-            y = net.forward(xp.take(x, idx, axis=0), train=True)
-            loss.forward(y, xp.take(t, idx, axis=0))
-            net.backward(loss.backward())
-            optimizer.update(net.params)
-
-    return step, dev.synchronize
+    return bench.stepper_of(net, loss, bench.OPTIMIZERS["SGD"][0](), host, batch, dev, checks=False)
 
 
 def torch_lm(torch: Any) -> Any:
