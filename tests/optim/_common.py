@@ -192,3 +192,29 @@ def check_resume(rule, schedule):
         opt.update(resumed)
     for a, b in zip(straight, resumed):
         np.testing.assert_array_equal(a.data, b.data)
+
+
+def rule_table_tests(rules: dict[str, Any], converge: dict[str, tuple]) -> tuple[Any, Any, Any]:
+    """The tests every optimizer of a table runs (as ``anynet.testing.layer_table_tests`` does for
+    layers): convergence on a convex problem, state on the parameter's device in its dtype, and a
+    bit-identical stop and resume. Assign them in a test module::
+
+        test_converges, test_state_placement, test_resume = rule_table_tests(RULES, CONVERGE)
+    """
+    import pytest
+
+    @pytest.mark.parametrize("name", list(rules))
+    def test_converges_to_the_minimum_of_a_convex_problem(backend, name):
+        check_converges(backend, rules[name], *converge[name])
+
+    @pytest.mark.parametrize("name", list(rules))
+    def test_state_lives_on_the_parameters_device_in_its_dtype(backend, name):
+        check_state_placement(backend, rules[name])
+
+    @pytest.mark.parametrize("schedule", [False, True])
+    @pytest.mark.parametrize("name", list(rules))
+    def test_stopping_and_resuming_is_bit_identical(name, schedule):
+        check_resume(rules[name], schedule)
+
+    return (test_converges_to_the_minimum_of_a_convex_problem, test_state_lives_on_the_parameters_device_in_its_dtype,
+            test_stopping_and_resuming_is_bit_identical)

@@ -17,12 +17,10 @@ from ._common import (
     Ref,
     Rule,
     check_against_torch,
-    check_converges,
     check_quadratic,
-    check_resume,
     check_small_net,
-    check_state_placement,
     quadratic_params,
+    rule_table_tests,
     set_quadratic_grads,
 )
 
@@ -153,20 +151,8 @@ def test_agrees_with_torch_optim(name):
     check_against_torch(torch, RULES[name], make_torch)
 
 
-@pytest.mark.parametrize("name", list(RULES))
-def test_converges_to_the_minimum_of_a_convex_problem(backend, name):
-    check_converges(backend, RULES[name], *CONVERGE[name])
-
-
-@pytest.mark.parametrize("name", list(RULES))
-def test_state_lives_on_the_parameters_device_in_its_dtype(backend, name):
-    check_state_placement(backend, RULES[name])
-
-
-@pytest.mark.parametrize("schedule", [False, True])
-@pytest.mark.parametrize("name", list(RULES))
-def test_stopping_and_resuming_is_bit_identical(name, schedule):
-    check_resume(RULES[name], schedule)
+(test_converges_to_the_minimum_of_a_convex_problem, test_state_lives_on_the_parameters_device_in_its_dtype,
+ test_stopping_and_resuming_is_bit_identical) = rule_table_tests(RULES, CONVERGE)
 
 
 def test_adamw_decay_is_decoupled(backend):

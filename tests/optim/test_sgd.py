@@ -15,11 +15,9 @@ from ._common import (
     Ref,
     Rule,
     check_against_torch,
-    check_converges,
     check_quadratic,
-    check_resume,
     check_small_net,
-    check_state_placement,
+    rule_table_tests,
 )
 
 # -- the published rules, by hand in NumPy (float64), independent of anynet ------
@@ -133,20 +131,8 @@ def test_agrees_with_torch_optim(name):
     check_against_torch(torch, RULES[name], _torch_optimizer(torch, name))
 
 
-@pytest.mark.parametrize("name", list(RULES))
-def test_converges_to_the_minimum_of_a_convex_problem(backend, name):
-    check_converges(backend, RULES[name], *CONVERGE[name])
-
-
-@pytest.mark.parametrize("name", list(RULES))
-def test_state_lives_on_the_parameters_device_in_its_dtype(backend, name):
-    check_state_placement(backend, RULES[name])
-
-
-@pytest.mark.parametrize("schedule", [False, True])
-@pytest.mark.parametrize("name", list(RULES))
-def test_stopping_and_resuming_is_bit_identical(name, schedule):
-    check_resume(RULES[name], schedule)
+(test_converges_to_the_minimum_of_a_convex_problem, test_state_lives_on_the_parameters_device_in_its_dtype,
+ test_stopping_and_resuming_is_bit_identical) = rule_table_tests(RULES, CONVERGE)
 
 
 def test_sgd_step_by_hand(backend):
