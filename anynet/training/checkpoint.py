@@ -106,6 +106,13 @@ def _open(path: str) -> zipfile.ZipFile:
                               f"({type(err).__name__}: {err})") from err
 
 
+def _npy_header(f: Any) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, fortran order, dtype) from the header of the .npy stream ``f`` (nothing more is read)."""
+    version = np.lib.format.read_magic(f)
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    return read_header(f)
+
+
 def _member(z: zipfile.ZipFile, path: str, key: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     """The array ``key`` of the archive, read only if its .npy header declares ``shape`` and
     ``dtype`` and inflated no further than their size: a hostile member costs no more memory
@@ -113,10 +120,7 @@ def _member(z: zipfile.ZipFile, path: str, key: str, shape: tuple[int, ...], dty
     try:
         info = z.getinfo(f"{key}.npy")
         with z.open(info) as f:
-            version = np.lib.format.read_magic(f)
-            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) \
-                else np.lib.format.read_array_header_2_0
-            found_shape, fortran, found_dtype = read_header(f)
+            found_shape, fortran, found_dtype = _npy_header(f)
             if tuple(found_shape) != tuple(shape) or found_dtype != dtype or fortran or found_dtype.hasobject:
                 raise CheckpointError(f"{path}: array {key!r} is corrupted (its header declares "
                                       f"{found_dtype}{tuple(found_shape)}, the metadata {dtype}{tuple(shape)})")
@@ -162,10 +166,7 @@ def _member_bytes(z: zipfile.ZipFile, path: str, size: int) -> bytes:
     """The metadata member's uint8 payload (its declared size bounds what is inflated)."""
     try:
         with z.open(f"{_META}.npy") as f:
-            version = np.lib.format.read_magic(f)
-            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) \
-                else np.lib.format.read_array_header_2_0
-            shape, _, dtype = read_header(f)
+            shape, _, dtype = _npy_header(f)
             if dtype != np.uint8 or len(shape) != 1 or shape[0] > size:
                 raise CheckpointError(f"{path}: the metadata entry is not UTF-8 text; not an anynet checkpoint")
             data = f.read(shape[0] + 1)
@@ -184,6 +185,11 @@ def read(path: str | os.PathLike, keys: Any = None) -> tuple[dict[str, Any], dic
     inflated: no member is inflated past the size the metadata gives it)."""
     path = os.fspath(path)
     meta = read_metadata(path)
+    return meta, _arrays(path, meta, keys)
+
+
+def _arrays(path: str, meta: dict[str, Any], keys: Any = None) -> dict[str, np.ndarray]:
+    """The arrays ``meta`` (already read and checked) lists, each verified as it is inflated."""
     listed = meta["arrays"]
     arrays = {}
     with _open(path) as z:
@@ -193,7 +199,7 @@ def read(path: str | os.PathLike, keys: Any = None) -> tuple[dict[str, Any], dic
             if _digest(a) != want["sha256"]:
                 raise CheckpointError(f"{path}: array {key!r} is corrupted (its SHA-256 differs from the metadata)")
             arrays[key] = a
-    return meta, arrays
+    return arrays
 
 
 def load(path: str | os.PathLike, model: Any = None, optimizer: Any = None,
@@ -225,7 +231,7 @@ def load(path: str | os.PathLike, model: Any = None, optimizer: Any = None,
     params = model.params if model is not None else []
     if optimizer is not None:
         _check_optimizer_listing(path, meta, optimizer, params)
-    meta, arrays = read(path)
+    arrays = _arrays(path, meta)  # the metadata read above, not again
     model_state = {k[len("model/"):]: a for k, a in arrays.items() if k.startswith("model/")}
     opt_state = {}
     if model is not None:
