@@ -10,8 +10,9 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && [ ! -d /usr/share
     (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist) >/dev/null 2>&1 \
         || echo "note: could not install dataset-fashion-mnist; the Fashion-MNIST test will be skipped"
 fi
-# [mpi]: mpi4py and the mpich wheel, so the tests under mpiexec -n 2 run (tests/training/parallel/test_parallel.py)
-python3 -m pip install --quiet --disable-pip-version-check -e ".[test,cpu,progress,plot,onnx,mpi]" -r ci/backends.txt
+# [mpi]: mpi4py and the mpich wheel, so the tests under mpiexec -n 2 run (tests/training/parallel/test_parallel.py);
+# [sklearn,safetensors,tensorboard,images]: the ecosystem and data tests; [docs]: the site build
+python3 -m pip install --quiet --disable-pip-version-check -e ".[test,cpu,progress,plot,onnx,mpi,sklearn,safetensors,tensorboard,images,docs]" -r ci/backends.txt
 # The easy things first: lint (pyflakes, pycodestyle, bugbear, pytest style; pyproject.toml)
 python3 -m ruff check .
 # two workers (pytest-xdist): the CI machine has two cores and the suite is mostly single-threaded
