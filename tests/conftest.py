@@ -9,6 +9,8 @@ from __future__ import annotations
 import collections
 import importlib.util
 import os
+import shutil
+import tempfile
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -22,6 +24,15 @@ if importlib.util.find_spec("torch") is not None:
     torch.set_num_threads(1)  # the tests' arrays are tiny: threads only add overhead
 
 if importlib.util.find_spec("jax") is not None:
+    # JAX compiles every operation for every new shape it meets, also outside jit: most of the
+    # JAX tests' time. One compilation cache on disk for the whole run lets the pytest-xdist
+    # workers (and the CLI subprocesses) reuse each other's compilations; the controller makes
+    # it (the workers inherit its environment) and removes it at the end.
+    if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+        os.environ.update(JAX_COMPILATION_CACHE_DIR=tempfile.mkdtemp(prefix="anynet-test-jax-"),
+                          ANYNET_TEST_OWNS_JAX_CACHE=str(os.getpid()))
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
     import jax
 
     jax.config.update("jax_enable_x64", True)  # gradient checks run in float64
@@ -41,6 +52,11 @@ backend = backend_fixture("backend")  # every backend; the test body runs with i
 GPU_BACKENDS = tuple(name for name in BACKENDS if name not in CPU_BACKENDS)
 GPU_TESTS = os.environ.get("ANYNET_TEST_GPU", "") == "1"
 cpu_backend = backend_fixture("cpu_backend", CPU_BACKENDS + (GPU_BACKENDS if GPU_TESTS else ()))
+
+
+def pytest_unconfigure(config):
+    if os.environ.get("ANYNET_TEST_OWNS_JAX_CACHE") == str(os.getpid()):
+        shutil.rmtree(os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
