@@ -30,10 +30,12 @@ class Parameter:
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """The shape of ``data``, as a tuple."""
         return tuple(self.data.shape)
 
     @property
     def dtype(self) -> Any:
+        """The dtype of ``data``."""
         return self.data.dtype
 
     def __repr__(self) -> str:

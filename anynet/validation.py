@@ -65,6 +65,8 @@ def inside_network() -> Iterator[None]:
 
 
 def values_checked(xp: Any) -> bool:
+    """Whether checks that read values (NaN/Inf, label range) run for arrays of ``xp``: in debug mode,
+    or outside networks on host arrays, unless ``debug(False)``."""
     mode = _debug_mode()
     if mode is None:
         return not _inside() and is_host(xp)

@@ -15,5 +15,10 @@ fi
 python3 -m pip install --quiet --disable-pip-version-check -e ".[test,cpu,progress,plot,onnx,mpi,sklearn,safetensors,tensorboard,images,docs]" -r ci/backends.txt
 # The easy things first: lint (pyflakes, pycodestyle, bugbear, pytest style; pyproject.toml)
 python3 -m ruff check .
+# The documentation site, strictly (broken links, missing references, docstring warnings fail the run);
+# built into a temporary folder: the site is never committed. A few seconds.
+site=$(mktemp -d)
+NO_MKDOCS_2_WARNING=1 python3 -m mkdocs build --strict --quiet --site-dir "$site"
+rm -rf "$site"
 # two workers (pytest-xdist): the CI machine has two cores and the suite is mostly single-threaded
 python3 -m pytest -n 2 "$@"

@@ -10,9 +10,10 @@ Each command turns its parsed arguments once into a frozen description (``TrainR
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import warnings
-from typing import Any
+from typing import Any, Iterator
 
 from .. import backend
 from ..config import RunConfig, configure
@@ -28,7 +29,7 @@ from .parser import build_parser
 from .train import TrainRun
 
 __all__ = ["MODELS", "OPTIMIZERS", "SCHEDULES", "EvaluateRun", "ExportRun", "ModelSpec", "TrainRun", "UsageError",
-           "build_model", "build_parser", "build_schedule", "load_data", "load_model", "main"]
+           "build_model", "build_parser", "build_schedule", "load_data", "load_model", "main", "warnings_as_lines"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,9 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         # the one read of the environment; a block, so a caller's own settings return afterwards
         with configure(**RunConfig.from_environment().changed()):
             args = build_parser().parse_args(argv)
-            if args.command is None:
-                build_parser().print_help()
-                return 0
+            if args.command is None:  # a command is required: the usage, on stderr, status 2 as argparse's errors
+                build_parser().print_help(sys.stderr)
+                return 2
             if args.command == "train":
                 group = parallel.init()
             return _run(args, group)
@@ -73,15 +74,25 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, group: parallel.Group) -> int:
     """The command ``args`` names, from its frozen description, with warnings as one line each."""
-    with warnings.catch_warnings():
-        warnings.showwarning = _warning_line
-        # overflow in a diverging run: the trainer's guard reports it once, as TrainingDiverged
-        warnings.simplefilter("ignore", RuntimeWarning)
+    with warnings_as_lines():
         if args.command == "train":
             return train.execute(TrainRun.from_args(args), group)
         if args.command == "evaluate":
             return evaluate.execute(EvaluateRun.from_args(args))
         return export.execute(ExportRun.from_args(args))
+
+
+@contextlib.contextmanager
+def warnings_as_lines() -> Iterator[None]:
+    """Within the block, each warning is one line on stderr (``anynet: warning: ...``), and the
+    floating-point warnings of a diverging run (overflow, invalid value, divide by zero) are
+    silent: the trainer's guard reports that once, as TrainingDiverged. Other RuntimeWarnings,
+    such as torch.compile's graph breaks, are shown.
+    """
+    with warnings.catch_warnings():
+        warnings.showwarning = _warning_line
+        warnings.filterwarnings("ignore", r"(overflow|invalid value|divide by zero) encountered", RuntimeWarning)
+        yield
 
 
 def _warning_line(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:

@@ -22,10 +22,13 @@ __all__ = ["MODELS", "OPTIMIZERS", "SCHEDULES", "ModelSpec", "build_model", "bui
 
 MODELS = {"mlp": MLP, "simple-convnet": SimpleConvNet, "lenet5": LeNet5, "deep-convnet": DeepConvNet,
           "alexnet": AlexNet, "vgg": VGG}
+"""``anynet train --model`` name -> the model class."""
 OPTIMIZERS = {name.lower(): getattr(optim, name) for name in (
     "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSProp", "AdaDelta", "Adam", "Nadam", "AdamW", "RAdam", "Lion",
     "LAMB")}
+"""``anynet train --optimizer`` name (lower case) -> the optimizer class."""
 SCHEDULES = ("constant", "cosine", "onecycle", "plateau")
+"""The ``anynet train --schedule`` choices: the learning rate held, cosine decay, one cycle, or halved on a plateau."""
 
 
 @dataclasses.dataclass(frozen=True)

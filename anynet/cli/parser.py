@@ -23,6 +23,7 @@ ENVIRONMENT = "\n".join((
     "are reused, not faulted in again)",
     "  ANYNET_MPIEXEC: the MPI launcher to use (default: the one the mpich wheel installed)",
 ))
+"""The environment variables the command reads, as ``anynet --help`` lists them."""
 
 _MPI = (
     "Several processes: 'mpiexec -n 4 anynet train ...' (pip install 'anynet[mpi]') trains on 4 processes "

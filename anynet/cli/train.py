@@ -15,7 +15,7 @@ from ..data import DataSet, data_spec, train_val_split
 from ..data.augment import named as named_augment
 from ..files import atomic_write
 from ..losses import SoftmaxWithLoss
-from ..training import Checkpoint, ReduceLROnPlateau, Trainer, TrainingDiverged, parallel, plot_history
+from ..training import Callback, Checkpoint, ReduceLROnPlateau, Trainer, TrainingDiverged, parallel, plot_history
 from .build import OPTIMIZERS, ModelSpec, build_schedule, load_data
 from .options import UsageError, available, check_augment, check_train_flags, pick
 
@@ -110,8 +110,8 @@ def execute(run: TrainRun, group: parallel.Group | None = None) -> int:
     updates = run.epochs * -(-len(train_set) // (run.batch_size or len(train_set)))
     with backend.device(group.device(run.device)) as dev:
         trainer = _trainer(run, group, updates)
-        if group.is_root:
-            print(_header(run, trainer, dev, group, len(train_set)), flush=True)
+        if group.is_root:  # first of the callbacks: said once fit has accepted the data and any --resume
+            trainer.callbacks.insert(0, _Banner(_header(run, trainer, dev, group, len(train_set)), _overwrites(run)))
         try:
             trainer.fit(train_set, val, epochs=run.epochs, batch_size=run.batch_size, augment=augment,
                         resume=run.resume)
@@ -149,6 +149,26 @@ def _trainer(run: TrainRun, group: parallel.Group, updates: int) -> Trainer:
         callbacks.insert(0, ReduceLROnPlateau(factor=0.5, patience=1))
     return Trainer(model, SoftmaxWithLoss(label_smoothing=run.label_smoothing), optimizer, verbose=run.verbose,
                    callbacks=callbacks, compile=run.compile, group=group, precision=run.precision)
+
+
+class _Banner(Callback):
+    """Prints the run's header line (and a note that the run replaces an earlier one) when training starts."""
+
+    def __init__(self, header: str, note: str | None):
+        self.lines = [header] + ([note] if note else [])
+
+    def on_train_begin(self, trainer: Trainer) -> None:
+        print("\n".join(self.lines), flush=True)
+
+
+def _overwrites(run: TrainRun) -> str | None:
+    """A note when ``run.out`` already holds a checkpoint that this run (not resuming it) replaces."""
+    if not os.path.exists(run.checkpoint):
+        return None
+    if run.resume and os.path.exists(run.resume) and os.path.samefile(run.resume, run.checkpoint):
+        return None
+    return (f"note: {run.out} holds an earlier run; its checkpoint, history and plot are replaced "
+            "(--out DIR keeps both, --resume continues it)")
 
 
 def _header(run: TrainRun, trainer: Trainer, dev: backend.Device, group: parallel.Group, samples: int) -> str:

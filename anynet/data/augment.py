@@ -34,6 +34,7 @@ class Augment:
 
     @property
     def name(self) -> str:
+        """The transform's name in messages: its class name."""
         return type(self).__name__
 
     def check(self, x: Any) -> None:

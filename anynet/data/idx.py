@@ -30,8 +30,10 @@ _TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E:
 # MNIST's largest file holds 47 MB (60000 images of 28x28 bytes); the limit leaves room for
 # larger IDX sets while refusing the gigabytes a hostile header may declare.
 MAX_BYTES = 1 << 30
+"""The default bound on the bytes ``read_idx`` inflates (1 GiB), whatever a header declares."""
 # Images and labels use 1 to 4 dimensions; NumPy itself stops at 64.
 MAX_DIMS = 16
+"""The most dimensions an IDX header may declare."""
 _CHUNK = 1 << 20  # what one read inflates at most
 
 

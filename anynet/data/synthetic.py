@@ -10,8 +10,15 @@ __all__ = ["linear_regression", "spiral"]
 def spiral(points_per_class: int = 100, classes: int = 3, seed: int = 1984, one_hot: bool = False):
     """The book's spiral: ``classes`` interleaved arms of 2-D points.
 
-    Returns host arrays x (N, 2) float32 and t, (N,) int64 labels or (N, classes)
-    float32 one-hot, with N = points_per_class * classes.
+    **Arguments:**
+
+    - ``points_per_class``: the points of each arm.
+    - ``classes``: the number of arms.
+    - ``seed``: the generator's seed (another seed: another draw, e.g. a held-out set).
+    - ``one_hot``: labels as one-hot rows instead of class indices.
+
+    **Returns:** host arrays x (N, 2) float32 and t, (N,) int64 labels or (N, classes) float32
+    one-hot, with N = points_per_class * classes.
     """
     rng = np.random.default_rng(seed)
     x = np.empty((points_per_class * classes, 2), dtype=np.float32)

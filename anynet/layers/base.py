@@ -96,6 +96,7 @@ class ParameterHolder(Snapshotting):
 
     @property
     def name(self) -> str:
+        """The name in messages: the class name."""
         return type(self).__name__
 
     @property
@@ -255,15 +256,33 @@ class Layer(ParameterHolder):
         return None
 
     def forward(self, x: Any, train: bool | None = None) -> Any:
+        """Compute the output and keep what ``backward`` needs.
+
+        **Arguments:**
+
+        - ``x``: the input batch, shaped as the layer's class docstring says.
+        - ``train``: True or False for this call; None uses the layer's mode (``train()`` / ``eval()``).
+
+        **Returns:** the output batch, in the namespace and on the device of ``x``.
+        """
         raise NotImplementedError
 
     def backward(self, dout: Any) -> Any:
+        """Backpropagate: the gradients of the parameters go to each ``p.grad``.
+
+        **Arguments:**
+
+        - ``dout``: the gradient of the loss with respect to the last ``forward``'s output (its shape).
+
+        **Returns:** the gradient with respect to the last ``forward``'s input (None for integer ids).
+        """
         raise NotImplementedError
 
     def __call__(self, x: Any, train: bool | None = None) -> Any:
         return self.forward(x, train)
 
     def is_training(self, train: bool | None) -> bool:
+        """Whether a call with ``train`` runs in training mode: ``train`` itself, or the layer's mode for None."""
         return self.training if train is None else bool(train)
 
     def train(self, mode: bool = True) -> "Layer":

@@ -14,7 +14,14 @@ __all__ = ["Affine", "Flatten", "MatMul"]
 
 
 class MatMul(Layer):
-    """x @ W without bias: x (N, in) -> (N, out). Parameters: W (in, out)."""
+    """x @ W without bias: x (N, in) -> (N, out). Parameters: W (in, out).
+
+    **Arguments:**
+
+    - ``in_size``, ``out_size``: the sizes of a sample in and out.
+    - ``weight_init``: "he" (default, for ReLU), "xavier" (sigmoid/tanh) or a standard deviation.
+    - ``dtype``: the parameters' dtype (default: the device context's, float32).
+    """
 
     def __init__(self, in_size: int, out_size: int, weight_init: str | float = "he", dtype: Any = None):
         super().__init__()
@@ -41,11 +48,23 @@ class MatMul(Layer):
 
 
 class Affine(MatMul):
-    """x @ W + b: x (N, in) -> (N, out). Parameters: W (in, out), b (out,).
+    """x @ W + b, the book's Affine: x (N, in) -> (N, out). Parameters: W (in, out), b (out,).
 
-    ``weight_init``: "he" (default, for ReLU), "xavier" (sigmoid/tanh) or a
-    standard deviation such as the book's 0.01. Inputs of more than two axes
-    are refused; put a ``Flatten`` in front of them.
+    Inputs of more than two axes are refused; put a ``Flatten`` in front of them.
+
+    **Arguments:**
+
+    - ``in_size``, ``out_size``: the sizes of a sample in and out.
+    - ``weight_init``: "he" (default, for ReLU), "xavier" (sigmoid/tanh) or a standard deviation
+      such as the book's 0.01.
+    - ``dtype``: the parameters' dtype (default: the device context's, float32).
+
+    ``forward(x)`` returns (N, out); ``backward(dout)`` assigns ``W.grad`` and ``b.grad`` and returns
+    dx (N, in). Example::
+
+        layer = anynet.Affine(784, 10)
+        y = layer.forward(np.zeros((32, 784), np.float32))     # (32, 10)
+        dx = layer.backward(np.ones_like(y))                   # (32, 784)
     """
 
     def __init__(self, in_size: int, out_size: int, weight_init: str | float = "he", dtype: Any = None):

@@ -190,9 +190,11 @@ class _HiddenStateCell(Cell):
     ``backward(dh_next)`` -> (dx, dh_prev)."""
 
     def forward(self, x, h_prev):
+        """One step: x (N, D), h_prev (N, H) -> h_next (N, H)."""
         return self._forward(x, (h_prev,))[0]
 
     def backward(self, dh_next):
+        """Back through the last step: dh_next (N, H) -> (dx, dh_prev); the weight gradients are assigned."""
         return self._backward((dh_next,))
 
 
@@ -218,9 +220,12 @@ class LSTM(Cell):
     spec = CellSpec(gates=4, n_state=2, cell=lstm_cell, cell_back=lstm_cell_back)
 
     def forward(self, x, h_prev, c_prev):
+        """One step: x (N, D), h_prev and c_prev (N, H) -> (h_next, c_next), each (N, H)."""
         return self._forward(x, (h_prev, c_prev))
 
     def backward(self, dh_next, dc_next):
+        """Back through the last step: dh_next, dc_next (N, H) -> (dx, dh_prev, dc_prev); assigns the weight
+        gradients."""
         return self._backward((dh_next, dc_next))
 
 

@@ -42,6 +42,7 @@ class Loss(Snapshotting):
 
     @property
     def name(self) -> str:
+        """The name in messages: the class name."""
         return type(self).__name__
 
     def __call__(self, y: Any, t: Any) -> Any:

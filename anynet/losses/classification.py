@@ -27,12 +27,16 @@ __all__ = [
 
 
 class SoftmaxWithLoss(Loss):
-    """Softmax followed by cross-entropy, from logits x (N, C).
+    """Softmax followed by cross-entropy, from logits x (N, C): the book's SoftmaxWithLoss.
 
-    ``t`` is (N,) class indices or (N, C) one-hot (or probability) rows.
-    Loss per sample: -log_softmax(x)[t] = -sum(t * log_softmax(x)); gradient:
-    softmax(x) - one_hot(t), divided by N for the mean. ``label_smoothing`` e
-    replaces the target rows by (1 - e) t + e / C.
+    ``forward(x, t)``: ``t`` is (N,) class indices or (N, C) one-hot (or probability) rows; returns
+    the loss, a 0-d array. Loss per sample: -log_softmax(x)[t] = -sum(t * log_softmax(x)).
+    ``backward(dout=1.0)`` returns dL/dx (N, C): softmax(x) - one_hot(t), divided by N for the mean.
+
+    **Arguments:**
+
+    - ``reduction``: "mean" (default), "sum", or "none" (the (N,) per-sample losses).
+    - ``label_smoothing``: e in [0, 1) replaces the target rows by (1 - e) t + e / C.
     """
 
     def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0):

@@ -16,8 +16,17 @@ _ACTIVATIONS = {"relu": ReLU, "leaky_relu": LeakyReLU, "elu": ELU, "sigmoid": Si
 class MLP(Sequential):
     """Affine - [BatchNorm] - activation - [Dropout], repeated per hidden size, then Affine.
 
-    x (N, input_size) -> scores (N, output_size). ``weight_init`` defaults to
-    "he" for ReLU-like activations and "xavier" for sigmoid and tanh.
+    x (N, input_size) -> scores (N, output_size); the book's MultiLayerNet(Extend).
+
+    **Arguments:**
+
+    - ``input_size``, ``output_size``: the sizes of a sample and of its scores.
+    - ``hidden_sizes``: the width of each hidden layer, e.g. ``[100, 100]``.
+    - ``activation``: "relu" (default), "leaky_relu", "elu", "sigmoid" or "tanh".
+    - ``dropout``: the rate of a Dropout after each activation (0: none).
+    - ``batchnorm``: a BatchNorm after each hidden Affine.
+    - ``weight_init``: as ``Affine``'s; None: "he" for ReLU-like activations, "xavier" for sigmoid and tanh.
+    - ``dtype``: the parameters' dtype.
     """
 
     def __init__(

@@ -15,9 +15,17 @@ __all__ = ["LAMB", "Adam", "AdamW", "Lion", "Nadam", "RAdam"]
 
 
 class Adam(Optimizer):
-    """m <- b1 m + (1 - b1) dW; v <- b2 v + (1 - b2) dW^2;
+    """Adam: m <- b1 m + (1 - b1) dW; v <- b2 v + (1 - b2) dW^2;
     W <- W - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps), t the update count.
-    Kingma & Ba, Algorithm 1, https://arxiv.org/abs/1412.6980"""
+    Kingma & Ba, Algorithm 1, https://arxiv.org/abs/1412.6980
+
+    **Arguments:**
+
+    - ``lr``: the learning rate, a number or a schedule ``lr(iteration) -> float``.
+    - ``beta1``, ``beta2``: the decay of the first and second moments, in [0, 1).
+    - ``eps``: added to the denominator.
+    - ``hooks``: gradient hooks run before each update (``WeightDecay``, ``ClipByNorm``, ...).
+    """
 
     slots = ("m", "v")
 

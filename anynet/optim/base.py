@@ -16,8 +16,10 @@ from .schedules import LR
 __all__ = ["Hook", "InPlaceStep", "Optimizer", "in_place", "in_place_steps", "one_minus_power", "run_rule_flat"]
 
 Hook = Callable[[Sequence[Parameter], list[Any]], list[Any]]
+"""A gradient hook: ``hook(params, grads) -> grads``, run in order before the update (``anynet.optim.hooks``)."""
 # step(opt, buffer, g, lr, t): a hand-written update of a whole FlatBuffer in place (see ``in_place``)
 InPlaceStep = Callable[["Optimizer", FlatBuffer, Any, Any, Any], None]
+"""An optimizer's in-place step on a FlatBuffer: ``step(opt, buffer, g, lr, t)`` (see ``in_place``)."""
 _IN_PLACE: dict[type, InPlaceStep] = {}
 
 
@@ -57,6 +59,7 @@ class Optimizer(Snapshotting):
 
     @property
     def name(self) -> str:
+        """The name in messages: the class name."""
         return type(self).__name__
 
     @property

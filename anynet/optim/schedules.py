@@ -27,6 +27,7 @@ __all__ = ["LR", "Constant", "CosineDecay", "OneCycle", "Schedule", "StepDecay",
 
 # What an optimizer takes as its learning rate: a number or a schedule.
 LR = Union[float, Callable[[int], float]]
+"""A learning rate: a number, or a schedule ``lr(iteration) -> float``."""
 
 
 class Schedule:

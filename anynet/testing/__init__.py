@@ -49,7 +49,9 @@ BACKENDS: dict[str, tuple[str, str | None]] = {
     "cupy": ("cuda:0", "cupy and an NVIDIA GPU"),
     "torchcuda": ("torch:cuda:0", "torch with CUDA and an NVIDIA GPU"),
 }
+"""Backend name -> (device spec, what to install when its library is missing)."""
 CPU_BACKENDS: tuple[str, ...] = ("numpy", "strict", "torch", "jax")
+"""The backends that need no GPU: NumPy, array-api-strict, PyTorch CPU, JAX CPU."""
 
 
 class BackendUnavailable(RuntimeError):

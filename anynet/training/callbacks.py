@@ -24,12 +24,15 @@ class Callback:
     """Base: every hook does nothing."""
 
     def on_train_begin(self, trainer: Any) -> None:
+        """Called when ``fit`` starts, after the data and any ``resume`` checkpoint are accepted."""
         pass
 
     def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, float]) -> None:
+        """Called after each finished epoch with its Python-float metrics ``logs`` (``loss``, ``val_loss``, ...)."""
         pass
 
     def on_train_end(self, trainer: Any) -> None:
+        """Called when ``fit`` ends (also after an early stop)."""
         pass
 
 

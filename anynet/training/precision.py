@@ -65,6 +65,7 @@ class Precision(StepPlugin):
 
     @property
     def name(self) -> str:
+        """The policy's name in messages: the compute dtype, and the master dtype when mixed."""
         return self.compute if not self.mixed else f"{self.compute} (master {self.master})"
 
     # -- the step plug-in ----------------------------------------------------------------------
@@ -76,6 +77,7 @@ class Precision(StepPlugin):
 
     @property
     def untraceable(self) -> str | None:
+        """Why this policy's step cannot be compiled yet (float16 loss scaling), or None."""
         if self.loss_scaler is None:
             return None
         return ("loss scaling (float16) keeps its scale outside the traced state and runs eager for now; "

@@ -34,6 +34,7 @@ class Progress:
                 pass
 
     def epoch_begin(self, epoch: int, epochs: int, samples: int) -> None:
+        """Start the display of epoch ``epoch`` of ``epochs`` over ``samples`` samples."""
         self._last = time.perf_counter()
         if self.use_bar:
             from tqdm.auto import tqdm
@@ -66,6 +67,7 @@ class Progress:
             self.bar = None
 
     def message(self, line: str) -> None:
+        """Report one line unless the display is off (``verbose=0``)."""
         if self.verbose:
             self.report(line)
 

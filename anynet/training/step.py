@@ -234,10 +234,12 @@ class CompiledStep:
             return self.fn(params, buffers, opt_state, key, batch)
 
     def state(self) -> tuple[list[Any], list[dict[str, Any]], dict[str, Any], Any]:
+        """(params, buffers, opt_state, key): the pure form's inputs, as ``TrainStep.state``."""
         return self.step.state()
 
     def write_back(self, params: Sequence[Any], buffers: Sequence[dict[str, Any]], opt_state: dict[str, Any],
                    key: Any) -> None:
+        """Store the pure form's outputs in the model, optimizer and generator, as ``TrainStep.write_back``."""
         self.step.write_back(params, buffers, opt_state, key)
 
     def run(self, x: Any, t: Any, weight: float = 1.0) -> tuple[Any, tuple[Any, Any]]:

@@ -48,3 +48,9 @@ def test_a_convolutional_checkpoint_on_data_that_are_no_images_is_refused(tmp_pa
     assert code == 2 and err.count("\n") == 1
     assert "its model description does not build: model 'lenet5' needs image data: use --data fashion-mnist or " \
            "--data mnist" in err
+
+
+def test_a_text_file_is_not_a_checkpoint_and_no_unsafe_load_is_suggested(tmp_path):
+    (tmp_path / "README.md").write_text("# anynet\n\nA text file, as a newcomer might pass by mistake.\n")
+    code, _, err = run_main(["evaluate", str(tmp_path / "README.md")])
+    assert code == 2 and "not a readable checkpoint" in err and "pickle" not in err, err

@@ -27,9 +27,24 @@ def run_main(argv):
     return code, out.getvalue(), err.getvalue()
 
 
-def test_no_command_prints_the_help(capsys):
-    assert main([]) == 0
-    assert "usage: anynet" in capsys.readouterr().out
+def test_no_command_prints_the_help_and_fails(capsys):
+    # a command is required: bare ``anynet`` used to exit 0, so a script calling it by mistake passed
+    assert main([]) == 2
+    assert "usage: anynet" in capsys.readouterr().err
+
+
+def test_warnings_are_one_line_and_only_floating_point_noise_is_silenced(capsys):
+    import warnings
+
+    import numpy as np
+
+    from anynet.cli import warnings_as_lines
+
+    with warnings_as_lines():
+        np.float32(3e38) * np.float32(10.0)  # overflow: the trainer's guard reports a diverged run once
+        warnings.warn("torch.compile: the training step does not compile into one graph", RuntimeWarning, stacklevel=1)
+    err = capsys.readouterr().err
+    assert err == "anynet: warning: torch.compile: the training step does not compile into one graph\n"
 
 
 def test_unknown_device_optimizer_and_model(tmp_path, capsys):

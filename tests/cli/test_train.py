@@ -136,6 +136,19 @@ def test_a_diverged_run_says_so_and_keeps_the_last_good_checkpoint(tmp_path):
     assert json.loads((tmp_path / "history.json").read_text()) == {}  # no good epoch in this run
 
 
+def test_a_refused_resume_prints_no_banner_and_a_replaced_run_is_noted(tmp_path):
+    assert run_main(["train", "--epochs", "1", "--out", str(tmp_path / "a"), "--verbose", "0"])[0] == 0
+    code, out, err = run_main(["train", "--epochs", "1", "--hidden", "7", "--out", str(tmp_path / "b"),
+                               "--verbose", "0", "--resume", str(tmp_path / "a" / "checkpoint.npz")])
+    assert code == 2 and "(2, 30) in the file, float32(2, 7) in the model" in err, err
+    assert out == ""  # refused before training starts: no "training ..." line
+    code, out, _ = run_main(["train", "--epochs", "1", "--out", str(tmp_path / "a"), "--verbose", "0"])
+    assert code == 0 and out.splitlines()[1].startswith(f"note: {tmp_path / 'a'} holds an earlier run"), out
+    code, out, _ = run_main(["train", "--epochs", "2", "--out", str(tmp_path / "a"), "--verbose", "0",
+                             "--resume", str(tmp_path / "a" / "checkpoint.npz")])
+    assert code == 0 and "note:" not in out  # continuing the run in place replaces nothing
+
+
 def test_float64_training_casts_the_model_and_the_checkpoint_evaluates_in_it(tmp_path):
     """The device context carries no precision: the Trainer is given it and casts float32-born weights."""
     code, out, err = run_main(["train", "--epochs", "2", "--precision", "float64", "--out", str(tmp_path),

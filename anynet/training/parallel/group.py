@@ -214,6 +214,7 @@ def _first_difference(theirs: Any, ours: Any) -> str:
 
 
 def count(a: Any) -> int:
+    """The number of elements of the array ``a`` (the product of its shape)."""
     n = 1
     for d in a.shape:
         n *= d
