@@ -29,6 +29,7 @@ import numpy as np
 from . import backend
 from .layers import Affine, BatchNorm, Conv, Embedding, TimeAffine, TimeGRU, TimeLSTM, TimeRNN
 from .layers.base import ParameterHolder, check_keys
+from .training.checkpoint import _to_host as to_host
 
 __all__ = ["from_torch_state_dict", "to_torch_state_dict"]
 
@@ -127,10 +128,10 @@ def from_torch_state_dict(model: Any, state_dict: dict[str, Any]) -> Any:
         if not set(names) <= given:
             continue  # reported with every other missing key below
         for mine, theirs, transposed in entries:
-            value = backend.to_numpy(state_dict[prefix + theirs])
+            value = to_host(state_dict[prefix + theirs], {}, theirs)  # a bfloat16 twin's tensors widened
             state[prefix + mine] = value.T if transposed else value
         if isinstance(layer, _RECURRENT):
-            state[prefix + "b"] = state[prefix + "b"] + backend.to_numpy(state_dict[prefix + "bias_hh_l0"])
+            state[prefix + "b"] = state[prefix + "b"] + to_host(state_dict[prefix + "bias_hh_l0"], {}, "bias_hh_l0")
     try:
         check_keys("from_torch_state_dict", {k: None for k in expected}, {k: None for k in given})
     except ValueError as err:

@@ -26,8 +26,9 @@ import numpy as np
 from . import backend
 from .files import atomic_write
 from .training.checkpoint import CheckpointError
+from .training.checkpoint import _to_host as to_host
 
-__all__ = ["load_weights", "save_weights"]
+__all__ = ["MAX_HEADER_BYTES", "load_weights", "read_header", "save_weights"]
 
 FORMAT = "anynet-weights"
 # safetensors' own reader refuses headers over 100 MB; a model's header is a few kilobytes
@@ -64,14 +65,11 @@ def save_weights(model: Any, path: str | os.PathLike) -> str:
     from safetensors.numpy import save
 
     path = os.fspath(path)
-    arrays, widened = {}, []
-    for key, value in model.state_dict().items():
-        if _dtype_name(value.dtype) == "bfloat16":
-            widened.append(key)
-            value = backend.namespace(value).astype(value, backend.device_of(value).float_dtype("float32"))
-        arrays[key] = np.ascontiguousarray(backend.to_numpy(value))
+    arrays, widened = {}, {}
+    for key, value in model.state_dict().items():  # bfloat16 widened as checkpoints widen it, and listed
+        arrays[key] = np.ascontiguousarray(to_host(value, widened, key))
     metadata = {"format": FORMAT, "anynet_version": _version(), "model": type(model).__name__,
-                "widened": json.dumps(widened)}
+                "widened": json.dumps(list(widened))}
     data = save(arrays, metadata=metadata)
     with atomic_write(path) as f:
         f.write(data)

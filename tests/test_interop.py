@@ -92,6 +92,14 @@ def test_on_torch_tensors_and_back_onto_another_device(cpu_backend):
     assert np.array_equal(host(model.state_dict()["3.W"]).T + 1, sd["3.weight"].numpy())
 
 
+def test_a_bfloat16_twin_loads_into_a_float32_model():
+    model = anynet.MLP(4, [6], 3)
+    twin = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.ReLU(), torch.nn.Linear(6, 3)).to(torch.bfloat16)
+    from_torch_state_dict(model, twin.state_dict())
+    assert str(model.state_dict()["0.W"].dtype) == "float32"
+    assert np.array_equal(host(model.state_dict()["0.W"]), twin[0].weight.detach().float().T.numpy())
+
+
 def test_the_lstm_biases_add_up_coming_in():
     model = anynet.SequenceClassifier(3, 4, 2, cell="lstm")
     twin = torch.nn.Sequential(torch.nn.LSTM(3, 4, batch_first=True))

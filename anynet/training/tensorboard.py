@@ -5,20 +5,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import numpy as np
-
-from .. import backend
 from ..validation import check_int
 from .callbacks import Callback
+from .checkpoint import _to_host as to_host
 
 __all__ = ["TensorBoard"]
-
-
-def _host(value: Any) -> np.ndarray:
-    """``value`` as a float host array (bfloat16, which NumPy lacks, widened to float32 on its device)."""
-    if str(value.dtype).rsplit(".", 1)[-1] == "bfloat16":
-        value = backend.namespace(value).astype(value, backend.device_of(value).float_dtype("float32"))
-    return np.asarray(backend.to_numpy(value))
 
 
 class TensorBoard(Callback):
@@ -73,10 +64,10 @@ class TensorBoard(Callback):
     def _histograms(self, model: Any, epoch: int) -> None:
         params = {id(p.data): p for p in model.params}
         for key, value in model.state_dict().items():
-            self.writer.add_histogram(f"weights/{key}", _host(value), epoch)
+            self.writer.add_histogram(f"weights/{key}", to_host(value, {}, key), epoch)  # bfloat16 widened
             p = params.get(id(value))
             if p is not None and p.grad is not None:
-                self.writer.add_histogram(f"grads/{key}", _host(p.grad), epoch)
+                self.writer.add_histogram(f"grads/{key}", to_host(p.grad, {}, key), epoch)
 
     def on_train_end(self, trainer: Any) -> None:
         if self.writer is not None:
