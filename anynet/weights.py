@@ -48,6 +48,15 @@ def _version() -> str:
     return str(getattr(sys.modules.get("anynet"), "__version__", "unknown"))
 
 
+def _safetensors_numpy(where: str) -> Any:
+    """safetensors' NumPy API, or an ImportError that says how to install it."""
+    try:
+        import safetensors.numpy
+    except ImportError as err:
+        raise ImportError(f"{where}: needs the safetensors package (pip install 'anynet[safetensors]')") from err
+    return safetensors.numpy
+
+
 def save_weights(model: Any, path: str | os.PathLike) -> str:
     """Write ``model``'s parameters and buffers to the ``.safetensors`` file ``path``, atomically.
 
@@ -62,8 +71,7 @@ def save_weights(model: Any, path: str | os.PathLike) -> str:
 
     **Returns:** the path written.
     """
-    from safetensors.numpy import save
-
+    save = _safetensors_numpy("save_weights").save
     path = os.fspath(path)
     arrays, widened = {}, {}
     for key, value in model.state_dict().items():  # bfloat16 widened as checkpoints widen it, and listed
@@ -170,8 +178,7 @@ def load_weights(model: Any, path: str | os.PathLike) -> Any:
 
     **Returns:** ``model``.
     """
-    from safetensors.numpy import load
-
+    load = _safetensors_numpy("load_weights").load
     path = os.fspath(path)
     own = model.state_dict()
     widened = _check_header(path, model, own)

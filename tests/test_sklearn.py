@@ -123,7 +123,7 @@ def test_bad_parameters_are_refused_when_fit_starts_and_change_nothing(params, m
     assert np.array_equal(est.predict_proba(X), before)
 
 
-@pytest.mark.parametrize("name", ["torch", "jax", "strict"])
+@pytest.mark.parametrize("name", ["torch", "jax", "strict", "cupy", "torchcuda"])
 def test_array_api_dispatch_trains_on_the_inputs_device_and_returns_its_arrays(name, monkeypatch):
     monkeypatch.setenv("SCIPY_ARRAY_API", "1")  # scikit-learn's dispatch asks for it (see above)
     dev = resolve_backend(name)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+import sys
 
 import numpy as np
 import pytest
@@ -136,3 +137,10 @@ def test_a_file_too_short_for_a_header(tmp_path):
     (tmp_path / "e.safetensors").write_bytes(b"\1\0")
     with pytest.raises(CheckpointError, match="holds 2 bytes, too few for a safetensors header"):
         load_weights(_net(0), tmp_path / "e.safetensors")
+
+
+def test_without_safetensors_the_error_says_how_to_install_it(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "safetensors.numpy", None)  # as if not installed
+    with pytest.raises(ImportError, match=r"save_weights: needs the safetensors package \(pip install"):
+        save_weights(_net(0), tmp_path / "m.safetensors")
+    assert not (tmp_path / "m.safetensors").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from typing import Any
 
@@ -28,8 +29,8 @@ class TensorBoard(Callback):
     - ``histograms``: epochs between histograms; 0 (default) writes none.
     - ``flush_secs``: how often the writer flushes at most (it also flushes at every epoch's end).
 
-    Needs ``tensorboardX`` (``pip install 'anynet[tensorboard]'``): an ImportError when training starts
-    without it.
+    Needs ``tensorboardX`` (``pip install 'anynet[tensorboard]'``): an ImportError when the callback is
+    built without it.
     """
 
     def __init__(self, logdir: str | os.PathLike, histograms: int = 0, flush_secs: int = 120):
@@ -38,15 +39,15 @@ class TensorBoard(Callback):
         self.logdir = os.fspath(logdir)
         self.histograms = check_int("TensorBoard", "histograms", histograms, 0)
         self.flush_secs = check_int("TensorBoard", "flush_secs", flush_secs, 1)
+        if importlib.util.find_spec("tensorboardX") is None:  # said here, before a run starts
+            raise ImportError("TensorBoard: needs tensorboardX (pip install 'anynet[tensorboard]')")
         self.writer: Any = None
 
     def on_train_begin(self, trainer: Any) -> None:
         if not trainer.writes_files:  # several processes: rank 0 writes
             return
-        try:
-            from tensorboardX import SummaryWriter
-        except ImportError as err:
-            raise ImportError("TensorBoard: needs tensorboardX (pip install 'anynet[tensorboard]')") from err
+        from tensorboardX import SummaryWriter
+
         self.writer = SummaryWriter(self.logdir, flush_secs=self.flush_secs)
 
     def on_epoch_end(self, trainer: Any, epoch: int, logs: dict[str, float]) -> None:

@@ -5,6 +5,7 @@ own event reader; histograms every N epochs; argument checks. (Rank 0 only under
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
@@ -75,3 +76,9 @@ def test_histograms_every_n_epochs_and_the_rate_a_schedule_or_a_plateau_gave(tmp
 def test_bad_arguments(kwargs, error, message):
     with pytest.raises(error, match=message):
         TensorBoard(**kwargs)
+
+
+def test_without_tensorboardx_the_callback_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorboardX", None)  # as if not installed
+    with pytest.raises(ImportError, match=r"TensorBoard: needs tensorboardX \(pip install 'anynet\[tensorboard\]'\)"):
+        TensorBoard("d")
