@@ -123,6 +123,16 @@ def test_bad_parameters_are_refused_when_fit_starts_and_change_nothing(params, m
     assert np.array_equal(est.predict_proba(X), before)
 
 
+def test_a_fit_refused_on_its_data_leaves_the_fitted_estimator_as_it_was():
+    X, y = _blobs()
+    est = NetClassifier(**TINY, random_state=0).fit(X, y)
+    model, before = est.model_, est.predict_proba(X)
+    with pytest.raises(ValueError, match="train_val_split: val=0.5 leaves 0 of 1 samples for validation"):
+        est.set_params(validation_split=0.5).fit(X[:1, :4], y[:1])  # refused after the new net was built
+    assert est.model_ is model and est.n_features_in_ == 6 and est.classes_.tolist() == ["cat", "dog", "emu"]
+    assert np.array_equal(est.set_params(validation_split=0.0).predict_proba(X), before)
+
+
 @pytest.mark.parametrize("name", ["torch", "jax", "strict", "cupy", "torchcuda"])
 def test_array_api_dispatch_trains_on_the_inputs_device_and_returns_its_arrays(name, monkeypatch):
     monkeypatch.setenv("SCIPY_ARRAY_API", "1")  # scikit-learn's dispatch asks for it (see above)

@@ -174,8 +174,19 @@ class NetEstimator(BaseEstimator):
 
     def _train(self, X: Any, y: Any, partial: bool, classes: Any = None) -> NetEstimator:
         """``fit`` (``partial=False``: a new model, ``epochs`` epochs) or ``partial_fit`` (one more epoch of
-        the fitted model, or of a new one)."""
+        the fitted model, or of a new one). A refused call leaves the estimator as it was: its fitted
+        attributes are put back (a new model is built beside the old one; the Trainer refuses before it
+        changes a model it trains on)."""
         self._check_params()
+        before = dict(self.__dict__)
+        try:
+            return self._train_checked(X, y, partial, classes)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+
+    def _train_checked(self, X: Any, y: Any, partial: bool, classes: Any) -> NetEstimator:
         source = input_device(X)
         first = not (partial and hasattr(self, "model_"))
         if not first:

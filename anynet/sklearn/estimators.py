@@ -26,7 +26,9 @@ class NetClassifier(ClassifierMixin, NetEstimator):
     ``Pipeline``, ``GridSearchCV`` and ``cross_val_score``. With ``sklearn.set_config(array_api_dispatch=True)``
     and PyTorch, CuPy, JAX or array-api-strict arrays, it trains on their device and returns arrays of
     their library (labels of a numeric ``classes_``; string labels come back as NumPy).
-    Fitted: ``model_``, ``trainer_``, ``classes_``, ``history_``, ``n_features_in_``.
+    Fitted: ``model_`` (the network), ``trainer_``, ``classes_``, ``history_`` (the epochs' figures),
+    ``n_features_in_``, ``sample_shape_`` (one sample as the network reads it), ``fit_device_`` (the device
+    of the data ``fit`` saw under array-API dispatch, else "cpu").
 
     **Arguments:**
 
@@ -118,7 +120,7 @@ class NetRegressor(RegressorMixin, NetEstimator):
     in X's float dtype. Works with ``clone``, ``Pipeline``, ``GridSearchCV`` and ``cross_val_score``;
     under ``sklearn.set_config(array_api_dispatch=True)`` it trains on the device of PyTorch, CuPy,
     JAX or array-api-strict arrays and returns arrays of their library.
-    Fitted: ``model_``, ``trainer_``, ``n_outputs_``, ``history_``, ``n_features_in_``.
+    Fitted: those of ``NetClassifier`` but ``classes_``, and ``n_outputs_`` (the columns of y).
 
     **Arguments:** those of ``NetClassifier``, except that ``loss=None`` is ``MeanSquaredError()``.
     """
