@@ -140,9 +140,11 @@ def test_array_api_dispatch_trains_on_the_inputs_device_and_returns_its_arrays(n
     X, y = make_classification(40, 5, random_state=0)
     Xd, yd = anynet.to_device(X, dev), anynet.to_device(y, dev)
     Xr, yr = make_regression(40, 5, n_targets=2, random_state=0)
+    # one batch shape and SGD: JAX compiles each operation on first use for each shape (~50 ms each here)
+    full = {**TINY, "batch_size": None, "optimizer": "sgd", "lr": 0.1}
     with sklearn.config_context(array_api_dispatch=True):
-        clf = NetClassifier(**TINY, random_state=0).fit(Xd, yd)
-        reg = NetRegressor(**TINY, random_state=0).fit(anynet.to_device(Xr, dev), anynet.to_device(yr, dev))
+        clf = NetClassifier(**full, random_state=0).fit(Xd, yd)
+        reg = NetRegressor(**full, random_state=0).fit(anynet.to_device(Xr, dev), anynet.to_device(yr, dev))
         proba, labels = clf.predict_proba(Xd), clf.predict(Xd)
         pred = reg.predict(anynet.to_device(Xr, dev))
         score = clf.score(Xd, yd)
@@ -155,5 +157,5 @@ def test_array_api_dispatch_trains_on_the_inputs_device_and_returns_its_arrays(n
     assert str(proba.dtype).endswith(str(Xd.dtype).rsplit(".", 1)[-1]) and tuple(proba.shape) == (40, 2)
     assert tuple(pred.shape) == (40, 2) and isinstance(score, float)
     # the same fit on the host gives the same numbers (the weights are drawn on the host from the seed)
-    host = NetClassifier(**TINY, random_state=0).fit(X, y)
+    host = NetClassifier(**full, random_state=0).fit(X, y)
     np.testing.assert_allclose(anynet.to_numpy(proba), host.predict_proba(X), rtol=1e-4, atol=1e-5)
