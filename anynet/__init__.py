@@ -97,6 +97,7 @@ from .testing.gradcheck import numerical_gradient
 from .training import CheckpointError, Trainer, TrainingDiverged, compile_step, parallel
 from .training.precision import LossScaler, Precision
 from .validation import debug
+from .weights import load_weights, save_weights
 
 __version__ = "0.1.0"
 
@@ -126,6 +127,7 @@ __all__ = [
     # models and training
     "AlexNet", "DeepConvNet", "LanguageModel", "LeNet5", "MLP", "SequenceClassifier", "SimpleConvNet",
     "TwoLayerNet", "VGG", "CheckpointError", "Trainer", "TrainingDiverged", "Seq2seq", "TransformerLM", "compile_step",
+    "load_weights", "save_weights",
     # submodules
     "data", "export", "functional", "layers", "losses", "models", "optim", "parallel", "training",
 ]

@@ -73,10 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--device", default="cpu")
     ev.add_argument("--data-dir")
     ev.add_argument("--no-download", action="store_true")
-    ex = sub.add_parser("export", help="write a checkpoint of 'anynet train' as an ONNX file (needs anynet[onnx])",
+    ex = sub.add_parser("export", help="write a checkpoint of 'anynet train' as an ONNX file (needs anynet[onnx]) "
+                        "or, to OUT.safetensors, its weights (needs anynet[safetensors])",
                         epilog=ENVIRONMENT, formatter_class=_Paragraphs)
     ex.add_argument("checkpoint")
-    ex.add_argument("out", help="the .onnx file to write")
+    ex.add_argument("out", help="the .onnx file to write, or a .safetensors file of the weights")
     ex.add_argument("--input-shape", help="one example's shape, e.g. 1,28,28 (default: the training data's)")
     ex.add_argument("--batch", type=int, help="a fixed batch size (default: any, a symbolic batch axis)")
     ex.add_argument("--traced", action="store_true",
@@ -125,6 +126,8 @@ def _run_flags(train: argparse.ArgumentParser) -> None:
     train.add_argument("--verbose", type=int, default=1)
     train.add_argument("--compile", action="store_true",
                        help="compile the training step (jax.jit on jax:..., torch.compile on torch:...)")
+    train.add_argument("--tensorboard", metavar="DIR",
+                       help="write TensorBoard event files of each epoch's figures to DIR (needs anynet[tensorboard])")
 
 
 def _per_data(field: str) -> str:

@@ -16,6 +16,7 @@ from ..data.augment import named as named_augment
 from ..files import atomic_write
 from ..losses import SoftmaxWithLoss
 from ..training import Callback, Checkpoint, ReduceLROnPlateau, Trainer, TrainingDiverged, parallel, plot_history
+from ..training.tensorboard import TensorBoard
 from .build import OPTIMIZERS, ModelSpec, build_schedule, load_data
 from .options import UsageError, available, check_augment, check_train_flags, pick
 
@@ -55,6 +56,7 @@ class TrainRun:
     download: bool
     verbose: int
     compile: bool
+    tensorboard: str | None = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> TrainRun:
@@ -80,7 +82,7 @@ class TrainRun:
                    out=args.out or os.path.join("runs", f"{args.data}-{args.model}"),
                    checkpoint_every=args.checkpoint_every or max(1, epochs // 10), resume=args.resume,
                    data_dir=args.data_dir, download=not args.no_download, verbose=args.verbose,
-                   compile=args.compile)
+                   compile=args.compile, tensorboard=args.tensorboard)
 
     @property
     def checkpoint(self) -> str:
@@ -147,6 +149,8 @@ def _trainer(run: TrainRun, group: parallel.Group, updates: int) -> Trainer:
     callbacks: list[Any] = [Checkpoint(run.checkpoint, every=run.checkpoint_every, metadata=run.metadata())]
     if run.schedule == "plateau":  # before the checkpoint, which then keeps the lowered rate
         callbacks.insert(0, ReduceLROnPlateau(factor=0.5, patience=1))
+    if run.tensorboard:  # first: it logs the rate each epoch used, before a plateau lowers it
+        callbacks.insert(0, TensorBoard(run.tensorboard))
     return Trainer(model, SoftmaxWithLoss(label_smoothing=run.label_smoothing), optimizer, verbose=run.verbose,
                    callbacks=callbacks, compile=run.compile, group=group, precision=run.precision)
 
