@@ -90,6 +90,7 @@ class Trainer:
         # does not count (an interrupt there leaves it so, and no checkpoint is written of it)
         self.partial_epoch = False
         self.compile = compile
+        self.prefetch = 0  # batches prepared ahead, as the last fit or evaluate asked
         self._step: TrainStep | CompiledStep | None = None
         # the random streams every draw of this trainer's runs takes (shuffles, dropout masks,
         # augmentation), saved in its checkpoints: the ones in use where it is built by default
@@ -151,10 +152,13 @@ class Trainer:
 
     def fit(self, train: DataSet | tuple, val: DataSet | tuple | None = None, *, epochs: int = 1,
             batch_size: int | None = 100, shuffle: bool = True, augment: Any = None,
-            resume: Any = None) -> dict[str, list[float]]:
+            resume: Any = None, prefetch: int = 0) -> dict[str, list[float]]:
         """Train until ``epochs`` epochs are done in total; returns ``history``.
 
-        ``train`` and ``val`` are DataSets or ``(x, t)`` pairs of host arrays.
+        ``train`` and ``val`` are DataSets (``ArrayFiles`` and ``ImageFolder`` too: read batch by
+        batch) or ``(x, t)`` pairs of host arrays (a ``numpy.memmap`` too).
+        ``prefetch``: batches prepared ahead in a background thread while the model computes
+        (``DataLoader(prefetch=...)``: the same batches in the same order).
         ``augment``: a transform of the training batches (``anynet.data.augment``); validation
         and evaluation see the data as it is. ``resume``: a checkpoint path to continue from
         exactly (model, optimizer, RNG, epoch, history). Raises ``TrainingDiverged`` when the loss becomes NaN or Inf.
@@ -164,6 +168,7 @@ class Trainer:
         epochs = check_int("Trainer.fit", "epochs", epochs, 0)
         train = as_dataset(train, "train")
         val = None if val is None else as_dataset(val, "val")
+        self.prefetch = check_int("Trainer.fit", "prefetch", prefetch, 0)
         with self.group.guard((TrainingDiverged,)), backend.use_streams(self.streams):
             return self._fit(train, val, epochs, batch_size, shuffle, augment, resume)
 
@@ -218,7 +223,7 @@ class Trainer:
         shard = self.parallel.shard if sharded else None
         return DataLoader(data, batch_size, shuffle=shuffle, device=self.model.device, dtype=self.precision.compute,
                           target_dtype=self.precision.master, augment=augment, shard=shard,
-                          seed=self.parallel.shuffle_seed if shard is not None else None)
+                          seed=self.parallel.shuffle_seed if shard is not None else None, prefetch=self.prefetch)
 
     def _check_data(self, where: str, *sets: DataSet | None) -> None:
         """Refuse empty data and embedding ids out of range, then run one sample of each set
@@ -339,10 +344,11 @@ class Trainer:
                 size = batch.x.shape[0]
             yield batch
 
-    def evaluate(self, data: DataSet | tuple, *, batch_size: int = 1000) -> tuple[float, float]:
+    def evaluate(self, data: DataSet | tuple, *, batch_size: int = 1000, prefetch: int = 0) -> tuple[float, float]:
         """Mean loss and accuracy (NaN with ``accuracy=False``) over ``data`` (a DataSet or an
-        ``(x, t)`` pair of host arrays) in inference mode."""
+        ``(x, t)`` pair of host arrays) in inference mode; ``prefetch`` as in ``fit``."""
         data = as_dataset(data, "evaluate")
+        self.prefetch = check_int("Trainer.evaluate", "prefetch", prefetch, 0)
         loader = self._loader(data, batch_size, False)
         self._check_data("evaluate", data)
         self.precision.prepare(self.model)
