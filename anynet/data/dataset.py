@@ -116,6 +116,11 @@ class DataLoader:
     the same batches in the same order.
 
     ``augment``: a transform applied to every x batch on its device (``anynet.data.augment``).
+    ``host_transform``: ``f(x, rng) -> x`` applied to every x batch on the host, as NumPy arrays,
+    before the copy to the device (in the prefetch threads when prefetching): augmentation that is
+    cheaper on the CPU, or a decoding step. ``rng`` is a ``numpy.random.Generator`` seeded for that
+    batch alone (from the pass's draw of the seeded host generator, or from ``(seed, epoch, rank)``),
+    so the batches do not depend on the threads. A loader with one never keeps the data on the device.
 
     ``shard=(rank, size)``: this process's part of a run of ``size`` processes. Every process
     orders the set alike (with ``shuffle``, the permutation drawn from ``(seed, epoch)``: set
@@ -139,7 +144,8 @@ class DataLoader:
                  drop_last: bool = False, device: Any = None, resident: bool | None = None,
                  augment: Callable[[Any], Any] | None = None, shard: tuple[int, int] | None = None,
                  seed: int | None = None,
-                 dtype: str | None = None, target_dtype: str | None = None, prefetch: int = 0, workers: int = 1):
+                 dtype: str | None = None, target_dtype: str | None = None, prefetch: int = 0, workers: int = 1,
+                 host_transform: Callable[[Any, Any], Any] | None = None):
         self.data = as_dataset(data)
         n = len(self.data)
         if batch_size is not None:
@@ -167,6 +173,10 @@ class DataLoader:
         self.dtype, self.target_dtype = dtype, target_dtype
         self.prefetch = check_int("DataLoader", "prefetch", prefetch, 0)
         self.workers = check_int("DataLoader", "workers", workers, 1)
+        if host_transform is not None and (not callable(host_transform) or resident):
+            raise ValueError(f"DataLoader: host_transform must be a callable f(x, rng) of host batches, which "
+                             f"excludes resident=True; got {host_transform!r} with resident={resident!r}")
+        self.host_transform = host_transform
 
     def __len__(self) -> int:
         return len(self._bounds())
@@ -206,7 +216,8 @@ class DataLoader:
         """Whether passes on ``dev`` keep the data set there (see ``resident``)."""
         if self.resident is not None:
             return self.resident
-        if not self.data.in_memory:  # a memory map or files: read batch by batch, never uploaded whole
+        # a memory map or files: read batch by batch, never uploaded whole; a host transform needs host batches
+        if not self.data.in_memory or self.host_transform is not None:
             return False
         return self.data.x.nbytes + self.data.t.nbytes <= backend.as_device(dev).executor.data_budget
 
@@ -224,18 +235,32 @@ class DataLoader:
             for x, t, weight in self._gathered(dev, order):
                 yield _cast(dev, x, x_dtype), _cast(dev, t, t_dtype), weight
             return
-        slices = list(self._slices())
+        slices, seeds = list(self._slices()), self._transform_seeds()
         tasks = [functools.partial(self._load, dev, slice(start, stop) if order is None else order[start:stop],
-                                   x_dtype, t_dtype, self.prefetch > 0) for start, stop, _ in slices]
+                                   x_dtype, t_dtype, self.prefetch > 0, None if seeds is None else [*seeds, i])
+                 for i, (start, stop, _) in enumerate(slices)]
         loaded = prefetched(tasks, self.prefetch, self.workers) if self.prefetch else (task() for task in tasks)
         for (x, t), (_, _, weight) in zip(loaded, slices):
             yield x, t, weight
 
-    def _load(self, dev: backend.Device, idx: Any, x_dtype: Any, t_dtype: Any, ahead: bool) -> tuple[Any, Any]:
-        """One batch read from the host data (a gather; from the files for a memory map), on ``dev``
-        in its dtypes; ``ahead``: in a prefetch thread, through the device's overlapping copy."""
+    def _transform_seeds(self) -> list[int] | None:
+        """The seed of this pass's host transforms (each batch's adds its number), None without one."""
+        if self.host_transform is None:
+            return None
+        if self.seed is not None:
+            return [self.seed, self.epoch, self.shard[0]]
+        return [int(backend.host_rng().integers(2**62))]
+
+    def _load(self, dev: backend.Device, idx: Any, x_dtype: Any, t_dtype: Any, ahead: bool,
+              seed: list[int] | None) -> tuple[Any, Any]:
+        """One batch read from the host data (a gather; from the files for a memory map), through the
+        host transform, on ``dev`` in its dtypes; ``ahead``: in a prefetch thread, through the
+        device's overlapping copy."""
+        x = self.data.x[idx]
+        if seed is not None:
+            x = np.asarray(self.host_transform(x, np.random.default_rng(seed)))
         with dev.scope():
-            x, t = (_upload(dev, a, ahead) for a in (self.data.x[idx], self.data.t[idx]))
+            x, t = (_upload(dev, a, ahead) for a in (x, self.data.t[idx]))
             return _cast(dev, x, x_dtype), _cast(dev, t, t_dtype)
 
     def _gathered(self, dev: backend.Device, order: Any) -> Iterator[tuple[Any, Any]]:

@@ -57,6 +57,28 @@ def test_prefetched_batches_equal_the_plain_loaders(cpu_backend, tmp_path, sourc
     assert _threads() == []
 
 
+def _flip_some(x, rng):
+    """A host augmentation: each image mirrored left-right with probability 1/2."""
+    flip = rng.random(len(x)) < 0.5
+    return np.where(flip[:, None, None, None], x[..., ::-1], x)
+
+
+def test_a_host_transform_in_the_threads_gives_the_plain_loaders_batches(tmp_path):
+    x = np.random.default_rng(2).standard_normal((40, 1, 3, 4)).astype(np.float32)
+    write_shards(x, np.arange(40), tmp_path, shard_size=15)
+    plain = _passes(DataLoader(ArrayFiles(tmp_path), 6, host_transform=_flip_some))
+    ahead = _passes(DataLoader(ArrayFiles(tmp_path), 6, host_transform=_flip_some, prefetch=4, workers=2))
+    for (px, pt, _), (ax, at, _) in zip(plain, ahead, strict=True):
+        np.testing.assert_array_equal(px, ax)
+        np.testing.assert_array_equal(pt, at)
+    images = [(img, x[i]) for px, pt, _ in plain for i, img in zip(pt, px)]
+    flipped = sum(not np.array_equal(img, orig) for img, orig in images)
+    assert 10 < flipped < 70 and all(np.array_equal(img, orig) or np.array_equal(img, orig[..., ::-1])
+                                     for img, orig in images)
+    with pytest.raises(ValueError, match="host_transform must be a callable f.x, rng. of host batches"):
+        DataLoader((x, np.arange(40)), host_transform=_flip_some, resident=True)
+
+
 def test_each_shard_of_a_prefetched_pass_is_the_plain_shard(tmp_path):
     rng = np.random.default_rng(1)
     x, t = rng.standard_normal((37, 3)).astype(np.float32), rng.integers(0, 3, 37)

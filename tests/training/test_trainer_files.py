@@ -16,12 +16,17 @@ def _weights(model) -> list[np.ndarray]:
     return [host(p.data).copy() for p in model.params]
 
 
-def _spiral_run(data, epochs=3, prefetch=0, seed=0, tmp_path=None, resume=None):
+def _jitter(x, rng):
+    """A host augmentation of spiral points: a little noise, drawn per batch."""
+    return x + rng.normal(0.0, 0.01, x.shape).astype(np.float32)
+
+
+def _spiral_run(data, epochs=3, prefetch=0, seed=0, tmp_path=None, resume=None, host_transform=None):
     anynet.seed(seed)
     net = anynet.MLP(2, [16], 3, dropout=0.1)  # dropout draws on the device between the batches
     callbacks = [Checkpoint(tmp_path / "ck.npz")] if tmp_path is not None else []
     trainer = anynet.Trainer(net, anynet.SoftmaxWithLoss(), anynet.Adam(lr=0.01), callbacks=callbacks, verbose=0)
-    trainer.fit(data, epochs=epochs, batch_size=32, prefetch=prefetch, resume=resume)
+    trainer.fit(data, epochs=epochs, batch_size=32, prefetch=prefetch, resume=resume, host_transform=host_transform)
     return net, trainer
 
 
@@ -34,16 +39,20 @@ def test_files_and_prefetch_train_to_the_weights_of_arrays_in_memory(cpu_backend
         for a, b in zip(_weights(memory), _weights(net)):
             np.testing.assert_array_equal(a, b)
         assert trainer.history["loss"] == m_trainer.history["loss"]
+    jittered = _spiral_run((x, t), host_transform=_jitter)[0]
+    assert not np.array_equal(_weights(jittered)[0], _weights(memory)[0])  # the transform is applied
     assert m_trainer.evaluate(ArrayFiles(tmp_path), prefetch=1) == m_trainer.evaluate((x, t))
 
 
 def test_a_prefetched_run_on_files_resumes_exactly(tmp_path):
+    """With a host augmentation run in the prefetch threads, against a straight run without them."""
     x, t = anynet.data.spiral(points_per_class=40)
     write_shards(x, t, tmp_path / "data", shard_size=64)
     files = ArrayFiles(tmp_path / "data")
-    straight, s_trainer = _spiral_run((x, t), epochs=4)
-    _spiral_run(files, epochs=2, prefetch=2, tmp_path=tmp_path)
-    resumed, r_trainer = _spiral_run(files, epochs=4, prefetch=2, seed=99, resume=tmp_path / "ck.npz")
+    straight, s_trainer = _spiral_run((x, t), epochs=4, host_transform=_jitter)
+    _spiral_run(files, epochs=2, prefetch=2, tmp_path=tmp_path, host_transform=_jitter)
+    resumed, r_trainer = _spiral_run(files, epochs=4, prefetch=2, seed=99, resume=tmp_path / "ck.npz",
+                                     host_transform=_jitter)
     assert r_trainer.epoch == 4
     for a, b in zip(_weights(straight), _weights(resumed)):
         np.testing.assert_array_equal(a, b)
