@@ -29,7 +29,7 @@ from .images import fashion_mnist, mnist
 from .shards import INDEX, ArrayFiles, ShardError
 from .synthetic import spiral
 
-__all__ = ["DATASETS", "DataSpec", "Defaults", "data_spec"]
+__all__ = ["DATASETS", "DataSpec", "Defaults", "data_spec", "folder_spec"]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -25,7 +25,7 @@ from ..validation import check_int
 from .dataset import DataSet
 from .rows import Rows
 
-__all__ = ["ArrayFiles", "ShardError", "ShardedRows", "write_shards"]
+__all__ = ["ArrayFiles", "ShardError", "ShardedRows", "read_index", "write_shards"]
 
 FORMAT, VERSION = "anynet-shards", 1
 INDEX = "index.json"
