@@ -346,6 +346,31 @@ def run_throughput(args: argparse.Namespace, devices: list[anynet.Device], resul
             gc.collect()
 
 
+def run_prefetch(args: argparse.Namespace, devices: list[anynet.Device], results: Results, t0: float) -> None:
+    """Batches prepared ahead against the plain loader on each device (benchmarks/data_prefetch.py)."""
+    import tempfile
+
+    from benchmarks import data_prefetch as prefetch
+
+    batch, steps, repeats, n = (16, 4, 2, 256) if args.quick else (256, 20, 5, 8192)
+    results.data["prefetch"] = []
+    results.lines("", f"## Batches prepared ahead: SimpleConvNet on memory-mapped shards, host augmentation, "
+                  f"{steps} steps a pass, median of {repeats} alternating passes", "", *prefetch.TABLE)
+    with tempfile.TemporaryDirectory() as tmp:
+        files = prefetch.make_files(tmp, n)
+        for dev in devices:
+            if args.time_limit and time.perf_counter() - t0 > args.time_limit:
+                results.lines(f"| {dev.name} | {batch} | not measured: --time-limit {args.time_limit} s |")
+                continue
+            try:
+                row = prefetch.measure(dev, files, batch, steps, repeats)
+                results.add("prefetch", row, prefetch.line(row))
+            except Exception as err:  # noqa: BLE001 - one row's failure is written; the others still run
+                traceback.print_exc()
+                results.add("prefetch", {"device": dev.name, "error": f"{type(err).__name__}: {err}"},
+                            f"| {dev.name} | {batch} | error: {type(err).__name__}: {str(err)[:200]} |")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda", help="anynet's device (default cuda: CuPy)")
@@ -376,6 +401,7 @@ def main(argv: list[str] | None = None) -> None:
         run_agreement(args, devices, results, t0)
     if devices:
         run_throughput(args, devices, results, t0, repeats, block_s)
+        run_prefetch(args, devices, results, t0)
     print(f"wrote {results.md} and {results.json} in {time.perf_counter() - t0:.0f} s", flush=True)
     sys.exit(1 if broken else 0)
 

@@ -102,7 +102,8 @@ class ModelSpec:
         if not isinstance(config, dict):
             return False
         model, data = config.get("model"), config.get("data")
-        return isinstance(model, str) and model in MODELS and isinstance(data, str) and data in DATASETS
+        return isinstance(model, str) and model in MODELS and isinstance(data, str) and (
+            data in DATASETS or os.path.isdir(data))
 
     @classmethod
     def from_metadata(cls, config: Mapping[str, Any], data: str | None = None) -> ModelSpec:

@@ -4,6 +4,7 @@ the help states come from the data-set registry, so they cannot drift from the o
 from __future__ import annotations
 
 import argparse
+import os
 import textwrap
 from typing import Any
 
@@ -69,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("evaluate", help="test accuracy of a checkpoint written by 'anynet train'",
                         epilog=ENVIRONMENT, formatter_class=_Paragraphs)
     ev.add_argument("checkpoint")
-    ev.add_argument("--data", choices=list(DATASETS), help="default: the data set it was trained on")
+    ev.add_argument("--data", type=_data_name, help="default: the data set it was trained on")
     ev.add_argument("--device", default="cpu")
     ev.add_argument("--data-dir")
     ev.add_argument("--no-download", action="store_true")
@@ -88,7 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _model_flags(train: argparse.ArgumentParser) -> None:
     """What ``anynet train`` builds: the data, the model and the optimizer."""
     train.add_argument("--model", default="mlp", choices=list(MODELS))
-    train.add_argument("--data", default="spiral", choices=list(DATASETS))
+    train.add_argument("--data", default="spiral", type=_data_name,
+                       help=f"{', '.join(DATASETS)}, or a folder: shards of anynet.data.write_shards or images in "
+                       "one folder per class (whole, or in train/ and test/ sub-folders)")
     train.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, torch:cpu, jax:cpu, ...")
     train.add_argument("--epochs", type=int, help=f"default: {_per_data('epochs')}")
     train.add_argument("--batch-size", type=int, help=f"0 for full-batch; default: {_per_data('batch_size')}")
@@ -124,6 +127,7 @@ def _run_flags(train: argparse.ArgumentParser) -> None:
     train.add_argument("--data-dir", help="folder holding the IDX files")
     train.add_argument("--no-download", action="store_true", help="never download missing data")
     train.add_argument("--verbose", type=int, default=1)
+    train.add_argument("--prefetch", type=int, default=0, help="batches prepared ahead in a background thread")
     train.add_argument("--compile", action="store_true",
                        help="compile the training step (jax.jit on jax:..., torch.compile on torch:...)")
     train.add_argument("--tensorboard", metavar="DIR",
@@ -137,6 +141,13 @@ def _per_data(field: str) -> str:
     for name, spec in DATASETS.items():
         by_value.setdefault(getattr(spec.defaults, field), []).append(name)
     return ", ".join(f"{value} on {' and '.join(names)}" for value, names in by_value.items())
+
+
+def _data_name(text: str) -> str:
+    if text not in DATASETS and not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from {', '.join(DATASETS)}, "
+                                         "or name a folder of shards or images)")
+    return text
 
 
 def _optimizer_name(text: str) -> str:

@@ -57,6 +57,7 @@ class TrainRun:
     verbose: int
     compile: bool
     tensorboard: str | None = None
+    prefetch: int = 0
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> TrainRun:
@@ -79,10 +80,10 @@ class TrainRun:
                    lr=pick(args.lr, default.lr), schedule=args.schedule, augment=args.augment,
                    label_smoothing=args.label_smoothing, val_fraction=val_fraction, limit=args.limit,
                    seed=args.seed, precision=args.precision,
-                   out=args.out or os.path.join("runs", f"{args.data}-{args.model}"),
+                   out=args.out or os.path.join("runs", f"{_folder_name(args.data)}-{args.model}"),
                    checkpoint_every=args.checkpoint_every or max(1, epochs // 10), resume=args.resume,
                    data_dir=args.data_dir, download=not args.no_download, verbose=args.verbose,
-                   compile=args.compile, tensorboard=args.tensorboard)
+                   compile=args.compile, tensorboard=args.tensorboard, prefetch=args.prefetch)
 
     @property
     def checkpoint(self) -> str:
@@ -116,7 +117,7 @@ def execute(run: TrainRun, group: parallel.Group | None = None) -> int:
             trainer.callbacks.insert(0, _Banner(_header(run, trainer, dev, group, len(train_set)), _overwrites(run)))
         try:
             trainer.fit(train_set, val, epochs=run.epochs, batch_size=run.batch_size, augment=augment,
-                        resume=run.resume)
+                        resume=run.resume, prefetch=run.prefetch)
         except TrainingDiverged:
             if group.is_root:
                 _write_history(trainer.history, run.out)
@@ -125,6 +126,11 @@ def execute(run: TrainRun, group: parallel.Group | None = None) -> int:
     if group.is_root:
         _report(run, trainer, test_loss, test_acc)
     return 0
+
+
+def _folder_name(data: str) -> str:
+    """A data set's name, or the last part of a data folder's path, as the run folder names it."""
+    return os.path.basename(os.path.normpath(data))
 
 
 def _data(run: TrainRun, group: parallel.Group) -> tuple[DataSet, DataSet | None, DataSet]:

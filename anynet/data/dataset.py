@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -9,6 +11,8 @@ import numpy as np
 from .. import backend
 from ..validation import check_bool, check_float, check_int
 from .augment import Augment
+from .prefetch import prefetched
+from .rows import Rows
 
 __all__ = ["Batch", "DataLoader", "DataSet", "as_dataset", "train_val_split"]
 
@@ -21,14 +25,21 @@ class DataSet:
     """
 
     def __init__(self, x: Any, t: Any, name: str = "data"):
-        x, t = backend.to_numpy(x), backend.to_numpy(t)
+        x = x if isinstance(x, Rows) else backend.to_numpy(x)
+        t = backend.to_numpy(t)
         if x.ndim == 0 or t.ndim == 0 or x.shape[0] != t.shape[0]:
             raise ValueError(f"DataSet {name!r}: x and t must hold the same number of samples, "
                              f"got x {x.shape} and t {t.shape}")
         for what, a in (("x", x), ("t", t)):
-            if a.dtype.kind == "f" and not np.isfinite(a).all():
+            if a.dtype.kind == "f" and not all(np.isfinite(chunk).all() for chunk in _chunks(a)):
                 raise ValueError(f"DataSet {name!r}: {what} holds NaN or Inf values")
         self.x, self.t, self.name = x, t, name
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether ``x`` is held in memory (False for a memory-mapped array or samples read from
+        files, which a loader then reads batch by batch and never uploads whole)."""
+        return not isinstance(self.x, (np.memmap, Rows))
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -37,11 +48,27 @@ class DataSet:
         return iter((self.x, self.t))
 
     def subset(self, idx: Any, name: str | None = None) -> "DataSet":
-        """The samples at ``idx`` (indices, a slice or a mask) as a new DataSet."""
+        """The samples at ``idx`` (indices, a slice or a mask) as a new DataSet (of samples read from
+        files: a view of the same files, which reads nothing)."""
+        if isinstance(self.x, Rows):
+            view = copy.copy(self)
+            view.x, view.t, view.name = self.x.take(idx), self.t[idx], name or self.name
+            return view
         return DataSet(self.x[idx], self.t[idx], name or self.name)
 
     def __repr__(self) -> str:
         return f"DataSet({self.name!r}, x={self.x.shape} {self.x.dtype}, t={self.t.shape} {self.t.dtype})"
+
+
+def _chunks(a: Any, chunk_bytes: int = 16 * 2**20) -> Iterator[Any]:
+    """``a`` along its first axis in parts of about ``chunk_bytes`` (a check of a memory-mapped
+    array then needs no more memory than that)."""
+    if isinstance(a, Rows):
+        yield from a.chunks()
+        return
+    per = max(1, chunk_bytes // max(1, a[:1].nbytes))
+    for lo in range(0, max(len(a), 1), per):
+        yield a[lo:lo + per]
 
 
 def as_dataset(data: Any, name: str = "data") -> DataSet:
@@ -89,6 +116,11 @@ class DataLoader:
     the same batches in the same order.
 
     ``augment``: a transform applied to every x batch on its device (``anynet.data.augment``).
+    ``host_transform``: ``f(x, rng) -> x`` applied to every x batch on the host, as NumPy arrays,
+    before the copy to the device (in the prefetch threads when prefetching): augmentation that is
+    cheaper on the CPU, or a decoding step. ``rng`` is a ``numpy.random.Generator`` seeded for that
+    batch alone (from the pass's draw of the seeded host generator, or from ``(seed, epoch, rank)``),
+    so the batches do not depend on the threads. A loader with one never keeps the data on the device.
 
     ``shard=(rank, size)``: this process's part of a run of ``size`` processes. Every process
     orders the set alike (with ``shuffle``, the permutation drawn from ``(seed, epoch)``: set
@@ -98,13 +130,22 @@ class DataLoader:
     takes the same number of steps. Each batch is a ``Batch``: it unpacks as ``(x, t)`` and
     carries its ``weight``, its share of the global batch (1.0 without shards), which weighs its
     gradient.
+
+    ``prefetch``: prepare up to this many batches ahead in background threads (``workers`` of them)
+    while the caller computes: the read from the host data or a memory map, the copy to the device
+    (on a GPU, asynchronous from pinned memory where the device offers it) and the cast. The
+    threads draw nothing, so the batches and their order are exactly those of ``prefetch=0``
+    (default); a data set on the device (``resident``) needs no prefetch and ignores it.
+    Memory-mapped data (``ArrayFiles``, a ``numpy.memmap``) is never kept on the device unless
+    ``resident=True``.
     """
 
     def __init__(self, data: Any, batch_size: int | None = 100, shuffle: bool = True,
                  drop_last: bool = False, device: Any = None, resident: bool | None = None,
                  augment: Callable[[Any], Any] | None = None, shard: tuple[int, int] | None = None,
                  seed: int | None = None,
-                 dtype: str | None = None, target_dtype: str | None = None):
+                 dtype: str | None = None, target_dtype: str | None = None, prefetch: int = 0, workers: int = 1,
+                 host_transform: Callable[[Any, Any], Any] | None = None):
         self.data = as_dataset(data)
         n = len(self.data)
         if batch_size is not None:
@@ -130,6 +171,12 @@ class DataLoader:
         self._uploaded: tuple[Any, Any, Any] | None = None  # (device, x, t) of the resident mode
         self.shard, self.seed, self.epoch = (rank, size), seed, 0
         self.dtype, self.target_dtype = dtype, target_dtype
+        self.prefetch = check_int("DataLoader", "prefetch", prefetch, 0)
+        self.workers = check_int("DataLoader", "workers", workers, 1)
+        if host_transform is not None and (not callable(host_transform) or resident):
+            raise ValueError(f"DataLoader: host_transform must be a callable f(x, rng) of host batches, which "
+                             f"excludes resident=True; got {host_transform!r} with resident={resident!r}")
+        self.host_transform = host_transform
 
     def __len__(self) -> int:
         return len(self._bounds())
@@ -169,30 +216,56 @@ class DataLoader:
         """Whether passes on ``dev`` keep the data set there (see ``resident``)."""
         if self.resident is not None:
             return self.resident
+        # a memory map or files: read batch by batch, never uploaded whole; a host transform needs host batches
+        if not self.data.in_memory or self.host_transform is not None:
+            return False
         return self.data.x.nbytes + self.data.t.nbytes <= backend.as_device(dev).executor.data_budget
 
     def __iter__(self) -> Iterator[Batch]:
         dev = backend.as_device(self.device)
         x_dtype = None if self.dtype is None else dev.float_dtype(self.dtype)
         t_dtype = None if self.target_dtype is None else dev.float_dtype(self.target_dtype)
-        for x, t, weight in self._batches():
-            x, t = _cast(dev, x, x_dtype), _cast(dev, t, t_dtype)
+        for x, t, weight in self._batches(dev, x_dtype, t_dtype):
             # augmentation on the batch's device, with its generator: the same draws after a resume
             yield Batch(x if self.augment is None else self.augment(x), t, weight)
 
-    def _batches(self) -> Iterator[tuple[Any, Any, float]]:
-        dev = backend.as_device(self.device)
+    def _batches(self, dev: backend.Device, x_dtype: Any, t_dtype: Any) -> Iterator[tuple[Any, Any, float]]:
         order = self.order()
         if self.resident_on(dev):
-            yield from self._gathered(dev, order)
+            for x, t, weight in self._gathered(dev, order):
+                yield _cast(dev, x, x_dtype), _cast(dev, t, t_dtype), weight
             return
-        for start, stop, weight in self._slices():
-            idx = slice(start, stop) if order is None else order[start:stop]
-            yield backend.to_device(self.data.x[idx], dev), backend.to_device(self.data.t[idx], dev), weight
+        slices, seeds = list(self._slices()), self._transform_seeds()
+        tasks = [functools.partial(self._load, dev, slice(start, stop) if order is None else order[start:stop],
+                                   x_dtype, t_dtype, self.prefetch > 0, None if seeds is None else [*seeds, i])
+                 for i, (start, stop, _) in enumerate(slices)]
+        loaded = prefetched(tasks, self.prefetch, self.workers) if self.prefetch else (task() for task in tasks)
+        for (x, t), (_, _, weight) in zip(loaded, slices):
+            yield x, t, weight
+
+    def _transform_seeds(self) -> list[int] | None:
+        """The seed of this pass's host transforms (each batch's adds its number), None without one."""
+        if self.host_transform is None:
+            return None
+        if self.seed is not None:
+            return [self.seed, self.epoch, self.shard[0]]
+        return [int(backend.host_rng().integers(2**62))]
+
+    def _load(self, dev: backend.Device, idx: Any, x_dtype: Any, t_dtype: Any, ahead: bool,
+              seed: list[int] | None) -> tuple[Any, Any]:
+        """One batch read from the host data (a gather; from the files for a memory map), through the
+        host transform, on ``dev`` in its dtypes; ``ahead``: in a prefetch thread, through the
+        device's overlapping copy."""
+        x = self.data.x[idx]
+        if seed is not None:
+            x = np.asarray(self.host_transform(x, np.random.default_rng(seed)))
+        with dev.scope():
+            x, t = (_upload(dev, a, ahead) for a in (x, self.data.t[idx]))
+            return _cast(dev, x, x_dtype), _cast(dev, t, t_dtype)
 
     def _gathered(self, dev: backend.Device, order: Any) -> Iterator[tuple[Any, Any]]:
         if self._uploaded is None or self._uploaded[0] != dev:
-            self._uploaded = (dev, dev.from_numpy(self.data.x), dev.from_numpy(self.data.t))
+            self._uploaded = (dev, dev.from_numpy(np.asarray(self.data.x)), dev.from_numpy(self.data.t))
         _, x, t = self._uploaded
         xp = dev.xp
         perm = None if order is None else dev.from_numpy(order)
@@ -223,6 +296,13 @@ class Batch(tuple):
     @property
     def t(self) -> Any:
         return self[1]
+
+
+def _upload(dev: backend.Device, a: np.ndarray, ahead: bool) -> Any:
+    """Host batch ``a`` on ``dev``; ahead of its use, through the device's ``prefetch_to_device``
+    where it has one (an asynchronous copy from pinned memory on a side stream), else a plain copy."""
+    upload = getattr(dev, "prefetch_to_device", None) if ahead else None
+    return backend.to_device(a, dev) if upload is None else upload(a)
 
 
 def _cast(dev: backend.Device, a: Any, dtype: Any) -> Any:

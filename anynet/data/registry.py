@@ -5,21 +5,31 @@ that suit it.
     spec = anynet.data.data_spec("fashion-mnist")
     spec.input_shape(flat=False), spec.classes      # (1, 28, 28), 10
     train, test = spec.load(flatten=True)           # DataSets, x (N, 784)
+
+A folder stands for a data set too (``data_spec("path/to/folder")``, ``anynet train --data FOLDER``):
+shards written by ``write_shards`` or an image folder (one sub-folder per class), the whole set,
+or its ``train`` and ``test`` (or ``val``) parts in sub-folders of those names.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import os
 import types
+from pathlib import Path
 from typing import Callable, Mapping
 
+import numpy as np
+
 from .dataset import DataSet, as_dataset
+from .folder import ImageFolder
 from .images import fashion_mnist, mnist
+from .shards import INDEX, ArrayFiles, ShardError
 from .synthetic import spiral
 
-__all__ = ["DATASETS", "DataSpec", "Defaults", "data_spec"]
+__all__ = ["DATASETS", "DataSpec", "Defaults", "data_spec", "folder_spec"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,11 +132,72 @@ def data_spec(name: str) -> DataSpec:
 
     **Arguments:**
 
-    - ``name``: one of ``DATASETS``.
+    - ``name``: one of ``DATASETS``, or a folder: shards of ``write_shards`` or an image folder,
+      whole or split into ``train`` and ``test`` (or ``val``) sub-folders. A folder without a test
+      part gives a fixed tenth of its samples (drawn with seed 0) as the test set.
 
     **Returns:** its ``DataSpec``; a ValueError naming the known ones for any other name.
     """
-    try:
+    if isinstance(name, str) and name in DATASETS:
         return DATASETS[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"data_spec: unknown data set {name!r}: choose one of {', '.join(DATASETS)}") from None
+    if isinstance(name, (str, os.PathLike)) and os.path.isdir(name):
+        return folder_spec(name)
+    raise ValueError(f"data_spec: unknown data set {name!r}: choose one of {', '.join(DATASETS)}, "
+                     "or a folder of shards (anynet.data.write_shards) or of images")
+
+
+_FOLDERS: dict[tuple[str, int], DataSpec] = {}  # a folder's spec, while its listing is unchanged
+
+
+def folder_spec(path: str | os.PathLike) -> DataSpec:
+    """The ``DataSpec`` of the data set in folder ``path`` (see ``data_spec``): its shape and classes
+    from the shards' index or the image folder's listing; the training defaults of image data."""
+    key = (os.path.realpath(path), os.stat(path).st_mtime_ns)
+    if key not in _FOLDERS:
+        train, test = _open_parts(Path(path))
+        classes = train.classes if isinstance(train, ArrayFiles) else len(train.classes)
+        if not isinstance(classes, int):
+            raise ShardError(f"{path}: the index records no number of classes (labels that are no class "
+                             "indices); write the shards with write_shards(..., classes=K)")
+        shape = tuple(train.x.sample_shape)
+
+        def loader(_path: str | os.PathLike | None, flatten: bool, _download: bool) -> tuple[DataSet, DataSet]:
+            return tuple(_flat(part, flatten) for part in _open_parts(Path(path)))
+
+        _FOLDERS[key] = DataSpec(str(path), loader, (math.prod(shape),), shape if len(shape) == 3 else None,
+                                 classes, _IMAGE_DEFAULTS)
+    return _FOLDERS[key]
+
+
+def _open_parts(root: Path) -> tuple[DataSet, DataSet]:
+    """(train, test) of a data folder: its train and test (or val) sub-folders, or the whole folder
+    and a fixed tenth of it."""
+    test_dir = next((root / n for n in ("test", "val") if (root / n).is_dir()), None)
+    if (root / "train").is_dir() and test_dir is not None:
+        train = _open(root / "train", f"{root.name} train")
+        if isinstance(train, ImageFolder):
+            C, H, W = train.x.sample_shape
+            test = ImageFolder(test_dir, size=(H, W), channels=C, name=f"{root.name} test")
+            if test.classes != train.classes:
+                raise ValueError(f"ImageFolder: {test_dir} holds the classes {test.classes}, "
+                                 f"{root / 'train'} holds {train.classes}")
+        else:
+            test = _open(test_dir, f"{root.name} test")
+        return train, test
+    whole = _open(root, root.name)
+    order = np.random.default_rng(0).permutation(len(whole))
+    n_test = max(1, len(whole) // 10)
+    return (whole.subset(np.sort(order[n_test:]), f"{root.name} train"),
+            whole.subset(np.sort(order[:n_test]), f"{root.name} test"))
+
+
+def _open(folder: Path, name: str) -> DataSet:
+    return ArrayFiles(folder, name=name) if (folder / INDEX).is_file() else ImageFolder(folder, name=name)
+
+
+def _flat(data: DataSet, flatten: bool) -> DataSet:
+    if not flatten:
+        return data
+    view = copy.copy(data)
+    view.x = data.x.reshaped((math.prod(data.x.sample_shape),))
+    return view

@@ -90,6 +90,8 @@ class Trainer:
         # does not count (an interrupt there leaves it so, and no checkpoint is written of it)
         self.partial_epoch = False
         self.compile = compile
+        self.prefetch = 0  # batches prepared ahead, as the last fit or evaluate asked
+        self._host_transform: Any = None  # of the training batches, as the last fit asked
         self._step: TrainStep | CompiledStep | None = None
         # the random streams every draw of this trainer's runs takes (shuffles, dropout masks,
         # augmentation), saved in its checkpoints: the ones in use where it is built by default
@@ -151,10 +153,15 @@ class Trainer:
 
     def fit(self, train: DataSet | tuple, val: DataSet | tuple | None = None, *, epochs: int = 1,
             batch_size: int | None = 100, shuffle: bool = True, augment: Any = None,
-            resume: Any = None) -> dict[str, list[float]]:
+            resume: Any = None, prefetch: int = 0, host_transform: Any = None) -> dict[str, list[float]]:
         """Train until ``epochs`` epochs are done in total; returns ``history``.
 
-        ``train`` and ``val`` are DataSets or ``(x, t)`` pairs of host arrays.
+        ``train`` and ``val`` are DataSets (``ArrayFiles`` and ``ImageFolder`` too: read batch by
+        batch) or ``(x, t)`` pairs of host arrays (a ``numpy.memmap`` too).
+        ``prefetch``: batches prepared ahead in a background thread while the model computes
+        (``DataLoader(prefetch=...)``: the same batches in the same order). ``host_transform``: a
+        transform ``f(x, rng)`` of the training batches on the host, before their copy to the device
+        (``DataLoader(host_transform=...)``; in the prefetch threads when prefetching).
         ``augment``: a transform of the training batches (``anynet.data.augment``); validation
         and evaluation see the data as it is. ``resume``: a checkpoint path to continue from
         exactly (model, optimizer, RNG, epoch, history). Raises ``TrainingDiverged`` when the loss becomes NaN or Inf.
@@ -164,12 +171,14 @@ class Trainer:
         epochs = check_int("Trainer.fit", "epochs", epochs, 0)
         train = as_dataset(train, "train")
         val = None if val is None else as_dataset(val, "val")
+        self.prefetch = check_int("Trainer.fit", "prefetch", prefetch, 0)
+        self._host_transform = host_transform
         with self.group.guard((TrainingDiverged,)), backend.use_streams(self.streams):
             return self._fit(train, val, epochs, batch_size, shuffle, augment, resume)
 
     def _fit(self, train: DataSet, val: DataSet | None, epochs: int, batch_size: int | None, shuffle: bool,
              augment: Any, resume: Any) -> dict[str, list[float]]:
-        self._loader(train, batch_size, shuffle, augment, sharded=False)  # refuses bad settings first
+        self._loader(train, batch_size, shuffle, augment, sharded=False, train=True)  # refuses bad settings first
         self._check_schedule(train, batch_size, epochs)
         self._check_data("fit", train, val)
         step = self._training_step()  # a CompileError before anything changes
@@ -180,7 +189,7 @@ class Trainer:
         self.parallel.start(self.model, resume is not None, train=len(train), val=None if val is None else len(val),
                             batch_size=batch_size, shuffle=shuffle, epochs=epochs,
                             optimizer=self.parallel.settings(self.optimizer))
-        loader = self._loader(train, batch_size, shuffle, augment)
+        loader = self._loader(train, batch_size, shuffle, augment, train=True)
         val_loader = None if val is None else self._loader(val, 1000, False)
         if self.epoch >= epochs:
             warnings.warn(f"Trainer.fit: {self.epoch} epochs are done already and epochs={epochs} counts "
@@ -212,13 +221,14 @@ class Trainer:
             lr.check_length(self.optimizer.iterations + max(0, epochs - self.epoch) * steps)
 
     def _loader(self, data: DataSet, batch_size: int | None, shuffle: bool, augment: Any = None,
-                sharded: bool = True) -> DataLoader:
+                sharded: bool = True, train: bool = False) -> DataLoader:
         """A loader of ``data`` onto the model's device in the precision's dtypes: with several
         processes (``sharded``), this rank's shard of the permutation every rank shares."""
         shard = self.parallel.shard if sharded else None
         return DataLoader(data, batch_size, shuffle=shuffle, device=self.model.device, dtype=self.precision.compute,
                           target_dtype=self.precision.master, augment=augment, shard=shard,
-                          seed=self.parallel.shuffle_seed if shard is not None else None)
+                          seed=self.parallel.shuffle_seed if shard is not None else None, prefetch=self.prefetch,
+                          host_transform=self._host_transform if train else None)
 
     def _check_data(self, where: str, *sets: DataSet | None) -> None:
         """Refuse empty data and embedding ids out of range, then run one sample of each set
@@ -339,10 +349,11 @@ class Trainer:
                 size = batch.x.shape[0]
             yield batch
 
-    def evaluate(self, data: DataSet | tuple, *, batch_size: int = 1000) -> tuple[float, float]:
+    def evaluate(self, data: DataSet | tuple, *, batch_size: int = 1000, prefetch: int = 0) -> tuple[float, float]:
         """Mean loss and accuracy (NaN with ``accuracy=False``) over ``data`` (a DataSet or an
-        ``(x, t)`` pair of host arrays) in inference mode."""
+        ``(x, t)`` pair of host arrays) in inference mode; ``prefetch`` as in ``fit``."""
         data = as_dataset(data, "evaluate")
+        self.prefetch = check_int("Trainer.evaluate", "prefetch", prefetch, 0)
         loader = self._loader(data, batch_size, False)
         self._check_data("evaluate", data)
         self.precision.prepare(self.model)
