@@ -34,6 +34,9 @@ done
 export HOME=${HOME:-/root} PYTHONUNBUFFERED=1
 # The matrix uses jax:cpu only; a CUDA-enabled JAX would otherwise take 75% of the GPU at its first array.
 export JAX_PLATFORMS=cpu
+# The lent machine runs everything as root and its mpiexec is Open MPI's, which refuses root unless told
+# (MPICH's, on the CPU machines, ignores these).
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # NCCL on one machine with no network: the loopback interface; warnings only.
 export NCCL_SOCKET_IFNAME=${NCCL_SOCKET_IFNAME:-lo} NCCL_DEBUG=${NCCL_DEBUG:-WARN}
 # CuPy compiles each kernel on first use (NVRTC); keep the compiled kernels between runs.

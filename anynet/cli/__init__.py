@@ -1,5 +1,5 @@
 """The ``anynet`` command: ``anynet train``, ``anynet evaluate CHECKPOINT`` and
-``anynet export CHECKPOINT OUT.onnx``.
+``anynet export CHECKPOINT OUT.onnx`` (or ``OUT.safetensors``).
 
 Each command turns its parsed arguments once into a frozen description (``TrainRun``,
 ``EvaluateRun``, ``ExportRun``) with every default resolved, from the data-set registry
@@ -64,8 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         print("anynet: interrupted", file=sys.stderr)
         return 130
     except (UsageError, backend.DeviceError, DataNotFoundError, IDXError, CheckpointError, ExportError,
-            ValueError, TypeError, OSError, MemoryError) as err:
-        # the first five are ValueErrors or OSErrors too; ValueError and TypeError are every refused argument
+            ValueError, TypeError, OSError, MemoryError, ImportError) as err:
+        # the first five are ValueErrors or OSErrors too; ValueError and TypeError are every refused argument;
+        # ImportError: an optional package a flag needs (tensorboardX, safetensors) is missing
         if group.size > 1 and not isinstance(err, parallel.DistributedError):
             group.abort(f"anynet: {err or type(err).__name__}", 2)
         print(f"anynet: {err or type(err).__name__}", file=sys.stderr)

@@ -20,7 +20,7 @@ class UsageError(ValueError):
 
 
 _AT_LEAST = (("epochs", 1), ("batch_size", 0), ("hidden", 1), ("layers", 1), ("limit", 1), ("seed", 0),
-             ("checkpoint_every", 1), ("verbose", 0))
+             ("checkpoint_every", 1), ("verbose", 0), ("prefetch", 0))
 
 
 def check_train_flags(args: argparse.Namespace) -> None:

@@ -201,7 +201,7 @@ def _adam_in_place(opt: Adam, buffer, g, lr, t) -> None:
     v += s
     s[...] = v
     s /= one_minus_power(opt.beta2, t, dtype)
-    s **= 0.5
+    s[...] = namespace(s).sqrt(s)  # the rule's sqrt: a power of 0.5 rounds differently on CUDA
     s += opt.eps
     d[...] = m
     d /= one_minus_power(opt.beta1, t, dtype)

@@ -92,3 +92,15 @@ def test_onnx_flags_are_refused_for_a_safetensors_file(tmp_path, flags):
         ExportRun.from_args(args)
     code, _, err = run_main(["export", str(tmp_path / "c.npz"), str(tmp_path / "w.safetensors"), *flags])
     assert code == 2 and "only the weights" in err and not (tmp_path / "w.safetensors").exists()
+
+
+def test_a_missing_optional_package_is_one_line_naming_the_extra(tmp_path, monkeypatch, capsys):
+    """Without tensorboardX, ``--tensorboard`` is refused in one line (exit 2), not a traceback."""
+    from anynet import cli
+
+    monkeypatch.setitem(sys.modules, "tensorboardX", None)  # import tensorboardX raises ImportError
+    status = cli.main(["train", "--data", "spiral", "--epochs", "1", "--out", str(tmp_path / "run"),
+                       "--tensorboard", str(tmp_path / "tb"), "--verbose", "0"])
+    err = capsys.readouterr().err
+    assert status == 2 and "Traceback" not in err and "tensorboard" in err, err
+    assert not (tmp_path / "tb").exists()
