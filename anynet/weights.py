@@ -31,8 +31,9 @@ from .training.checkpoint import _to_host as to_host
 __all__ = ["MAX_HEADER_BYTES", "load_weights", "read_header", "save_weights"]
 
 FORMAT = "anynet-weights"
-# safetensors' own reader refuses headers over 100 MB; a model's header is a few kilobytes
 MAX_HEADER_BYTES = 100_000_000
+"""The largest JSON header ``load_weights`` reads (bytes): safetensors' own reader refuses headers over
+100 MB, and a model's header is a few kilobytes."""
 # safetensors dtype codes by the dtype names they hold (bfloat16 is written as F32, widened)
 _NAMES = {"F16": "float16", "F32": "float32", "F64": "float64", "BF16": "bfloat16", "I64": "int64",
           "I32": "int32"}

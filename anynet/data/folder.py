@@ -19,6 +19,7 @@ from .rows import Rows
 __all__ = ["EXTENSIONS", "ImageFolder"]
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+"""The file endings ``ImageFolder`` reads as images (compared in lower case)."""
 _GRAY = ("1", "L", "LA", "I", "I;16", "F")
 
 
