@@ -1,4 +1,4 @@
-"""How a device runs a layer's independent pieces of work, and how much memory they may take.
+"""How a device runs a kernel's independent pieces of work, and how much memory they may take.
 
 The convolution kernels (``anynet.kernels``) ask ``plan`` for batch chunks whose im2col columns
 fit ``work_budget`` and hand them to ``parallel_map``; a device with several ``workers`` runs them
@@ -39,7 +39,7 @@ class Executor:
 
         - ``fn``: applied to each item; the items must be independent (an executor with several
           ``workers`` may run them at once).
-        - ``items``: the work, e.g. a layer's batch chunks.
+        - ``items``: the work, e.g. a convolution's batch chunks (see ``plan``).
 
         **Returns:** the results, in the order of ``items``.
         """
