@@ -1,7 +1,7 @@
 """anynet: the networks of *Deep Learning from Scratch*, written once against the
 Python array API standard, running on NumPy, CuPy, PyTorch, JAX and array-api-strict."""
 
-from . import data, export, functional, layers, losses, models, optim, training
+from . import data, export, functional, kernels, layers, losses, models, optim, training
 from .backend import Device, DeviceError, as_device, current_device, device, device_of, seed, to_device, to_numpy
 from .config import RunConfig, configure
 from .layers import (
@@ -129,5 +129,5 @@ __all__ = [
     "TwoLayerNet", "VGG", "CheckpointError", "Trainer", "TrainingDiverged", "Seq2seq", "TransformerLM", "compile_step",
     "load_weights", "save_weights",
     # submodules
-    "data", "export", "functional", "layers", "losses", "models", "optim", "parallel", "training",
+    "data", "export", "functional", "kernels", "layers", "losses", "models", "optim", "parallel", "training",
 ]

@@ -6,9 +6,11 @@ device context), moving arrays between devices and to the host, and random numbe
 
 The modules, each importing only those listed before it:
 
-- ``_compiler``, ``_comm``, ``_executor``, ``_generators``, ``_malloc``: the facets a device hands
-  out (``dev.compiler``, ``dev.comm``, ``dev.executor``, ``dev.random``) and the allocator setting;
-  ``_cpu_threads``: the CPU's executor (reads ``anynet.config``);
+- ``_compiler``, ``_comm``, ``_executor``, ``_generators``, ``_kernels``, ``_malloc``: the facets a
+  device hands out (``dev.compiler``, ``dev.comm``, ``dev.executor``, ``dev.random``, ``dev.kernels``)
+  and the allocator setting; ``_cpu_threads``: the CPU's executor (reads ``anynet.config``);
+  ``_numpy_kernels``, ``_torch_kernels``, ``_jax_kernels``, ``_cupy_kernels``: each library's own
+  kernels for ``anynet.kernels`` (the cuDNN Frontend's unchecked, off by default);
 - ``_device``: the core ``Device``; ``_context``: the context's variables;
 - ``_numpy``, ``_cupy``, ``_torch``, ``_jax``, ``_strict``, ``_ndonnx``, ``_generic``: one
   ``Device`` subclass per library (with its facets);
@@ -27,6 +29,7 @@ from ._device import FLOAT_NAMES, Device, DeviceError, describe, numpy_dtype
 from ._executor import Executor, GpuExecutor
 from ._generators import DeviceRandom
 from ._generic import GenericDevice
+from ._kernels import OPERATIONS, FastKernels
 from ._placement import current_dtype, device
 from ._random import (
     RandomStreams,
@@ -47,8 +50,9 @@ from ._random import (
 from ._registry import as_device, current_device, device_of, library_of, local_device, register, unregister
 
 __all__ = [
-    "FLOAT_NAMES", "Comm", "Compiler", "Device", "DeviceError", "DeviceRandom", "Executor", "GenericDevice",
-    "GpuExecutor", "RandomStreams", "array_device", "as_device", "check_rng_state", "current_device",
+    "FLOAT_NAMES", "OPERATIONS", "Comm", "Compiler", "Device", "DeviceError", "DeviceRandom", "Executor",
+    "FastKernels", "GenericDevice", "GpuExecutor", "RandomStreams", "array_device", "as_device", "check_rng_state",
+    "current_device",
     "current_dtype", "current_streams", "describe", "device", "device_of", "following",
     "host_rng", "is_host", "library_of", "local_device", "namespace", "normal", "numpy_dtype", "pad", "register",
     "rng_state", "seed", "seed_process", "set_rng_state", "set_step_key", "step_key", "threaded_key",

@@ -1,6 +1,8 @@
-"""A layer's batch chunks on several CPU cores at once: Python threads, each with one-threaded BLAS.
+"""The convolution kernels' batch chunks on several CPU cores at once: Python threads, each with
+one-threaded BLAS.
 
-A conv layer's chunks are independent (im2col copies, then a product), and NumPy releases the
+The chunks the executor plans for ``anynet.kernels``' reference convolutions are independent
+(im2col copies, then a product), and NumPy releases the
 GIL in its copies, ufuncs and BLAS calls, so one Python thread per core, each running whole
 chunks, keeps every core busy where OpenBLAS's own threads split each product but leave the
 copies between products to one core. Measured on a 2-core machine (benchmarks/results-cpu.md):
@@ -62,7 +64,7 @@ def _cores() -> int:
 
 
 def cpu_workers() -> int:
-    """Threads a layer's chunks are spread over (1: in order).
+    """Threads a convolution's chunks are spread over (1: in order).
 
     **Returns:** ``anynet.config.current().cpu_workers`` (read at every call, so a later
     ``anynet.configure`` takes effect), else all cores where BLAS is known to run one thread,

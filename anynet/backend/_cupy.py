@@ -9,6 +9,7 @@ import array_api_compat
 import numpy as np
 
 from ._comm import Comm
+from ._cupy_kernels import CuDnnFrontendKernels
 from ._device import Device, DeviceError, import_library, parse_index
 from ._executor import GpuExecutor
 from ._generators import DeviceRandom
@@ -99,6 +100,8 @@ class CuPyDevice(Device):
     is_gpu = True
     random_class = CuPyRandom
     comm_class = CuPyComm
+    # the cuDNN Frontend's convolutions: unchecked on a GPU, so off unless anynet.kernels.unchecked()
+    kernels = CuDnnFrontendKernels()
 
     owns = staticmethod(array_api_compat.is_cupy_namespace)
 

@@ -6,8 +6,9 @@ built on ``__array_namespace__`` and DLPack. The core is what every device is: c
 host transfer both ways, zero-copy moves, its floating dtypes, ``synchronize``. The other
 concerns are separate objects a library module may subclass, handed out by the device:
 ``dev.random`` (its generators, ``_generators``), ``dev.compiler`` (compiled training steps,
-``_compiler``), ``dev.comm`` (messages between processes, ``_comm``) and ``dev.executor`` (CPU
-threads and memory budgets, ``_executor``).
+``_compiler``), ``dev.comm`` (messages between processes, ``_comm``), ``dev.executor`` (CPU
+threads and memory budgets, ``_executor``) and ``dev.kernels`` (the library's own fast kernels,
+``_kernels``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ._comm import Comm
 from ._compiler import Compiler
 from ._executor import Executor
 from ._generators import DeviceRandom
+from ._kernels import FastKernels
 
 __all__ = ["FLOAT_NAMES", "Device", "DeviceError", "describe", "import_library", "numpy_dtype", "parse_index"]
 
@@ -64,6 +66,7 @@ class Device:
     comm_class: ClassVar[type[Comm]] = Comm
     compiler: ClassVar[Compiler] = Compiler()  # compiles nothing: steps run eager
     executor: ClassVar[Executor] = Executor()  # in order, CPU-sized chunks
+    kernels: ClassVar[FastKernels] = FastKernels()  # none of its own: the reference runs
 
     __slots__ = ("xp", "device", "name", "_random", "_comm")
 

@@ -1,7 +1,8 @@
-"""How a device runs a layer's independent pieces of work, and how much memory they may take.
+"""How a device runs a kernel's independent pieces of work, and how much memory they may take.
 
-A conv layer splits its batch into chunks whose im2col columns fit ``work_budget``, and hands
-them to ``parallel_map``; a device with several ``workers`` runs them at once. The data loader
+The convolution kernels (``anynet.kernels``) ask ``plan`` for batch chunks whose im2col columns
+fit ``work_budget`` and hand them to ``parallel_map``; a device with several ``workers`` runs them
+at once. The data loader
 keeps a whole data set on the device when it fits ``data_budget``. The base ``Executor`` suits a
 CPU device: small chunks (cache-sized), run in order. ``GpuExecutor`` allows GPU-sized chunks;
 ``_cpu_threads.CpuThreads`` runs chunks on the CPU's cores.
@@ -38,11 +39,32 @@ class Executor:
 
         - ``fn``: applied to each item; the items must be independent (an executor with several
           ``workers`` may run them at once).
-        - ``items``: the work, e.g. a layer's batch chunks.
+        - ``items``: the work, e.g. a convolution's batch chunks (see ``plan``).
 
         **Returns:** the results, in the order of ``items``.
         """
         return [fn(item) for item in items]
+
+    def plan(self, N: int | None, sample_bytes: int) -> list[tuple[int, int | None]]:
+        """Batch ranges for work whose temporary arrays take ``sample_bytes`` per sample: each
+        range's share stays under ``work_budget`` divided among the ``workers``, and the count of
+        ranges is a multiple of theirs (each worker gets as many).
+
+        **Arguments:**
+
+        - ``N``: the batch size; None for a symbolic one (a traced graph): one range.
+        - ``sample_bytes``: bytes of temporary work per sample (a conv's im2col columns).
+
+        **Returns:** ``[(n0, n1), ...]`` covering ``range(N)`` in order; ``[(0, None)]`` when N is None.
+        """
+        if N is None:
+            return [(0, None)]
+        workers = max(1, min(self.workers, N))
+        per_chunk = max(1, self.work_budget // workers // max(1, sample_bytes))
+        count = -(-N // per_chunk)
+        count = -(-count // workers) * workers
+        per = -(-N // count)
+        return [(n, min(N, n + per)) for n in range(0, N, per)]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(workers={self.workers}, work_budget={self.work_budget})"

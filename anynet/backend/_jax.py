@@ -11,6 +11,7 @@ from ._compiler import Compiler
 from ._device import Device, DeviceError, import_library, parse_index
 from ._executor import Executor, GpuExecutor
 from ._generators import DeviceRandom
+from ._jax_kernels import JaxKernels
 
 __all__ = ["JaxDevice"]
 
@@ -96,6 +97,7 @@ class JaxDevice(Device):
     writable = False
     random_class = JaxRandom
     compiler = JaxCompiler()
+    kernels = JaxKernels()  # XLA's convolution and window reductions
     dtype_advice = {**Device.dtype_advice, "float64": (
         "JAX makes float64 arrays only in its 64-bit mode: call jax.config.update('jax_enable_x64', True) "
         "at start-up")}

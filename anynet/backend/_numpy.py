@@ -12,6 +12,7 @@ from ._comm import Comm
 from ._cpu_threads import CpuThreads
 from ._device import Device, DeviceError
 from ._malloc import keep_freed_memory
+from ._numpy_kernels import NumPyKernels
 
 __all__ = ["NumPyDevice", "cpu"]
 
@@ -40,6 +41,7 @@ class NumPyDevice(Device):
     is_host = True
     comm_class = NumPyComm
     executor = NumPyExecutor()
+    kernels = NumPyKernels()  # im2col as one copy of a strided window view
 
     owns = staticmethod(array_api_compat.is_numpy_namespace)
 

@@ -14,6 +14,7 @@ from ._compiler import TRACE_CONSTANTS, Compiler
 from ._device import Device, DeviceError, import_library, parse_index
 from ._executor import Executor, GpuExecutor
 from ._generators import DeviceRandom
+from ._torch_kernels import TorchKernels
 
 __all__ = ["TorchDevice"]
 
@@ -123,6 +124,7 @@ class TorchDevice(Device):
     random_class = TorchRandom
     comm_class = TorchComm
     compiler = TorchCompiler()
+    kernels = TorchKernels()  # PyTorch's convolution and pooling
 
     owns = staticmethod(array_api_compat.is_torch_namespace)
 

@@ -1,12 +1,13 @@
-"""Max and average pooling over (N, C, H, W), written as a reduction over strided views."""
+"""Max and average pooling over (N, C, H, W): the layers hold their window and call the kernels."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from .. import kernels
 from ..backend import namespace
 from ..validation import check_array
-from ._windows import output_size, pair, window_scatter, window_views
+from ._windows import output_size, pair
 from .base import Layer
 
 __all__ = ["AvgPool", "MaxPool"]
@@ -41,7 +42,7 @@ class _Pool(Layer):
 
 
 class MaxPool(_Pool):
-    """Maximum over each window: x (N, C, H, W) -> (N, C, OH, OW).
+    """Maximum over each window: x (N, C, H, W) -> (N, C, OH, OW) (``anynet.kernels.max_pool2d_forward``).
 
     Padding counts as -inf. The gradient goes to the first maximal element of each
     window (row-major), as argmax would choose.
@@ -49,50 +50,31 @@ class MaxPool(_Pool):
 
     def __init__(self, pool_size: Any = 2, stride: Any = None, pad: Any = 0):
         super().__init__(pool_size, stride, pad)
-        self.x = self.out = None
+        self.x = self.saved = None
 
     def forward(self, x, train=None):
-        xp, out_hw = self._begin(x)
-        views = window_views(x, self.kernel, self.stride, self.pad, out_hw, -float("inf"))
-        out = views[0]
-        for v in views[1:]:
-            out = xp.maximum(out, v)
-        self.x, self.out = x, out
+        self._begin(x)
+        out, self.saved = kernels.max_pool2d_forward(x, self.kernel, self.stride, self.pad)
+        self.x = x
         return out
 
     def backward(self, dout):
         x = self._need("x")
-        xp = namespace(dout, x, where=self.name)
+        namespace(dout, x, where=self.name)
         self._check_dout(dout, self.out_shape)
-        views = window_views(x, self.kernel, self.stride, self.pad, self.out_shape[2:], -float("inf"))
-        parts, free = [], None  # free: windows whose maximum has not been claimed yet
-        for k, v in enumerate(views):
-            hit = v == self.out
-            if free is not None:
-                hit = hit & free
-            if k < len(views) - 1:
-                free = ~hit if free is None else free & ~hit
-            # A product with the 0/1 mask: branch-free, several times faster than where().
-            parts.append(dout * xp.astype(hit, dout.dtype))
-        return window_scatter(parts, self.x_shape, self.kernel, self.stride, self.pad)
+        return kernels.max_pool2d_backward(dout, x, self.saved, self.kernel, self.stride, self.pad)
 
 
 class AvgPool(_Pool):
     """Mean over each window: x (N, C, H, W) -> (N, C, OH, OW); padding counts as zeros
-    in the mean (PyTorch's count_include_pad=True)."""
+    in the mean (PyTorch's count_include_pad=True) (``anynet.kernels.avg_pool2d_forward``)."""
 
     def forward(self, x, train=None):
-        xp, out_hw = self._begin(x)
-        views = window_views(x, self.kernel, self.stride, self.pad, out_hw)
-        out = views[0]
-        for v in views[1:]:
-            out = out + v
-        return out * (1.0 / len(views))
+        self._begin(x)
+        return kernels.avg_pool2d_forward(x, self.kernel, self.stride, self.pad)
 
     def backward(self, dout):
         shape = self._need("out_shape")
         namespace(dout, where=self.name)
         self._check_dout(dout, shape)
-        K = self.kernel[0] * self.kernel[1]
-        part = dout * (1.0 / K)
-        return window_scatter([part] * K, self.x_shape, self.kernel, self.stride, self.pad)
+        return kernels.avg_pool2d_backward(dout, self.x_shape, self.kernel, self.stride, self.pad)

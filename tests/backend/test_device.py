@@ -31,16 +31,17 @@ def test_every_device_has_the_core_and_its_facets(backend):
     assert isinstance(backend.compiler, anynet.backend.Compiler)
     assert isinstance(backend.executor, anynet.backend.Executor)
     assert backend.executor is anynet.device_of(z).executor  # one executor per device, shared
+    assert isinstance(backend.kernels, anynet.backend.FastKernels)
     backend.synchronize()
 
 
 def test_the_core_is_small():
-    """What every device is; the other concerns are facets (random, compiler, comm, executor)."""
+    """What every device is; the other concerns are facets (random, compiler, comm, executor, kernels)."""
     public = {name for name in vars(backend.Device) if not name.startswith("_")}
     assert public == {
         "xp", "device", "name", "library", "prefixes", "is_host", "writable", "is_gpu", "dtype_advice",
         "random_class", "comm_class",
-        "compiler", "executor", "owns", "parse", "of", "device_key", "memory", "float_dtypes", "float_dtype",
+        "compiler", "executor", "kernels", "owns", "parse", "of", "device_key", "memory", "float_dtypes", "float_dtype",
         "scope", "random", "comm", "from_numpy", "to_numpy", "zeros", "receive", "can_share", "pad", "synchronize",
     }
 

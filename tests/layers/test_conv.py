@@ -1,5 +1,6 @@
-"""Conv (anynet.layers.conv) on every backend: gradients, the definition, dtypes, output shapes
-(of the pooling layers too), chunked batches, errors."""
+"""Conv (anynet.layers.conv) on every backend, with the fast kernels and under the reference:
+gradients, the definition, dtypes, output shapes (of the pooling layers too), the reference's
+batch chunks as the device's executor plans them, errors."""
 
 from __future__ import annotations
 
@@ -26,6 +27,12 @@ LAYERS = {
 test_gradient, test_inputs_left_unchanged = layer_table_tests(LAYERS)
 
 
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_gradient_of_the_reference(backend, name):
+    with anynet.kernels.reference():
+        test_gradient(backend, name)
+
+
 def loop_conv(x, W, b, stride, pad):
     """The definition, one output element at a time."""
     N, C, H, Wd = x.shape
@@ -40,13 +47,15 @@ def loop_conv(x, W, b, stride, pad):
 
 
 @pytest.mark.parametrize(("kernel", "stride", "pad"), [(3, 1, 0), ((2, 3), (2, 1), (1, 2)), (1, 3, 0), (4, 2, 1)])
-def test_conv_forward_matches_loop(backend, kernel, stride, pad):
+@pytest.mark.parametrize("reference", [False, True], ids=["fast", "reference"])
+def test_conv_forward_matches_loop(backend, kernel, stride, pad, reference):
     rng = np.random.default_rng(2)
     layer = anynet.Conv(3, 4, kernel, stride, pad, dtype=F64)
     W0, b0 = rng.standard_normal(layer.W.shape), rng.standard_normal(layer.b.shape)
     layer.load_state_dict({"W": arr(backend, W0), "b": arr(backend, b0)})
     x0 = rng.standard_normal((2, 3, 7, 6))
-    y = layer.forward(arr(backend, x0))
+    with anynet.kernels.reference(reference):
+        y = layer.forward(arr(backend, x0))
     np.testing.assert_allclose(host(y), loop_conv(x0, W0, b0, layer.stride, layer.pad), rtol=1e-10, atol=1e-10)
     assert [p.name for p in layer.params] == ["W", "b"]
 
@@ -101,17 +110,33 @@ def test_kernel_larger_than_padded_input_is_refused():
         anynet.MaxPool(2, pad=2)
 
 
-def test_conv_in_batch_chunks_matches_one_piece(backend):
+def _whole_and_chunked(backend, x0, d0, monkeypatch, budget, workers=1, dtype="float64"):
+    """(y, dx, dW) of one Conv(2, 3, 3, pad=1) under the reference, in one piece and in the chunks
+    the executor plans with ``budget`` bytes and ``workers`` threads."""
     rng = np.random.default_rng(8)
-    whole, chunked = anynet.Conv(2, 3, 3, pad=1, dtype=F64), anynet.Conv(2, 3, 3, pad=1, dtype=F64)
-    chunked.load_state_dict(whole.state_dict())
-    chunked.max_col_elements = 2 * 18 * 16  # two images of 4x4 outputs per chunk: chunks 2, 2, 1
-    x = arr(backend, rng.standard_normal((5, 2, 4, 4)))
-    dout = arr(backend, rng.standard_normal((5, 3, 4, 4)))
-    np.testing.assert_allclose(host(chunked.forward(x)), host(whole.forward(x)), rtol=1e-12)
-    np.testing.assert_allclose(host(chunked.backward(dout)), host(whole.backward(dout)), rtol=1e-12)
-    np.testing.assert_allclose(host(chunked.W.grad), host(whole.W.grad), rtol=1e-12)
-    assert len(chunked._chunks(5, 18, 16)) == 3
+    conv = anynet.Conv(2, 3, 3, pad=1, dtype=dtype)
+    conv.load_state_dict({"W": arr(backend, rng.standard_normal((3, 2, 3, 3)), dtype),
+                          "b": arr(backend, rng.standard_normal(3), dtype)})
+    x, dout = arr(backend, x0, dtype), arr(backend, d0, dtype)
+    executor = backend.executor
+    results = []
+    for limit, count in ((1 << 30, 1), (budget, workers)):
+        monkeypatch.setattr(executor, "work_budget", limit)
+        monkeypatch.setattr(type(executor), "workers", count)
+        with anynet.kernels.reference(), anynet.configure(cpu_workers=count):
+            results.append((host(conv.forward(x, train=True)), host(conv.backward(dout)), host(conv.W.grad)))
+    return results
+
+
+def test_conv_in_batch_chunks_matches_one_piece(backend, monkeypatch):
+    rng = np.random.default_rng(8)
+    x0, d0 = rng.standard_normal((5, 2, 4, 4)), rng.standard_normal((5, 3, 4, 4))
+    budget = 2 * 18 * 16 * 8  # two float64 images of 4x4 outputs' columns per chunk: chunks 2, 2, 1
+    monkeypatch.setattr(backend.executor, "work_budget", budget)
+    assert backend.executor.plan(5, 18 * 16 * 8) == [(0, 2), (2, 4), (4, 5)]
+    whole, chunked = _whole_and_chunked(backend, x0, d0, monkeypatch, budget)
+    for c, w in zip(chunked, whole):
+        np.testing.assert_allclose(c, w, rtol=1e-12)
 
 
 def test_conv_chunks_are_shared_among_the_devices_workers(backend, monkeypatch):
@@ -120,18 +145,11 @@ def test_conv_chunks_are_shared_among_the_devices_workers(backend, monkeypatch):
     executor = backend.executor
     monkeypatch.setattr(type(executor), "workers", 2)  # NumPy's chunks on two threads
     monkeypatch.setattr(executor, "work_budget", 4 * 18 * 16 * 2)  # two float32 images
+    assert executor.plan(5, 18 * 16 * 4) == [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5)]  # 1 image each
+    assert executor.plan(2, 4) == [(0, 1), (1, 2)]  # small: still one chunk per worker
     rng = np.random.default_rng(3)
-    x = arr(backend, rng.standard_normal((5, 2, 4, 4)), "float32")
-    conv = anynet.Conv(2, 3, 3, pad=1)
-    assert conv._chunks(5, 18, 16, x) == [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5)]  # 1 image each
-    assert conv._chunks(2, 1, 1, x) == [(0, 1), (1, 2)]  # small: still one chunk per worker
-    dout = arr(backend, rng.standard_normal((5, 3, 4, 4)), "float32")
-    with anynet.configure(cpu_workers=2):
-        got = host(conv.forward(x, train=True)), host(conv.backward(dout)), host(conv.W.grad)
-    monkeypatch.setattr(type(executor), "workers", 1)
-    monkeypatch.setattr(executor, "work_budget", 1 << 30)
-    with anynet.configure(cpu_workers=1):
-        want = host(conv.forward(x, train=True)), host(conv.backward(dout)), host(conv.W.grad)
+    x0, d0 = rng.standard_normal((5, 2, 4, 4)), rng.standard_normal((5, 3, 4, 4))
+    want, got = _whole_and_chunked(backend, x0, d0, monkeypatch, 4 * 18 * 16 * 2, workers=2, dtype="float32")
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
 
@@ -142,19 +160,40 @@ def test_conv_chunks_follow_the_devices_work_budget(backend, monkeypatch):
     executor = backend.executor
     assert executor.work_budget == (16 << 20 if not backend.is_gpu else 1 << 30)
     monkeypatch.setattr(type(executor), "workers", 1)  # one thread: the budget is the chunk's own
-    x = arr(backend, np.zeros((1024, 1, 1, 1)), "float32")
-    conv = anynet.Conv(1, 1, 1)
-    rows, P = 64 * 9, 28 * 28
-    assert len(conv._chunks(1024, rows, P, x)) == -(-1024 // (executor.work_budget // 4 // (rows * P)))
+    sample = 64 * 9 * 28 * 28 * 4  # float32 columns of one image
+    assert len(executor.plan(1024, sample)) == -(-1024 // (executor.work_budget // sample))
     monkeypatch.setattr(executor, "work_budget", 1 << 30)
-    assert len(conv._chunks(1024, rows, P, x)) == 2
-    whole, chunked = anynet.Conv(2, 3, 3, pad=1), anynet.Conv(2, 3, 3, pad=1)
-    chunked.load_state_dict(whole.state_dict())
-    monkeypatch.setattr(executor, "work_budget", 4 * 18 * 16 * 2)  # two float32 images per chunk
-    x = arr(backend, np.random.default_rng(0).standard_normal((5, 2, 4, 4)), "float32")
-    assert len(chunked._chunks(5, 18, 16, x)) == 3
-    # float32 sums of 18 products: a GPU's BLAS may add them in another order than one product does
-    np.testing.assert_allclose(host(chunked.forward(x)), host(whole.forward(x)), rtol=1e-6, atol=1e-5)
+    assert len(executor.plan(1024, sample)) == 2
+    assert executor.plan(None, sample) == [(0, None)]  # a symbolic batch: one piece
+
+
+def test_the_reference_runs_its_chunks_on_the_cpu_threads(monkeypatch):
+    """NumPy's executor runs the reference's chunks on its threads (the im2col of each chunk, seen
+    from inside), and the results are one thread's."""
+    pytest.importorskip("threadpoolctl")
+    import threading
+
+    from anynet.backend._numpy_kernels import NumPyKernels
+
+    seen = set()
+    real = NumPyKernels.im2col
+
+    def watched(self, *args):
+        seen.add(threading.current_thread().name)
+        return real(self, *args)
+
+    monkeypatch.setattr(NumPyKernels, "im2col", watched)
+    monkeypatch.setattr(anynet.as_device("cpu").executor, "work_budget", 18 * 16 * 4)  # one image per chunk
+    rng = np.random.default_rng(4)
+    x, dout = rng.standard_normal((4, 2, 4, 4)).astype(np.float32), rng.standard_normal((4, 3, 4, 4)).astype(np.float32)
+    conv = anynet.Conv(2, 3, 3, pad=1)
+    out = []
+    for workers in (2, 1):
+        with anynet.configure(cpu_workers=workers):
+            out.append((conv.forward(x), conv.backward(dout), conv.W.grad))
+    assert any(name.startswith("anynet-cpu") for name in seen)
+    for a, b in zip(*out):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_gpu_devices_have_gpu_sized_budgets():
@@ -170,41 +209,40 @@ def test_gpu_devices_have_gpu_sized_budgets():
     assert not anynet.as_device("torch:cpu").is_gpu and anynet.as_device("torch:cpu").executor.work_budget == 16 << 20
 
 
-@pytest.mark.parametrize(("kernel", "pad"), [(3, 1), (3, 2), ((2, 3), (0, 1)), (5, 0)])
+@pytest.mark.parametrize(("kernel", "pad"), [(3, 1), (3, 2), ((2, 3), (0, 1)), (5, 2)])
 def test_conv_input_grad_as_transposed_conv_matches_col2im(backend, kernel, pad):
-    """The stride-1 input gradient as a convolution of dout agrees with the col2im reference path,
-    and forward columns kept for backward give what rebuilt ones give."""
+    """The reference's stride-1 input gradient as a convolution of dout agrees with col2im of the
+    columns' gradient (W2.T @ dout), in one piece and in several chunks."""
+    from anynet.kernels.conv import conv2d_dgrad, dgrad_padding
+
     rng = np.random.default_rng(9)
-    fast, ref = anynet.Conv(3, 4, kernel, pad=pad, dtype=F64), anynet.Conv(3, 4, kernel, pad=pad, dtype=F64)
-    ref.load_state_dict(fast.state_dict())
-    assert fast._transposed_pad() is not None
-    fast.transposed_dx, ref.transposed_dx, ref.keep_col_elements = True, False, 0
-    fast.max_col_elements = 3 * 4 * int(np.prod(fast.kernel)) * 8 * 8  # several chunks
-    x = arr(backend, rng.standard_normal((5, 3, 6, 7)))
-    y = fast.forward(x, train=True)
-    assert fast.cols is not None and len(fast.cols) > 1
-    np.testing.assert_allclose(host(y), host(ref.forward(x, train=True)), rtol=1e-10, atol=1e-12)
-    dout = arr(backend, rng.standard_normal(tuple(y.shape)))
-    np.testing.assert_allclose(host(fast.backward(dout)), host(ref.backward(dout)), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(host(fast.W.grad), host(ref.W.grad), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(host(fast.b.grad), host(ref.b.grad), rtol=1e-10, atol=1e-12)
+    W0 = rng.standard_normal((3, 6, *anynet.layers._windows.pair(kernel, "k", "test")))  # narrows 6 -> 3
+    FN, C, FH, FW = W0.shape
+    x_shape = (5, 6, 6, 7)
+    OH, OW = anynet.kernels.output_size("test", (6, 7), (FH, FW), (1, 1), anynet.layers._windows.pair(pad, "p", "t"))
+    ph, pw = anynet.layers._windows.pair(pad, "p", "t")
+    assert dgrad_padding(W0.shape, (6, 7), (OH, OW), (1, 1), (ph, pw)) is not None
+    d0 = rng.standard_normal((5, FN, OH, OW))
+    dcol = W0.reshape(FN, -1).T @ d0.transpose(1, 0, 2, 3).reshape(FN, -1)
+    want = host(anynet.kernels.col2im(arr(backend, dcol), x_shape, (FH, FW), (1, 1), (ph, pw)))
+    W, dout = arr(backend, W0), arr(backend, d0)
+    np.testing.assert_allclose(host(conv2d_dgrad(dout, W, x_shape, (1, 1), (ph, pw))), want, rtol=1e-10, atol=1e-12)
 
 
 def test_conv_transposed_input_grad_only_where_it_applies():
-    assert anynet.Conv(1, 1, 3, stride=2, pad=1)._transposed_pad() is None
-    assert anynet.Conv(1, 1, 3, pad=3)._transposed_pad() is None
-    assert anynet.Conv(1, 1, (3, 5), pad=(1, 1))._transposed_pad() == (1, 3)
+    from anynet.kernels.conv import dgrad_padding
+
+    assert dgrad_padding((1, 1, 3, 3), (8, 8), (4, 4), (2, 2), (1, 1)) is None  # stride 2
+    assert dgrad_padding((1, 1, 3, 3), (4, 4), (8, 8), (1, 1), (3, 3)) is None  # pad >= kernel
+    assert dgrad_padding((1, 2, 3, 5), (6, 6), (6, 4), (1, 1), (1, 1)) == (1, 3)
 
 
 def test_conv_input_grad_path_follows_the_elements_moved():
-    """By default the transposed form runs where its gather of dout is no larger than col2im's
-    product: a conv keeping channels and map size, not one that widens the channels."""
-    assert anynet.Conv(16, 16, 3, pad=1)._input_grad_pad((28, 28), (28, 28)) == (1, 1)
-    assert anynet.Conv(32, 32, 3, pad=2)._input_grad_pad((14, 14), (16, 16)) == (0, 0)
-    assert anynet.Conv(6, 16, 5)._input_grad_pad((14, 14), (10, 10)) is None  # LeNet-5's second
-    assert anynet.Conv(32, 64, 3, pad=1)._input_grad_pad((14, 14), (14, 14)) is None
-    forced = anynet.Conv(6, 16, 5)
-    forced.transposed_dx = True
-    assert forced._input_grad_pad((14, 14), (10, 10)) == (4, 4)
-    forced.transposed_dx = False
-    assert forced._input_grad_pad((28, 28), (28, 28)) is None
+    """The transposed form runs where its gather of dout is no larger than col2im's product: a
+    conv keeping channels and map size, not one that widens the channels."""
+    from anynet.kernels.conv import dgrad_padding
+
+    assert dgrad_padding((16, 16, 3, 3), (28, 28), (28, 28), (1, 1), (1, 1)) == (1, 1)
+    assert dgrad_padding((32, 32, 3, 3), (14, 14), (16, 16), (1, 1), (2, 2)) == (0, 0)
+    assert dgrad_padding((16, 6, 5, 5), (14, 14), (10, 10), (1, 1), (0, 0)) is None  # LeNet-5's second
+    assert dgrad_padding((64, 32, 3, 3), (14, 14), (14, 14), (1, 1), (1, 1)) is None
