@@ -49,6 +49,9 @@ from ._random import (
 )
 from ._registry import as_device, current_device, device_of, library_of, local_device, register, unregister
 
+# the error users catch shows as anynet.backend.DeviceError, where it is documented, not as its private module's
+DeviceError.__module__ = __name__
+
 __all__ = [
     "FLOAT_NAMES", "OPERATIONS", "Comm", "Compiler", "Device", "DeviceError", "DeviceRandom", "Executor",
     "FastKernels", "GenericDevice", "GpuExecutor", "RandomStreams", "array_device", "as_device", "check_rng_state",

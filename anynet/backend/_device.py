@@ -31,6 +31,7 @@ __all__ = ["FLOAT_NAMES", "Device", "DeviceError", "describe", "import_library",
 
 # the floating dtypes anynet computes in, by their array-API names, narrowest first
 FLOAT_NAMES = ("float16", "bfloat16", "float32", "float64")
+"""The float dtype names anynet knows: "float16", "bfloat16", "float32", "float64"."""
 
 
 class DeviceError(ValueError):

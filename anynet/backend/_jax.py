@@ -99,8 +99,8 @@ class JaxDevice(Device):
     compiler = JaxCompiler()
     kernels = JaxKernels()  # XLA's convolution and window reductions
     dtype_advice = {**Device.dtype_advice, "float64": (
-        "JAX makes float64 arrays only in its 64-bit mode: call jax.config.update('jax_enable_x64', True) "
-        "at start-up")}
+        "JAX makes float64 arrays only in its 64-bit mode: set JAX_ENABLE_X64=1 in the environment (the "
+        "anynet command), or call jax.config.update('jax_enable_x64', True) at start-up in Python")}
 
     owns = staticmethod(array_api_compat.is_jax_namespace)
 

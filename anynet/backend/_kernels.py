@@ -25,6 +25,7 @@ OPERATIONS = (
     "max_pool2d_forward", "max_pool2d_backward",
     "avg_pool2d_forward", "avg_pool2d_backward",
 )
+"""The operations a device may supply its own kernel for (``FastKernels``); ``anynet.kernels`` has the reference."""
 
 
 class FastKernels:

@@ -291,10 +291,12 @@ class Batch(tuple):
 
     @property
     def x(self) -> Any:
+        """The inputs, (B, ...) on the device."""
         return self[0]
 
     @property
     def t(self) -> Any:
+        """The targets, (B,) or (B, ...) on the device."""
         return self[1]
 
 
