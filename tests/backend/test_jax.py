@@ -38,7 +38,9 @@ def test_the_key_saves_and_restores():
 def test_float64_needs_jaxs_64_bit_mode_and_says_how(monkeypatch):
     dev = anynet.as_device("jax:cpu")
     monkeypatch.setattr(jax.config, "read", lambda name: False if name == "jax_enable_x64" else None)
-    with pytest.raises(anynet.DeviceError, match=r"no float64.*jax.config.update\('jax_enable_x64', True\)"):
+    # the command's user sets the environment; Python code may update the config
+    advice = r"no float64.*JAX_ENABLE_X64=1.*jax.config.update\('jax_enable_x64', True\)"
+    with pytest.raises(anynet.DeviceError, match=advice):
         with anynet.device(dev, dtype="float64"):
             pass
 
