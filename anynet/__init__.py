@@ -19,6 +19,7 @@ from .layers import (
     Dropout,
     Embedding,
     Flatten,
+    GlobalAvgPool,
     Layer,
     LayerNorm,
     LeakyReLU,
@@ -28,6 +29,7 @@ from .layers import (
     MultiHeadAttention,
     PositionalEncoding,
     ReLU,
+    Residual,
     Sigmoid,
     Softmax,
     Tanh,
@@ -69,6 +71,7 @@ from .models import (
     DeepConvNet,
     LanguageModel,
     LeNet5,
+    ResNet,
     Seq2seq,
     SequenceClassifier,
     SimpleConvNet,
@@ -114,6 +117,8 @@ __all__ = [
     # attention and transformers
     "Composite", "GELU", "LayerNorm", "MultiHeadAttention", "PositionalEncoding", "TimeAttention",
     "TransformerBlock",
+    # residual networks
+    "GlobalAvgPool", "Residual", "ResNet",
     # losses and metrics
     "BinaryCrossEntropy", "CategoricalCrossEntropy", "Loss", "CosineProximity", "CrossEntropy", "FocalLoss",
     "Hinge", "Huber",

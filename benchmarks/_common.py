@@ -34,6 +34,8 @@ MODELS: dict[str, tuple[Callable[[], Any], tuple[int, ...]]] = {
     "LeNet5": (lambda: anynet.LeNet5(), (1, 28, 28)),
     "AlexNet": (lambda: anynet.AlexNet(), (1, 28, 28)),
     "VGG": (lambda: anynet.VGG(), (1, 28, 28)),
+    "ResNet8": (lambda: anynet.models.resnet8(), (1, 28, 28)),  # the Fashion-MNIST recipe's net
+    "ResNet20": (lambda: anynet.models.resnet20(), (1, 28, 28)),
     "TimeLSTM": (lambda: anynet.SequenceClassifier(28, 128, 10, cell="lstm"), (28, 28)),
     "TimeGRU": (lambda: anynet.SequenceClassifier(28, 128, 10, cell="gru"), (28, 28)),
 }
@@ -65,9 +67,25 @@ def torch_twin(model: anynet.Layer) -> Any:
             hs, _ = self.rnn(x)
             return hs if self.return_sequences else hs[:, -1, :]
 
+    class Residual(nn.Module):
+        """act(body(x) + shortcut(x)), the identity where anynet's shortcut is None."""
+
+        def __init__(self, layer):
+            super().__init__()
+            self.body = torch_twin(layer.body)
+            self.shortcut = nn.Identity() if layer.shortcut is None else torch_twin(layer.shortcut)
+            self.act = nn.Identity() if layer.activation is None else torch_twin(anynet.Sequential(layer.activation))
+
+        def forward(self, x):
+            return self.act(self.body(x) + self.shortcut(x))
+
     out = []
     for layer in model:
-        if isinstance(layer, L.Conv):
+        if isinstance(layer, L.Residual):
+            out.append(Residual(layer))
+        elif isinstance(layer, L.GlobalAvgPool):
+            out.append(nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()))
+        elif isinstance(layer, L.Conv):
             FN, C, FH, FW = layer.W.shape
             out.append(nn.Conv2d(C, FN, (FH, FW), layer.stride, layer.pad))
         elif isinstance(layer, L.Affine):

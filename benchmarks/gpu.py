@@ -1,8 +1,9 @@
 """GPU training throughput, peak memory and CPU/GPU agreement: anynet on CuPy and on PyTorch-CUDA
 against PyTorch eager on CUDA.
 
-Models: MLP 784-100-100-10, SimpleConvNet, DeepConvNet, TimeLSTM (28 steps of 28, 128 hidden) and
-TransformerLM (vocabulary 1000, 64 tokens, width 128, 4 heads, 2 blocks), at batch 128 and 1024.
+Models: MLP 784-100-100-10, SimpleConvNet, DeepConvNet, TimeLSTM (28 steps of 28, 128 hidden),
+TransformerLM (vocabulary 1000, 64 tokens, width 128, 4 heads, 2 blocks) and ResNet8 (the Fashion-MNIST
+recipe's net), at batch 128 and 1024; then one epoch of the ResNet recipe on each anynet device.
 First the same seed trains a few SGD steps on NumPy and on each anynet GPU device with the same
 batches (dropout off: its masks are drawn on each device): the largest relative differences of the
 initial weights, losses and final weights. Then three systems train each model with SGD on random
@@ -37,7 +38,8 @@ import anynet  # noqa: E402
 from anynet import layers as L  # noqa: E402
 from benchmarks import _common as bench  # noqa: E402
 
-GPU_MODELS = ("MLP", "SimpleConvNet", "DeepConvNet", "TimeLSTM", "TransformerLM")
+GPU_MODELS = ("MLP", "SimpleConvNet", "DeepConvNet", "TimeLSTM", "TransformerLM", "ResNet8")
+RECIPE = "ResNet8"  # docs/guides/resnet.md: one epoch of its Fashion-MNIST recipe is timed when it is measured
 VOCAB, T, D, HEADS, BLOCKS = 1000, 64, 128, 4, 2  # the TransformerLM measured
 MEMORY_STEPS = 3
 
@@ -239,7 +241,7 @@ class Results:
     def __init__(self, out: Path, meta: dict[str, Any], header: list[str]):
         out.mkdir(parents=True, exist_ok=True)
         self.md, self.json = out / "results-gpu.md", out / "results-gpu.json"
-        self.data: dict[str, Any] = {**meta, "agreement": [], "throughput": [], "notes": []}
+        self.data: dict[str, Any] = {**meta, "agreement": [], "throughput": [], "recipe": [], "notes": []}
         self.md.write_text("")
         self.lines(*header)
 
@@ -371,6 +373,41 @@ def run_prefetch(args: argparse.Namespace, devices: list[anynet.Device], results
                             f"| {dev.name} | {batch} | error: {type(err).__name__}: {str(err)[:200]} |")
 
 
+def recipe_epoch(dev: anynet.Device, samples: int) -> float:
+    """Seconds of one epoch of the ResNet recipe (resnet8, batch 100, AdamW with a one-cycle peak of 0.01,
+    left-right flips, label smoothing 0.1) on ``samples`` random Fashion-MNIST-shaped images on ``dev``."""
+    from anynet.data.augment import RandomFlip
+
+    x, t = bench.data((1, 28, 28), pool=samples)
+    anynet.seed(0)
+    with anynet.device(dev):
+        model = bench.MODELS[RECIPE][0]()
+    opt = anynet.AdamW(anynet.OneCycle(0.01, total=max(2, -(-samples // 100))))
+    trainer = anynet.Trainer(model, anynet.SoftmaxWithLoss(label_smoothing=0.1), opt, verbose=0)
+    t0 = time.perf_counter()
+    with anynet.device(dev):
+        trainer.fit((x, t), epochs=1, batch_size=100, augment=RandomFlip())
+        dev.synchronize()
+    return time.perf_counter() - t0
+
+
+def run_recipe(args: argparse.Namespace, devices: list[anynet.Device], results: Results, t0: float) -> None:
+    results.lines("", f"## One epoch of the ResNet recipe ({RECIPE}, {args.recipe_samples} random images)", "",
+                  "| device | seconds | samples/s |", "|---|---:|---:|")
+    for dev in devices:
+        if args.time_limit and time.perf_counter() - t0 > args.time_limit:
+            results.lines(f"| {dev.name} | not measured: --time-limit {args.time_limit} s | |")
+            continue
+        try:
+            took = recipe_epoch(dev, args.recipe_samples)
+            results.add("recipe", {"device": dev.name, "seconds": took, "samples": args.recipe_samples},
+                        f"| {dev.name} | {took:.1f} | {args.recipe_samples / took:,.0f} |")
+        except Exception as err:  # noqa: BLE001 - written as a row, like the others
+            traceback.print_exc()
+            results.add("recipe", {"device": dev.name, "error": f"{type(err).__name__}: {err}"},
+                        f"| {dev.name} | error: {type(err).__name__}: {str(err)[:200]} | |")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda", help="anynet's device (default cuda: CuPy)")
@@ -381,6 +418,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--agree-batch", type=int, default=32)
     parser.add_argument("--quick", action="store_true", help="3 blocks of 0.1 s per row instead of 5 of 0.3 s")
     parser.add_argument("--tf32", action="store_true", help="allow TF32 on both sides (default: float32 on both)")
+    parser.add_argument("--recipe-samples", type=int, default=54000,
+                        help=f"images in the timed epoch of the ResNet recipe, run when --models has {RECIPE}")
     parser.add_argument("--time-limit", type=float, default=0, help="seconds: start no row after them (0: none)")
     parser.add_argument("--out", default=str(Path(__file__).parent), help="folder for results-gpu.md/.json")
     args = parser.parse_args(argv)
@@ -402,6 +441,8 @@ def main(argv: list[str] | None = None) -> None:
     if devices:
         run_throughput(args, devices, results, t0, repeats, block_s)
         run_prefetch(args, devices, results, t0)
+    if devices and RECIPE in args.models and args.recipe_samples > 0:
+        run_recipe(args, devices, results, t0)
     print(f"wrote {results.md} and {results.json} in {time.perf_counter() - t0:.0f} s", flush=True)
     sys.exit(1 if broken else 0)
 

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 from .. import optim
 from ..data import DATASETS, DataSet, data_spec
-from ..models import MLP, VGG, AlexNet, DeepConvNet, LeNet5, SimpleConvNet
+from ..models import MLP, VGG, AlexNet, DeepConvNet, LeNet5, SimpleConvNet, resnet8, resnet14, resnet18, resnet20
 from ..optim.schedules import CosineDecay, OneCycle
 from ..training import checkpoint
 from ..training.precision import Precision
@@ -21,8 +21,9 @@ __all__ = ["MODELS", "OPTIMIZERS", "SCHEDULES", "ModelSpec", "build_model", "bui
            "load_model"]
 
 MODELS = {"mlp": MLP, "simple-convnet": SimpleConvNet, "lenet5": LeNet5, "deep-convnet": DeepConvNet,
-          "alexnet": AlexNet, "vgg": VGG}
-"""``anynet train --model`` name -> the model class."""
+          "alexnet": AlexNet, "vgg": VGG, "resnet8": resnet8, "resnet14": resnet14, "resnet20": resnet20,
+          "resnet18": resnet18}
+"""``anynet train --model`` name -> the model class (or builder)."""
 OPTIMIZERS = {name.lower(): getattr(optim, name) for name in (
     "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSProp", "AdaDelta", "Adam", "Nadam", "AdamW", "RAdam", "Lion",
     "LAMB")}

@@ -18,6 +18,7 @@ from typing import Any, Sequence
 from .. import backend
 from ..files import atomic_write
 from ..layers.containers import Sequential
+from ..layers.residual import Residual
 from .operators import emitter
 
 __all__ = ["ExportError", "to_onnx"]
@@ -34,6 +35,8 @@ def _stateful(model: Any) -> list[Any]:
 
 def _forward(net: Any, x: Any, ops: Any) -> Any:
     """``net``'s inference forward pass on ``x``, each layer with an ONNX operator emitted as it."""
+    if isinstance(net, Residual):  # its branches' layers become operators too
+        return net.forward_with(x, lambda part, v: _forward(part, v, ops))
     if not isinstance(net, Sequential) or type(net).forward is not Sequential.forward:
         emit = emitter(net)  # a container with its own forward is traced whole
         return net.forward(x, train=False) if emit is None else emit(ops, net, x)

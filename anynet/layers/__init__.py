@@ -7,11 +7,13 @@ from .containers import Sequential
 from .conv import Conv
 from .core import Affine, Flatten, MatMul
 from .embedding import Embedding, TimeEmbedding
+from .global_pool import GlobalAvgPool
 from .lrn import LRN
 from .normalization import LayerNorm
 from .pooling import AvgPool, MaxPool
 from .recurrent import GRU, LSTM, RNN
 from .regularization import BatchNorm, Dropout
+from .residual import Residual
 from .time import TimeAffine
 from .time_recurrent import TimeGRU, TimeLSTM, TimeRNN
 from .transformer import PositionalEncoding, TransformerBlock
@@ -23,4 +25,6 @@ __all__ = [
     # attention and transformers
     "Composite", "GELU", "LayerNorm", "MultiHeadAttention", "PositionalEncoding", "TimeAttention",
     "TransformerBlock",
+    # residual networks
+    "GlobalAvgPool", "Residual",
 ]
