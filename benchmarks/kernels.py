@@ -124,8 +124,8 @@ def write(args, argv, rows, repeats, block_s) -> None:
         "# Kernels: anynet with each library's own convolution, against PyTorch and the reference",
         "",
         f"{datetime.date.today().isoformat()}. `{command}` on {bench.cpu_model()} ({os.cpu_count()} CPUs). "
-        "**Run on a loaded machine** (shared with other users' runs: the load average was above the core count), "
-        "so the samples/s are only indicative; the ratios, of blocks adjacent in time, are what count. "
+        f"One-minute load average when this table was written: {os.getloadavg()[0]:.2f} (another user's load "
+        "slows all systems alike within a round: the ratios, of blocks adjacent in time, are what count). "
         f"NumPy {np.__version__} ({bench.blas_kernel()}), PyTorch {torch.__version__} and JAX {jax.__version__} "
         f"on {THREADS} threads, SGD, batch {BATCH}, float32, 28x28 random inputs. Median of {repeats} alternating "
         f"blocks of about {block_s:g} s after a warm-up. `anynet / X` is the median over rounds of anynet's rate "

@@ -78,7 +78,8 @@ def test_pool_kernels_equal_the_reference(backend, name):
 
 def test_the_backends_supply_their_kernels(backend):
     """What runs where (the table of docs/guides/kernels.md), and reference() turns it all off."""
-    own = {"numpy": {"im2col"}, "torch": set(CONV_OPS + POOL_OPS), "jax": set(CONV_OPS + POOL_OPS)}
+    # JAX: XLA's weight gradient is slower on the CPU than the reference (see _jax_kernels.JaxKernels)
+    own = {"numpy": {"im2col"}, "torch": set(CONV_OPS + POOL_OPS), "jax": set(CONV_OPS + POOL_OPS) - {"conv2d_wgrad"}}
     supplied = own.get(backend.library, set())
     for op in ("im2col", *CONV_OPS, *POOL_OPS):
         want = backend.kernels.name if op in supplied else "reference"
