@@ -281,7 +281,9 @@ def _layer_table():
         "ELU": anynet.ELU, "Sigmoid": anynet.Sigmoid, "Tanh": anynet.Tanh, "Softmax": anynet.Softmax,
         "LogSoftmax": anynet.LogSoftmax, "TimeAffine": lambda: anynet.TimeAffine(4, 3),
         "TimeRNN": lambda: anynet.TimeRNN(4, 3), "TimeLSTM": lambda: anynet.TimeLSTM(4, 3),
-        "TimeGRU": lambda: anynet.TimeGRU(4, 3),
+        "TimeGRU": lambda: anynet.TimeGRU(4, 3), "GlobalAvgPool": anynet.GlobalAvgPool,
+        "Residual": lambda: anynet.Residual(anynet.Sequential(anynet.Conv(4, 4, 3, pad=1), anynet.BatchNorm(4)),
+                                            activation=anynet.ReLU()),
     }
 
 
