@@ -258,5 +258,6 @@ def test_gpu_extras_bring_the_cuda_libraries():
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     for extra, package in (("cuda12", "cupy-cuda12x[ctk]"), ("cuda13", "cupy-cuda13x[ctk]")):
         assert [r for r in extras[extra] if r.startswith(package)], extras[extra]
-    readme = (ROOT / "README.md").read_text()
-    assert "R580" in readme and "Install only one CuPy package" in readme
+    guide = (ROOT / "docs" / "guides" / "devices.md").read_text()  # the README links to it
+    assert "R580" in guide and "Install only one CuPy package" in guide
+    assert "docs/guides/devices.md#installing-cupy" in (ROOT / "README.md").read_text()

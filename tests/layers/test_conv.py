@@ -132,6 +132,8 @@ def test_conv_in_batch_chunks_matches_one_piece(backend, monkeypatch):
     rng = np.random.default_rng(8)
     x0, d0 = rng.standard_normal((5, 2, 4, 4)), rng.standard_normal((5, 3, 4, 4))
     budget = 2 * 18 * 16 * 8  # two float64 images of 4x4 outputs' columns per chunk: chunks 2, 2, 1
+    # one worker, whatever the machine's BLAS threads left NumPy's executor (two workers: the next test)
+    monkeypatch.setattr(type(backend.executor), "workers", 1)
     monkeypatch.setattr(backend.executor, "work_budget", budget)
     assert backend.executor.plan(5, 18 * 16 * 8) == [(0, 2), (2, 4), (4, 5)]
     whole, chunked = _whole_and_chunked(backend, x0, d0, monkeypatch, budget)
