@@ -10,6 +10,7 @@ import numpy as np
 
 from ._comm import Comm
 from ._cupy_kernels import CuDnnFrontendKernels
+from ._cupy_random import Philox, cupy_words
 from ._device import Device, DeviceError, import_library, parse_index
 from ._executor import GpuExecutor
 from ._generators import DeviceRandom
@@ -57,26 +58,23 @@ def _probe(cp: Any, index: int, spec: str) -> None:
 
 
 class CuPyRandom(DeviceRandom):
-    """``cupy.random.Generator`` on Philox4x3210, whose state cannot be saved: after a restore,
-    ``RandomStreams`` reseeds it (it is listed as unsaved)."""
+    """Philox4x32-10 streams on the GPU (``_cupy_random``): the state is two integers (key, counter),
+    saved as ``{"cupy_philox": [key, counter]}``, so a resumed run draws the same numbers."""
 
     def new_rng(self, seed: int | None) -> Any:
-        import cupy
-
-        # Philox initialises in one small kernel; default_rng's XORWOW sets up 270k states at
-        # every anynet.seed().
-        with self.dev.scope():
-            return cupy.random.Generator(cupy.random.Philox4x3210(seed))
+        return Philox(seed, 0, cupy_words)  # no allocation: the key is the seed
 
     def uniform(self, rng: Any, shape: tuple[int, ...], dtype: Any) -> Any:
         with self.dev.scope():
-            return rng.random(shape, dtype=dtype)
+            return rng.uniform(shape, dtype)
 
-    def rng_state(self, rng: Any) -> None:
-        return None  # CuPy's generators cannot save their state
+    def rng_state(self, rng: Any) -> dict[str, Any]:
+        return {"cupy_philox": rng.state()}
 
-    def restore_rng(self, saved: dict[str, Any]) -> None:
-        return None
+    def restore_rng(self, saved: dict[str, Any]) -> Any | None:
+        if "cupy_philox" not in saved:
+            return None
+        return Philox.from_state(saved["cupy_philox"], cupy_words)
 
 
 class CuPyComm(Comm):

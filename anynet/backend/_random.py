@@ -53,7 +53,8 @@ class RandomStreams:
         self.devices: dict[str, tuple[Device, Any]] = {}
         self.unsaved: set[str] = set()  # devices reseeded from ``resumed`` after a load
         # after load(): a seed read from the restored host state, for the device generators that
-        # could not save theirs (CuPy's); starting them from the seed again would replay the first masks
+        # could not save theirs (a library anynet does not know); starting them from the seed again would
+        # replay the first masks
         self.resumed: int | None = None
 
     def seed_process(self, rank: int) -> None:
@@ -80,7 +81,7 @@ class RandomStreams:
     def state(self) -> dict[str, Any]:
         """The state of the host generator and of every device generator drawn from so far
         (JSON-able), so that a resumed run draws the same numbers. Generators that cannot save
-        their state (CuPy's) are listed under "unsaved": after ``load`` they start from a seed read
+        their state are listed under "unsaved": after ``load`` they start from a seed read
         from the restored host state (new numbers at every resume point; the first epoch's are
         not replayed)."""
         devices, unsaved = {}, []

@@ -32,7 +32,7 @@ def test_device_generators_save_and_restore(backend):
     if backend.name not in state["unsaved"]:
         np.testing.assert_array_equal(resumed, first)
         return
-    # a generator that cannot save its state (CuPy's) is reseeded from the restored host state:
+    # a generator that cannot save its state is reseeded from the restored host state:
     # new numbers, not the seed's first ones, and the same ones at every restore of this state
     assert not np.array_equal(resumed, first)
     anynet.backend.set_rng_state(state)
@@ -48,7 +48,7 @@ class _NoStateRandom(backend.DeviceRandom):
 
 
 class _NoStateDevice(backend.GenericDevice):
-    """A device whose generators cannot save their state, as CuPy's (NumPy arrays underneath)."""
+    """A device whose generators cannot save their state (NumPy arrays underneath)."""
 
     library = "nostate"
     prefixes = ("nostate",)
