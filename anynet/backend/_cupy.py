@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import Any, Iterator
 
 import array_api_compat
@@ -30,6 +31,7 @@ _HINT = ("check the NVIDIA driver (nvidia-smi): cupy-cuda12x needs an R525+ driv
          "install one CuPy package only, with its CUDA libraries ('anynet[cuda12]' or 'anynet[cuda13]'), "
          "or use 'cpu'")
 _EXECUTORS: dict[int, GpuExecutor] = {}  # per GPU: its memory is asked once
+_COPY_STREAMS = threading.local()  # each prefetch thread's own copy stream, per GPU
 _WORKING: set[int] = set()  # GPUs that ran a kernel once: the probe is not repeated
 
 
@@ -160,6 +162,26 @@ class CuPyDevice(Device):
 
     def to_numpy(self, x: Any) -> np.ndarray:
         return x.get()
+
+    def prefetch_to_device(self, a: np.ndarray) -> Any:
+        """Host batch ``a`` on this GPU, for the loader's prefetch threads: staged in pinned host memory
+        and copied on the calling thread's own stream, so the copy runs beside the training step's
+        kernels; complete when this returns. The stream is a blocking one (it follows the work already
+        queued on the default stream), so the copy never writes memory the step still reads."""
+        import cupy
+        import cupyx
+
+        with self.scope():
+            streams = _COPY_STREAMS.__dict__.setdefault("by_gpu", {})
+            stream = streams.get(self.device.id)
+            if stream is None:
+                stream = streams[self.device.id] = cupy.cuda.Stream(non_blocking=False)
+            pinned = cupyx.empty_pinned(a.shape, a.dtype)
+            pinned[...] = a
+            out = cupy.empty(a.shape, a.dtype)
+            out.set(pinned, stream=stream)
+            stream.synchronize()
+        return out
 
     def receive(self, x: Any, source: Device) -> Any:
         if isinstance(source, CuPyDevice):  # GPU to GPU: a device copy (peer or staged by CUDA), no host

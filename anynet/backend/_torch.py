@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import threading
 import warnings
 from typing import Any, Callable
 
@@ -114,6 +115,7 @@ class TorchComm(Comm):
 
 
 _GPU_EXECUTORS: dict[int, GpuExecutor] = {}
+_COPY_STREAMS = threading.local()  # each prefetch thread's own copy stream, per GPU
 
 
 class TorchDevice(Device):
@@ -178,6 +180,27 @@ class TorchDevice(Device):
         import torch
 
         return torch.tensor(a, device=self.device)
+
+    def prefetch_to_device(self, a: np.ndarray) -> Any:
+        """Host batch ``a`` on this device, for the loader's prefetch threads: on a GPU, pinned host
+        memory copied on the calling thread's own stream (after the work already queued on the
+        current stream, so the copy never writes memory the step still reads), complete when this
+        returns; on the CPU, ``from_numpy``."""
+        if not self.is_gpu:
+            return self.from_numpy(a)
+        import torch
+
+        streams = _COPY_STREAMS.__dict__.setdefault("by_gpu", {})
+        stream = streams.get(self.device.index)
+        if stream is None:
+            stream = streams[self.device.index] = torch.cuda.Stream(self.device)
+        host = torch.from_numpy(np.ascontiguousarray(a)).pin_memory()
+        out = torch.empty(host.shape, dtype=host.dtype, device=self.device)
+        stream.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(stream):
+            out.copy_(host, non_blocking=True)
+        stream.synchronize()
+        return out
 
     def to_numpy(self, x: Any) -> np.ndarray:
         import torch

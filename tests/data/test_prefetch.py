@@ -161,3 +161,18 @@ def test_ctrl_c_ends_a_prefetching_process_promptly():
         proc.kill()
     assert time.monotonic() - start < 5
     assert proc.returncode != 0 and "KeyboardInterrupt" in err
+
+
+def test_the_devices_own_upload_gives_the_batch_on_the_device(backend):
+    """``prefetch_to_device`` (pinned memory and a side stream on a GPU) returns the host batch on the
+    device, as a plain copy does, from a prefetch thread."""
+    upload = getattr(backend, "prefetch_to_device", None)
+    if upload is None:
+        pytest.skip(f"{backend.name} has no upload of its own: the loader copies plainly")
+    a = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    got = []
+    thread = threading.Thread(target=lambda: got.append(upload(a)))
+    thread.start()
+    thread.join(60)
+    assert got and anynet.device_of(got[0]) == backend and got[0].dtype == backend.xp.float32
+    np.testing.assert_array_equal(host(got[0]), a)
