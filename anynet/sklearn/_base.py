@@ -172,6 +172,13 @@ class NetEstimator(BaseEstimator):
 
     # -- training --------------------------------------------------------------------------------------
 
+    def fit(self, X: Any, y: Any) -> NetEstimator:
+        """Train a new network on ``X`` and labels or targets ``y`` for ``epochs`` epochs.
+
+        **Returns:** self.
+        """
+        return self._train(X, y, partial=False)
+
     def _train(self, X: Any, y: Any, partial: bool, classes: Any = None) -> NetEstimator:
         """``fit`` (``partial=False``: a new model, ``epochs`` epochs) or ``partial_fit`` (one more epoch of
         the fitted model, or of a new one). A refused call leaves the estimator as it was: its fitted

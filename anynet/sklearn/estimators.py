@@ -61,13 +61,6 @@ class NetClassifier(ClassifierMixin, NetEstimator):
         tags.classifier_tags.poor_score = True  # a few epochs of a small net: no score is promised
         return tags
 
-    def fit(self, X: Any, y: Any) -> NetClassifier:
-        """Train a new network on ``X`` and labels ``y`` for ``epochs`` epochs.
-
-        **Returns:** self.
-        """
-        return self._train(X, y, partial=False)
-
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> NetClassifier:
         """One more epoch on ``X``, ``y`` (the first call builds the network; ``classes``: every label
         the data will hold, needed then unless ``y`` holds them all).
@@ -133,13 +126,6 @@ class NetRegressor(RegressorMixin, NetEstimator):
         tags.target_tags.multi_output = True
         tags.regressor_tags.poor_score = True  # a few epochs of a small net: no score is promised
         return tags
-
-    def fit(self, X: Any, y: Any) -> NetRegressor:
-        """Train a new network on ``X`` and targets ``y`` for ``epochs`` epochs.
-
-        **Returns:** self.
-        """
-        return self._train(X, y, partial=False)
 
     def partial_fit(self, X: Any, y: Any) -> NetRegressor:
         """One more epoch on ``X``, ``y`` (the first call builds the network).

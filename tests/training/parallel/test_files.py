@@ -12,20 +12,15 @@ import numpy as np
 import pytest
 
 from anynet.data import write_shards
-from anynet.training import parallel
+
+from .test_parallel import _mpiexec
 
 WORKER = os.path.join(os.path.dirname(__file__), "files_worker.py")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 def test_ranks_read_disjoint_shards_of_the_files_that_cover_the_set(tmp_path):
-    try:
-        import mpi4py  # noqa: F401
-    except ImportError:
-        pytest.skip("mpi4py is not installed (pip install 'anynet[mpi]')")
-    mpiexec = parallel.find_mpiexec()
-    if mpiexec is None:
-        pytest.skip("no mpiexec found (pip install 'anynet[mpi]' brings MPICH's)")
+    mpiexec = _mpiexec()
     rng = np.random.default_rng(0)
     n = 42  # batches of 4 per rank: the last global batch is shared 1 + 1
     write_shards(rng.standard_normal((n, 6)).astype(np.float32), rng.integers(0, 3, n), tmp_path / "data",
