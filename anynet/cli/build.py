@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 from .. import optim
 from ..data import DATASETS, DataSet, data_spec
-from ..models import MLP, VGG, AlexNet, DeepConvNet, LeNet5, SimpleConvNet, resnet8, resnet14, resnet18, resnet20
+from ..models import MLP, VGG, AlexNet, DeepConvNet, LeNet5, SimpleConvNet, resnet8, resnet10, resnet14, resnet18, resnet20
 from ..optim.schedules import CosineDecay, OneCycle
 from ..training import checkpoint
 from ..training.precision import Precision
@@ -21,8 +21,8 @@ __all__ = ["MODELS", "OPTIMIZERS", "SCHEDULES", "ModelSpec", "build_model", "bui
            "load_model"]
 
 MODELS = {"mlp": MLP, "simple-convnet": SimpleConvNet, "lenet5": LeNet5, "deep-convnet": DeepConvNet,
-          "alexnet": AlexNet, "vgg": VGG, "resnet8": resnet8, "resnet14": resnet14, "resnet20": resnet20,
-          "resnet18": resnet18}
+          "alexnet": AlexNet, "vgg": VGG, "resnet8": resnet8, "resnet10": resnet10, "resnet14": resnet14,
+          "resnet20": resnet20, "resnet18": resnet18}
 """``anynet train --model`` name -> the model class (or builder)."""
 OPTIMIZERS = {name.lower(): getattr(optim, name) for name in (
     "SGD", "Momentum", "Nesterov", "AdaGrad", "RMSProp", "AdaDelta", "Adam", "Nadam", "AdamW", "RAdam", "Lion",
@@ -43,6 +43,7 @@ class ModelSpec:
     - ``hidden``, ``layers``: an MLP's hidden width and number of hidden layers (other models ignore them).
     - ``batchnorm``: BatchNorm in the model (MLP, DeepConvNet, VGG).
     - ``dropout``: the rate of the model's dropout (DeepConvNet, AlexNet, VGG); None: the model's default.
+    - ``width``: the first stage's channels (the ResNets); None: the model's default.
     """
 
     name: str
@@ -51,10 +52,11 @@ class ModelSpec:
     layers: int
     batchnorm: bool = False
     dropout: float | None = None
+    width: int | None = None
 
     @classmethod
     def of(cls, name: str, data: str, hidden: int | None = None, layers: int | None = None,
-           batchnorm: bool = False, dropout: float | None = None) -> ModelSpec:
+           batchnorm: bool = False, dropout: float | None = None, width: int | None = None) -> ModelSpec:
         """A checked ``ModelSpec``; ``hidden`` and ``layers`` left None take the data set's defaults.
 
         **Returns:** the ModelSpec; a UsageError for an unknown model, an option the model lacks, or
@@ -67,10 +69,13 @@ class ModelSpec:
             check_option(name, "batchnorm")
         if dropout is not None:
             check_option(name, "dropout")
+        if width is not None:
+            check_option(name, "width")
+            check_int("train", "--width", width)
         if name != "mlp" and not spec.images:
             raise UsageError(f"model {name!r} needs image data: use {image_data('--data')}")
         return cls(name, data, pick(hidden, spec.defaults.hidden), pick(layers, spec.defaults.layers),
-                   bool(batchnorm), dropout)
+                   bool(batchnorm), dropout, width)
 
     @property
     def flat(self) -> bool:
@@ -87,6 +92,8 @@ class ModelSpec:
         options: dict[str, Any] = {"batchnorm": True} if self.batchnorm else {}
         if self.dropout is not None:
             options["dropout"] = self.dropout
+        if self.width is not None:
+            options["width"] = self.width
         if self.flat:
             hidden = [self.hidden] * check_int("build_model", "layers", self.layers)
             return MLP(spec.features, hidden, spec.classes, **options)
@@ -95,7 +102,7 @@ class ModelSpec:
     def metadata(self) -> dict[str, Any]:
         """The description as checkpoint metadata (the keys ``from_metadata`` reads)."""
         return {"model": self.name, "data": self.data, "hidden": self.hidden, "layers": self.layers,
-                "batchnorm": self.batchnorm, "dropout": self.dropout}
+                "batchnorm": self.batchnorm, "dropout": self.dropout, "width": self.width}
 
     @staticmethod
     def describes(config: Any) -> bool:
@@ -111,11 +118,11 @@ class ModelSpec:
         """The description ``metadata`` wrote (see ``describes``), for data set ``data`` (default:
         the one it names); keys it lacks take the defaults."""
         return cls.of(config["model"], data or config["data"], config.get("hidden"), config.get("layers"),
-                      config.get("batchnorm", False), config.get("dropout"))
+                      config.get("batchnorm", False), config.get("dropout"), config.get("width"))
 
 
 def check_option(name: str, option: str) -> None:
-    """UsageError unless model ``name`` takes the keyword ``option`` (batchnorm, dropout)."""
+    """UsageError unless model ``name`` takes the keyword ``option`` (batchnorm, dropout, width)."""
     if option not in inspect.signature(MODELS[name]).parameters:
         have = ", ".join(n for n, cls in MODELS.items() if option in inspect.signature(cls).parameters)
         what = "BatchNorm" if option == "batchnorm" else option
@@ -123,14 +130,14 @@ def check_option(name: str, option: str) -> None:
 
 
 def build_model(name: str, data: str, hidden: int | None = None, layers: int | None = None,
-                batchnorm: bool = False, dropout: float | None = None) -> Any:
+                batchnorm: bool = False, dropout: float | None = None, width: int | None = None) -> Any:
     """The network ``name`` for data set ``data``, on the current device.
 
     **Arguments:** as ``ModelSpec.of`` (``hidden``/``layers`` default to the data set's).
 
     **Returns:** the network.
     """
-    return ModelSpec.of(name, data, hidden, layers, batchnorm, dropout).build()
+    return ModelSpec.of(name, data, hidden, layers, batchnorm, dropout, width).build()
 
 
 def build_schedule(name: str, lr: float, total: int) -> Any:

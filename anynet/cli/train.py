@@ -69,7 +69,8 @@ class TrainRun:
         check_train_flags(args)
         data = data_spec(args.data)
         check_augment(args.augment, args.model, data.images, args.data)
-        model = ModelSpec.of(args.model, args.data, args.hidden, args.layers, args.batchnorm, args.dropout)
+        model = ModelSpec.of(args.model, args.data, args.hidden, args.layers, args.batchnorm, args.dropout,
+                             args.width)
         default = data.defaults
         epochs = pick(args.epochs, default.epochs)
         val_fraction = pick(args.val_fraction, default.val_fraction)
