@@ -10,7 +10,19 @@ from typing import Any, Mapping
 
 from .. import optim
 from ..data import DATASETS, DataSet, data_spec
-from ..models import MLP, VGG, AlexNet, DeepConvNet, LeNet5, SimpleConvNet, resnet8, resnet10, resnet14, resnet18, resnet20
+from ..models import (
+    MLP,
+    VGG,
+    AlexNet,
+    DeepConvNet,
+    LeNet5,
+    SimpleConvNet,
+    resnet8,
+    resnet10,
+    resnet14,
+    resnet18,
+    resnet20,
+)
 from ..optim.schedules import CosineDecay, OneCycle
 from ..training import checkpoint
 from ..training.precision import Precision

@@ -10,7 +10,7 @@ import anynet
 from anynet import layers as L
 from anynet.cli.build import MODELS, ModelSpec
 from anynet.cli.options import UsageError
-from anynet.models import BasicBlock, Bottleneck, ResNet, resnet8, resnet14, resnet18, resnet20, resnet32
+from anynet.models import BasicBlock, Bottleneck, ResNet, resnet8, resnet10, resnet14, resnet18, resnet20, resnet32
 from anynet.testing import host
 
 from .test_convnets import loss_falls, two_stripes
@@ -29,6 +29,17 @@ def test_cifar_resnets_have_the_papers_depth(make, depth, blocks):
     shortcuts = [c for c in _convs(model) if c.kernel == (1, 1)]
     assert len(_convs(model)) - len(shortcuts) + 1 == depth and len(shortcuts) == 2  # convs + the Affine
     assert [c.W.shape[0] for c in shortcuts] == [32, 64]
+
+
+def test_resnet10_has_four_stages_of_one_block():
+    model = resnet10((1, 28, 28), 10)
+    blocks = [layer for layer in model if isinstance(layer, BasicBlock)]
+    assert [b.body[3].W.shape[0] for b in blocks] == [16, 32, 64, 128]
+    assert len(_convs(model)) - 3 + 1 == 10  # three projection shortcuts; the Affine counts
+    assert sum(int(np.prod(p.data.shape)) for p in model.params) == 309_258
+    x = np.random.default_rng(0).random((2, 1, 28, 28), dtype=np.float32)
+    assert model.forward(x, train=False).shape == (2, 10)
+    assert [b.body[3].W.shape[0] for b in resnet10(width=8) if isinstance(b, BasicBlock)] == [8, 16, 32, 64]
 
 
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
@@ -212,10 +223,17 @@ def test_onnx_export_matches_predict(tmp_path):
 
 
 def test_in_the_command_line():
-    assert {"resnet8", "resnet14", "resnet20", "resnet18"} <= set(MODELS)
+    assert {"resnet8", "resnet10", "resnet14", "resnet20", "resnet18"} <= set(MODELS)
     model = ModelSpec.of("resnet20", "fashion-mnist").build()
     assert isinstance(model, ResNet) and model[0].W.shape == (16, 1, 3, 3) and model[-1].W.shape == (64, 10)
     with pytest.raises(UsageError, match="--batchnorm: model 'resnet8' has no BatchNorm option"):
         ModelSpec.of("resnet8", "fashion-mnist", batchnorm=True)
     with pytest.raises(UsageError, match="needs image data"):
         ModelSpec.of("resnet20", "spiral")
+    wide = ModelSpec.of("resnet10", "fashion-mnist", width=24)
+    assert wide.build()[0].W.shape == (24, 1, 3, 3) and wide.metadata()["width"] == 24
+    assert ModelSpec.from_metadata(wide.metadata()) == wide
+    with pytest.raises(UsageError, match="--width: model 'deep-convnet' has no width option"):
+        ModelSpec.of("deep-convnet", "fashion-mnist", width=24)
+    with pytest.raises(ValueError, match="--width"):
+        ModelSpec.of("resnet8", "fashion-mnist", width=0)
