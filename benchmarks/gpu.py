@@ -236,12 +236,14 @@ def agreement(reference: tuple, run: tuple) -> dict[str, float]:
 
 
 class Results:
-    """``results-gpu.md`` (lines appended) and ``results-gpu.json`` (rewritten whole) in ``out``."""
+    """``results-gpu.md`` (lines appended) and ``results-gpu.json`` (rewritten whole) in ``out``; another
+    ``stem`` and list ``sections`` for another script's results (benchmarks/gpu_profile.py)."""
 
-    def __init__(self, out: Path, meta: dict[str, Any], header: list[str]):
+    def __init__(self, out: Path, meta: dict[str, Any], header: list[str], stem: str = "results-gpu",
+                 sections: tuple[str, ...] = ("agreement", "throughput", "recipe", "notes")):
         out.mkdir(parents=True, exist_ok=True)
-        self.md, self.json = out / "results-gpu.md", out / "results-gpu.json"
-        self.data: dict[str, Any] = {**meta, "agreement": [], "throughput": [], "recipe": [], "notes": []}
+        self.md, self.json = out / f"{stem}.md", out / f"{stem}.json"
+        self.data: dict[str, Any] = {**meta, **{section: [] for section in sections}}
         self.md.write_text("")
         self.lines(*header)
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The GPU leg of anynet, on a machine with an NVIDIA GPU, CuPy and PyTorch-CUDA and no package index:
-#   ci/gpu.sh all      setup, probe, smoke, bench and tests, in that order, in $BUDGET seconds (about 8 min)
+#   ci/gpu.sh all      setup, probe, smoke, profile, bench and tests, in that order, in $BUDGET seconds (about 8 min)
 #   ci/gpu.sh setup    the wheels of .whl/ (--no-index, into $SITE), the imports, nvidia-smi, anynet's 'cuda'
 #   ci/gpu.sh probe    each CUDA library anynet touches, one line each (ci/gpu-probe.py)
 #   ci/gpu.sh smoke    `anynet train --data spiral` on each of $SMOKE_DEVICES, and a checkpoint resume
+#   ci/gpu.sh profile  benchmarks/gpu_profile.py: a step's GPU, host and kernel time, kernels per step (60-90 s)
 #   ci/gpu.sh bench    benchmarks/gpu.py (TF32 off on both sides), rows written as they are measured
 #   ci/gpu.sh tests    the GPU test selection (-k "$SEL", ANYNET_TEST_GPU=1) on pytest-xdist workers
 #   ci/gpu.sh list     what `tests` would run (pytest --collect-only), counted per backend
@@ -13,9 +14,10 @@
 # one failed, 2 for an unknown step. The array-api wheels (array-api-compat, -extra, -strict) travel
 # in .whl/ (git-ignored: name it in the run's carry), with a CuPy kernel cache as .whl/cupy-cache.tgz.
 # $OUT (default benchmarks/results) receives at most 8 files: summary.txt setup.log smoke.log
-# gpu-bench.log results-gpu.md results-gpu.json gpu-tests.log cupy-cache.tgz.
+# gpu-bench.log (both benchmarks' log) results-gpu.md results-gpu-profile.md gpu-tests.log cupy-cache.tgz,
+# and the tables' JSON twins results-gpu.json results-gpu-profile.json where that leaves room.
 # Knobs, for a dry run on a CPU machine: BUDGET (s), SEL (pytest -k), TESTS (paths), WORKERS (0: no
-# xdist), SMOKE_DEVICES (';'-separated `--device` arguments; the first is resumed), BENCH_ARGS.
+# xdist), SMOKE_DEVICES (';'-separated `--device` arguments; the first is resumed), BENCH_ARGS, PROFILE_ARGS.
 #   OUT=/tmp/dry WORKERS=0 SEL="numpy and conv" TESTS=tests/layers SMOKE_DEVICES="cpu;torch:cpu" \
 #     BENCH_ARGS="--device cpu --peer cpu --models MLP --batches 16 --quick" bash ci/gpu.sh smoke bench tests
 set -uo pipefail
@@ -23,11 +25,11 @@ cd "$(dirname "$0")/.." || exit 2
 
 steps=("$@")
 [ ${#steps[@]} -eq 0 ] && steps=(all)
-[ "${steps[*]}" = all ] && steps=(setup probe smoke bench tests)
+[ "${steps[*]}" = all ] && steps=(setup probe smoke profile bench tests)
 for step in "${steps[@]}"; do
   case $step in
-    setup|probe|smoke|bench|tests|list) ;;
-    *) echo "ci/gpu.sh: unknown step '$step': use setup, probe, smoke, bench, tests, list or all"; exit 2 ;;
+    setup|probe|smoke|profile|bench|tests|list) ;;
+    *) echo "ci/gpu.sh: unknown step '$step': use setup, probe, smoke, profile, bench, tests, list or all"; exit 2 ;;
   esac
 done
 
@@ -52,6 +54,7 @@ TESTS=${TESTS:-tests}
 WORKERS=${WORKERS:-8}
 SMOKE_DEVICES=${SMOKE_DEVICES:-"cuda;cuda --precision float16;torch:cuda --precision bfloat16"}
 BENCH_ARGS=${BENCH_ARGS:-}
+PROFILE_ARGS=${PROFILE_ARGS:-}
 # The modules the GPU leg imports (ANYNET_GPU_NEEDS overrides the list, for the set-up's own test).
 needs=${ANYNET_GPU_NEEDS:-"numpy array_api_compat array_api_extra array_api_strict pytest hypothesis cupy torch"}
 RESERVE=10  # seconds kept for the summary and the kernel cache
@@ -85,6 +88,8 @@ finish() {
     cp "$SCRATCH/cupy-cache.tgz" "$OUT/" && note "   in \$OUT/cupy-cache.tgz: carry it as .whl/cupy-cache.tgz next time"
   fi
   rm -f "$OUT"/*.tmp
+  # $OUT brings back at most 8 files: past that the JSON twins go (each .md holds the same rows)
+  [ "$(ls "$OUT" | wc -l)" -gt 8 ] && rm -f "$OUT"/results-gpu*.json
   rm -rf "$SCRATCH"
   note "== ${failed:+FAILED:$failed; }total $(el) s of $BUDGET; files: $(ls "$OUT" | tr '\n' ' ')"
   cat "$SUMMARY"
@@ -214,14 +219,32 @@ smoke() {
   [ "$(grep -c "^### exit 0" "$OUT/smoke.log")" -eq $((i + 1)) ] && [ "$bad" -eq 0 ]
 }
 
+profile() {
+  local l after=0 rc
+  [[ " ${steps[*]} " == *" bench "* ]] && after=60
+  [[ " ${steps[*]} " == *" tests "* ]] && after=$((after + TESTS_MIN))
+  l=$(limit 90 30 $after)
+  [ "$l" -eq 0 ] && { note "== profile: skipped, $(left) s left (the steps after it keep $after s)"; return 1; }
+  echo "### benchmarks/gpu_profile.py" >> "$OUT/gpu-bench.log"
+  timeout -k 5 "$l" python3 benchmarks/gpu_profile.py --out "$OUT" --time-limit $((l * 2 / 3)) $PROFILE_ARGS \
+    >> "$OUT/gpu-bench.log" 2>&1
+  rc=$?
+  note "== profile: rc $(rc_text $rc) at $(el) s (limit $l s${PROFILE_ARGS:+, args: $PROFILE_ARGS})"
+  { grep -m1 "^| system" "$OUT/results-gpu-profile.md"
+    grep -E "^## |^\| (PyTorch|anynet)|not measured|^\| error|does not work" "$OUT/results-gpu-profile.md"; } 2>/dev/null \
+    | cut -c1-220 | indent
+  return $rc
+}
+
 bench() {
   local l after=0 rc
   [[ " ${steps[*]} " == *" tests "* ]] && after=$TESTS_MIN
   l=$(limit 150 30 $after)
   [ "$l" -eq 0 ] && { note "== bench: skipped, $(left) s left (the tests keep $after s)"; return 1; }
   # the benchmark starts no row after its --time-limit, so it ends by itself before the timeout
+  echo "### benchmarks/gpu.py" >> "$OUT/gpu-bench.log"
   timeout -k 5 "$l" python3 benchmarks/gpu.py --out "$OUT" --time-limit $((l * 3 / 4)) $BENCH_ARGS \
-    > "$OUT/gpu-bench.log" 2>&1
+    >> "$OUT/gpu-bench.log" 2>&1
   rc=$?
   note "== bench: rc $(rc_text $rc) at $(el) s (limit $l s${BENCH_ARGS:+, args: $BENCH_ARGS})"
   grep -E "^\| |does not work" "$OUT/results-gpu.md" 2>/dev/null | grep -v -- "---|" | cut -c1-220 | indent
@@ -269,6 +292,7 @@ note "== ci/gpu.sh ${steps[*]} at $(git rev-parse --short HEAD 2>/dev/null || ec
   "budget $BUDGET s"
 setup_failed=""
 [[ " ${steps[*]} " == *" setup "* ]] || : > "$OUT/setup.log"  # this run's lines only
+[[ " ${steps[*]} " =~ " "(profile|bench)" " ]] && : > "$OUT/gpu-bench.log"  # both benchmarks append to it
 for step in "${steps[@]}"; do
   if [ -n "$setup_failed" ] && [ "$step" != probe ]; then
     note "== $step: skipped, the set-up failed"; fail "$step"; continue
@@ -286,6 +310,7 @@ for step in "${steps[@]}"; do
       fi ;;
     probe) wheels >> "$OUT/setup.log" 2>&1; probe || fail probe ;;
     smoke) wheels >> "$OUT/setup.log" 2>&1; smoke || fail smoke ;;
+    profile) wheels >> "$OUT/setup.log" 2>&1; profile || fail profile ;;
     bench) wheels >> "$OUT/setup.log" 2>&1; bench || fail bench ;;
     tests) wheels >> "$OUT/setup.log" 2>&1; tests || fail tests ;;
     list) wheels >> "$OUT/setup.log" 2>&1; list || fail list ;;

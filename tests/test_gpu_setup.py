@@ -19,8 +19,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "ci" / "gpu.sh"
 OUT_FILES = {"summary.txt", "setup.log", "smoke.log", "gpu-bench.log", "results-gpu.md", "results-gpu.json",
-             "gpu-tests.log", "cupy-cache.tgz"}
+             "gpu-tests.log", "cupy-cache.tgz", "results-gpu-profile.md", "results-gpu-profile.json"}
 CPU_BENCH = "--device cpu --peer cpu --models MLP --batches 16 --quick --agree-steps 2"
+CPU_PROFILE = "--device cpu --peer cpu --models MLP --batches 16 --quick"
 
 
 def _gpu_sh(tmp_path, *steps: str, cwd: Path = ROOT, timeout: float = 240, **env: str) -> subprocess.CompletedProcess:
@@ -94,7 +95,7 @@ def test_all_without_a_working_gpu_fails_soft_with_the_driver_hint(tmp_path):
     assert "probe import cupy" in text and "probe GPU, driver, runtime, NVRTC" in text and " FAIL " in text
     assert "CUDARuntimeError" in text  # the real error on the probe's line, not a hidden one
     summary = _summary_printed_last(out, tmp_path)
-    for step in ("smoke", "bench", "tests"):
+    for step in ("smoke", "profile", "bench", "tests"):
         assert f"== {step}: skipped, the set-up failed" in summary
     assert not (tmp_path / "out" / "gpu-tests.log").exists()
 
@@ -119,7 +120,7 @@ def test_gpu_leg_environment_and_unknown_steps(tmp_path):
     assert "NCCL_SOCKET_IFNAME=${NCCL_SOCKET_IFNAME:-lo}" in script and "export CUDA_PATH=/usr/local/cuda" in script
     assert 'SEL=${SEL:-"cupy or torchcuda or nccl"}' in script and "ANYNET_TEST_GPU=1" in script
     out = _gpu_sh(tmp_path, "setup", "nonsense", timeout=30)
-    assert out.returncode == 2 and "use setup, probe, smoke, bench, tests, list or all" in out.stdout
+    assert out.returncode == 2 and "use setup, probe, smoke, profile, bench, tests, list or all" in out.stdout
     assert not (tmp_path / "out").exists()  # the arguments are read before anything runs
 
 
@@ -146,9 +147,15 @@ def test_selection_runs_the_gpu_backends_the_trainer_and_nccl(tmp_path):
 
 
 def test_dry_run_of_smoke_bench_and_tests_on_the_cpu(tmp_path):
-    out = _gpu_sh(tmp_path, "smoke", "bench", "tests", BUDGET="300", SEL="numpy and dropout", TESTS="tests/layers",
-                  SMOKE_DEVICES="cpu;torch:cpu --precision bfloat16", BENCH_ARGS=CPU_BENCH)
+    """With the profile too: 9 files before the JSON twins go, the tables' .md files stay."""
+    out = _gpu_sh(tmp_path, "smoke", "profile", "bench", "tests", BUDGET="420", SEL="numpy and dropout",
+                  TESTS="tests/layers", SMOKE_DEVICES="cpu;torch:cpu --precision bfloat16", BENCH_ARGS=CPU_BENCH,
+                  PROFILE_ARGS=CPU_PROFILE, OMP_NUM_THREADS="1")  # torch spinning on 2 loaded cores: 100x slower
     summary = _summary_printed_last(out, tmp_path)
+    assert "== profile: rc 0" in summary and "## MLP, batch 16" in summary and "| anynet torch:cpu |" in summary
+    assert {"results-gpu.md", "results-gpu-profile.md"} <= {p.name for p in (tmp_path / "out").iterdir()}
+    log = (tmp_path / "out" / "gpu-bench.log").read_text()
+    assert "### benchmarks/gpu_profile.py" in log and "### benchmarks/gpu.py" in log
     assert out.returncode == 0, summary + out.stderr
     assert "### exit 0 (cpu)" in summary and "### exit 0 (torch:cpu --precision bfloat16)" in summary
     assert "resumed = uninterrupted" in summary and summary.count("test accuracy") == 5
