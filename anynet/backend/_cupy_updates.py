@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from ._cupy_kernels import gpu_missing
 from ._updates import FusedUpdates
 
 __all__ = ["CuPyFusedUpdates"]
@@ -57,15 +58,8 @@ class CuPyFusedUpdates(FusedUpdates):
     checked = False  # no GPU has run these yet: see the module's notes
 
     def unavailable(self) -> str | None:
-        """Why the kernels cannot run here: CuPy or a working CUDA GPU missing; None when they can."""
-        try:
-            import cupy
-
-            if cupy.cuda.runtime.getDeviceCount() < 1:
-                return "no CUDA GPU here"
-        except Exception as err:  # noqa: BLE001 - CuPy raises its own CUDA errors; all mean "no GPU"
-            return f"no CUDA GPU works here ({type(err).__name__}: {err})"
-        return None
+        """Why the kernels cannot run here: a working CUDA GPU missing; None when they can."""
+        return gpu_missing()
 
     def sgd_update(self, w: Any, g: Any, state: dict[str, Any], lr: float, t: int) -> None:
         """w <- w - lr g."""
