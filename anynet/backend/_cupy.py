@@ -12,6 +12,7 @@ import numpy as np
 from ._comm import Comm
 from ._cupy_kernels import CuDnnFrontendKernels
 from ._cupy_random import Philox, cupy_words
+from ._cupy_updates import CuPyFusedUpdates
 from ._device import Device, DeviceError, import_library, parse_index
 from ._executor import GpuExecutor
 from ._generators import DeviceRandom
@@ -102,6 +103,8 @@ class CuPyDevice(Device):
     comm_class = CuPyComm
     # the cuDNN Frontend's convolutions: unchecked on a GPU, so off unless anynet.kernels.unchecked()
     kernels = CuDnnFrontendKernels()
+    # one ElementwiseKernel per optimizer's flat step: unchecked on a GPU, so off unless unchecked()
+    updates = CuPyFusedUpdates()
 
     owns = staticmethod(array_api_compat.is_cupy_namespace)
 

@@ -16,9 +16,21 @@ from typing import Any
 
 from ._kernels import FastKernels
 
-__all__ = ["CuDnnFrontendKernels"]
+__all__ = ["CuDnnFrontendKernels", "gpu_missing"]
 
 _INSTALL = "pip install 'anynet[cudnn]' (the nvidia-cudnn-frontend package)"
+
+
+def gpu_missing() -> str | None:
+    """Why CuPy has no working CUDA GPU here (for unchecked kernels switched on), or None when it has one."""
+    try:
+        import cupy
+
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            return "no CUDA GPU here"
+    except Exception as err:  # noqa: BLE001 - CuPy raises its own CUDA errors; all mean "no GPU"
+        return f"no CUDA GPU works here ({type(err).__name__}: {err})"
+    return None
 
 
 class CuDnnFrontendKernels(FastKernels):
@@ -37,14 +49,7 @@ class CuDnnFrontendKernels(FastKernels):
             import cudnn  # noqa: F401 - the frontend's module
         except ImportError as err:
             return f"the cuDNN Frontend does not import ({type(err).__name__}: {err}); {_INSTALL}"
-        try:
-            import cupy
-
-            if cupy.cuda.runtime.getDeviceCount() < 1:
-                return "no CUDA GPU here"
-        except Exception as err:  # noqa: BLE001 - CuPy raises its own CUDA errors; all mean "no GPU"
-            return f"no CUDA GPU works here ({type(err).__name__}: {err})"
-        return None
+        return gpu_missing()
 
     def _handle(self) -> Any:
         import cudnn

@@ -16,6 +16,7 @@ from ._device import Device, DeviceError, import_library, parse_index
 from ._executor import Executor, GpuExecutor
 from ._generators import DeviceRandom
 from ._torch_kernels import TorchKernels
+from ._torch_updates import TorchFusedUpdates
 
 __all__ = ["TorchDevice"]
 
@@ -127,6 +128,7 @@ class TorchDevice(Device):
     comm_class = TorchComm
     compiler = TorchCompiler()
     kernels = TorchKernels()  # PyTorch's convolution and pooling
+    updates = TorchFusedUpdates()  # PyTorch's fused SGD, Adam and AdamW steps on a FlatBuffer
 
     owns = staticmethod(array_api_compat.is_torch_namespace)
 

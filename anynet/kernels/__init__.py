@@ -12,22 +12,63 @@ asks the device of its arrays for a kernel of the same name (``Device.kernels``,
 window view; the reference everywhere else and inside ``reference()``. The references live in
 ``anynet.kernels.conv`` and ``anynet.kernels.pooling``; ``implementation`` says what runs where.
 Shapes are NCHW; ``kernel``, ``stride`` and ``pad`` are (height, width) pairs of ints.
+
+The same switches govern the optimizers' fused flat updates (``fused_update``: the names in
+``UPDATES``), whose reference is each optimizer's own flat step (``anynet.optim``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from . import conv, pooling
-from ._select import fast_kernel, implementation, reference, unchecked
+from ..backend import as_device, device_of
+from ..backend._updates import UPDATES, updates_of
+from . import _select, conv, pooling
+from ._select import _chosen, fast_kernel, reference, unchecked
 from ._windows import col2im, output_size
 from .conv import im2col
 
 __all__ = [
-    "avg_pool2d_backward", "avg_pool2d_forward", "col2im", "conv2d_dgrad", "conv2d_forward", "conv2d_wgrad",
-    "im2col", "implementation", "max_pool2d_backward", "max_pool2d_forward", "output_size", "reference",
-    "unchecked",
+    "UPDATES", "avg_pool2d_backward", "avg_pool2d_forward", "col2im", "conv2d_dgrad", "conv2d_forward",
+    "conv2d_wgrad", "fused_update", "im2col", "implementation", "max_pool2d_backward", "max_pool2d_forward",
+    "output_size", "reference", "unchecked",
 ]
+
+
+def fused_update(operation: str, w: Any) -> Any:
+    """The device's fused flat optimizer update ``operation`` for the flat weights ``w``, or None
+    where the optimizer runs its own flat step: the device supplies none, not for ``w``'s dtype,
+    ``reference()`` is active, or the update is unchecked and ``unchecked()`` is not.
+
+    **Arguments:**
+
+    - ``operation``: one of ``UPDATES``, e.g. ``"adam_update"``.
+    - ``w``: a FlatBuffer's weights (P,) (their device and dtype decide).
+
+    **Returns:** the update (a bound method of the device's ``FusedUpdates``; its signature is in
+    ``anynet.backend._updates``) or None.
+    """
+    updates = updates_of(device_of(w))
+    return _chosen(updates, operation) if updates.takes(w) else None
+
+
+def implementation(operation: str, device: Any = None) -> str:
+    """What runs ``operation`` on ``device`` here and now: the name of the device's fast kernels
+    or fused updates (``"torch"``, ``"jax"``, ``"numpy"``, ``"cudnn-frontend"``,
+    ``"cupy-elementwise"``) or ``"reference"`` (for an update of ``UPDATES``: the optimizer's own
+    flat step).
+
+    **Arguments:**
+
+    - ``operation``: e.g. ``"conv2d_forward"``, ``"adam_update"``.
+    - ``device``: a device spec or ``Device`` (None: the current device).
+
+    **Returns:** the name; DeviceError where unchecked kernels are switched on but cannot run.
+    """
+    if operation not in UPDATES:
+        return _select.implementation(operation, device)
+    updates = updates_of(as_device(device))
+    return "reference" if _chosen(updates, operation) is None else updates.name
 
 
 def conv2d_forward(x: Any, W: Any, b: Any, stride: tuple[int, int], pad: tuple[int, int]) -> Any:

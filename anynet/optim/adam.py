@@ -8,7 +8,7 @@ from typing import Iterable
 from ..backend import namespace
 from ..functional import sign
 from ..validation import check_float
-from .base import Hook, Optimizer, _scalar, in_place, one_minus_power
+from .base import Hook, Optimizer, _scalar, fused, in_place, one_minus_power
 from .schedules import LR
 
 __all__ = ["LAMB", "Adam", "AdamW", "Lion", "Nadam", "RAdam"]
@@ -217,3 +217,17 @@ def _adamw_in_place(opt: AdamW, buffer, g, lr, t) -> None:
     decay *= lr * opt.weight_decay
     _adam_in_place(opt, buffer, g, lr, t)
     buffer.data -= decay
+
+
+# -- the hyper-parameters of their devices' fused updates (anynet.kernels.fused_update)
+
+
+@fused(Adam, "adam_update")
+def _adam_numbers(opt: Adam, t: int) -> dict[str, float]:
+    return {"beta1": opt.beta1, "beta2": opt.beta2, "eps": opt.eps,
+            "bias1": one_minus_power(opt.beta1, t, None), "bias2": one_minus_power(opt.beta2, t, None)}
+
+
+@fused(AdamW, "adamw_update")
+def _adamw_numbers(opt: AdamW, t: int) -> dict[str, float]:
+    return {**_adam_numbers(opt, t), "weight_decay": opt.weight_decay}

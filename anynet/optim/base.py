@@ -8,12 +8,16 @@ import numbers
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..backend import device_of, following, namespace, to_device
+from ..kernels import fused_update
 from ..parameter import FlatBuffer, Parameter
 from ..snapshots import Snapshotting
 from ..validation import check_float, check_int
 from .schedules import LR
 
-__all__ = ["Hook", "InPlaceStep", "Optimizer", "in_place", "in_place_steps", "one_minus_power", "run_rule_flat"]
+__all__ = [
+    "FusedNumbers", "Hook", "InPlaceStep", "Optimizer", "fused", "fused_steps", "in_place", "in_place_steps",
+    "one_minus_power", "run_rule_flat",
+]
 
 Hook = Callable[[Sequence[Parameter], list[Any]], list[Any]]
 """A gradient hook: ``hook(params, grads) -> grads``, run in order before the update (``anynet.optim.hooks``)."""
@@ -21,6 +25,9 @@ Hook = Callable[[Sequence[Parameter], list[Any]], list[Any]]
 InPlaceStep = Callable[["Optimizer", FlatBuffer, Any, Any, Any], None]
 """An optimizer's in-place step on a FlatBuffer: ``step(opt, buffer, g, lr, t)`` (see ``in_place``)."""
 _IN_PLACE: dict[type, InPlaceStep] = {}
+FusedNumbers = Callable[["Optimizer", int], dict[str, float]]
+"""An optimizer's hyper-parameters for its device's fused update: ``numbers(opt, t) -> {name: float}``."""
+_FUSED: dict[type, tuple[str, FusedNumbers]] = {}
 
 
 class Optimizer(Snapshotting):
@@ -107,8 +114,9 @@ class Optimizer(Snapshotting):
         t = self.iterations
         buffer = self._flat(params)
         if buffer is not None:
-            step = _IN_PLACE.get(type(self), run_rule_flat)
-            step(self, buffer, buffer.gather_grads(grads), _scalar(lr, buffer.data.dtype), t)
+            g, lr = buffer.gather_grads(grads), _scalar(lr, buffer.data.dtype)
+            if not _run_fused(self, buffer, g, lr, t):
+                _IN_PLACE.get(type(self), run_rule_flat)(self, buffer, g, lr, t)
             return
         for p, g in zip(params, grads):
             state = {key: self._state(p, key) for key in self.slots}
@@ -282,3 +290,47 @@ def in_place_steps() -> dict[type[Optimizer], InPlaceStep]:
     **Returns:** {optimizer class: its in-place step}, a copy (registering goes through ``in_place``).
     """
     return dict(_IN_PLACE)
+
+
+def fused(cls: type[Optimizer], operation: str) -> Callable[[FusedNumbers], FusedNumbers]:
+    """Register the device's fused update ``operation`` (one of ``anynet.kernels.UPDATES``) as the
+    flat step of exactly ``cls``, wherever the buffer's device supplies it (``anynet.kernels.fused_update``)
+    and the step is eager (a Python count and learning rate; a compiled step runs the in-place step).
+    The decorated ``numbers(opt, t)`` gives the update its hyper-parameters.
+
+    **Arguments:** ``cls`` the optimizer class; ``operation`` the update's name.
+
+    **Returns:** a decorator that registers ``numbers`` and returns it unchanged.
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Optimizer)):
+        raise TypeError(f"fused: expected an Optimizer subclass, got {cls!r}")
+
+    def register(numbers: FusedNumbers) -> FusedNumbers:
+        if cls in _FUSED:
+            raise ValueError(f"fused: {cls.__name__} already has a fused update, {_FUSED[cls][0]}; got a second, "
+                             f"{operation}")
+        _FUSED[cls] = (operation, numbers)
+        return numbers
+
+    return register
+
+
+def fused_steps() -> dict[type[Optimizer], str]:
+    """The optimizers with a fused update where their device supplies one.
+
+    **Returns:** {optimizer class: the update's name}, a copy (registering goes through ``fused``).
+    """
+    return {cls: operation for cls, (operation, _) in _FUSED.items()}
+
+
+def _run_fused(opt: Optimizer, buffer: FlatBuffer, g: Any, lr: Any, t: Any) -> bool:
+    """Step ``buffer`` with its device's fused update of ``opt``, if there is one; False where not."""
+    found = _FUSED.get(type(opt))
+    if found is None or not isinstance(t, int) or not isinstance(lr, float):
+        return False
+    operation, numbers = found
+    update = fused_update(operation, buffer.data)
+    if update is None:
+        return False
+    update(buffer.data, g, {key: buffer.state(key) for key in opt.slots}, lr, t, **numbers(opt, t))
+    return True

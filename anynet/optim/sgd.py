@@ -6,7 +6,7 @@ from typing import Iterable
 
 from ..backend import namespace
 from ..validation import check_float
-from .base import Hook, Optimizer, in_place
+from .base import Hook, Optimizer, fused, in_place
 from .schedules import LR
 
 __all__ = ["SGD", "AdaDelta", "AdaGrad", "Momentum", "Nesterov", "RMSProp"]
@@ -144,3 +144,21 @@ def _nesterov_in_place(opt: Nesterov, buffer, g, lr, t) -> None:
     d *= opt.momentum
     buffer.data += d
     buffer.data -= s
+
+
+# -- the hyper-parameters of their devices' fused updates (anynet.kernels.fused_update)
+
+
+@fused(SGD, "sgd_update")
+def _sgd_numbers(opt: SGD, t: int) -> dict[str, float]:
+    return {}
+
+
+@fused(Momentum, "momentum_update")
+def _momentum_numbers(opt: Momentum, t: int) -> dict[str, float]:
+    return {"momentum": opt.momentum}
+
+
+@fused(Nesterov, "nesterov_update")
+def _nesterov_numbers(opt: Nesterov, t: int) -> dict[str, float]:
+    return {"momentum": opt.momentum}
