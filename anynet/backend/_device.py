@@ -7,8 +7,8 @@ host transfer both ways, zero-copy moves, its floating dtypes, ``synchronize``. 
 concerns are separate objects a library module may subclass, handed out by the device:
 ``dev.random`` (its generators, ``_generators``), ``dev.compiler`` (compiled training steps,
 ``_compiler``), ``dev.comm`` (messages between processes, ``_comm``), ``dev.executor`` (CPU
-threads and memory budgets, ``_executor``) and ``dev.kernels`` (the library's own fast kernels,
-``_kernels``).
+threads and memory budgets, ``_executor``), ``dev.kernels`` (the library's own fast kernels,
+``_kernels``) and ``dev.updates`` (its fused optimizer updates, ``_updates``).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from ._compiler import Compiler
 from ._executor import Executor
 from ._generators import DeviceRandom
 from ._kernels import FastKernels
+from ._updates import FusedUpdates
 
 __all__ = ["FLOAT_NAMES", "Device", "DeviceError", "describe", "import_library", "numpy_dtype", "parse_index"]
 
@@ -68,6 +69,7 @@ class Device:
     compiler: ClassVar[Compiler] = Compiler()  # compiles nothing: steps run eager
     executor: ClassVar[Executor] = Executor()  # in order, CPU-sized chunks
     kernels: ClassVar[FastKernels] = FastKernels()  # none of its own: the reference runs
+    updates: ClassVar[FusedUpdates] = FusedUpdates()  # no fused optimizer updates: each optimizer's own flat step
 
     __slots__ = ("xp", "device", "name", "_random", "_comm")
 

@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 
 from ._kernels import FastKernels
 
-__all__ = ["UPDATES", "FusedUpdates", "updates_of"]
+__all__ = ["UPDATES", "FusedUpdates"]
 
 UPDATES = ("sgd_update", "momentum_update", "nesterov_update", "adam_update", "adamw_update")
 """The fused flat optimizer updates a device may supply (``FusedUpdates``)."""
@@ -73,19 +73,3 @@ class FusedUpdates(FastKernels):
     def __repr__(self) -> str:
         own = [op for op in UPDATES if self.supplies(op)]
         return f"{type(self).__name__}({', '.join(own) or 'none'})"
-
-
-_NONE = FusedUpdates()
-
-
-def updates_of(dev: Any) -> FusedUpdates:
-    """The fused flat updates ``dev`` hands out (``dev.updates``), or one that supplies none.
-
-    **Arguments:**
-
-    - ``dev``: a ``Device``.
-
-    **Returns:** its ``FusedUpdates``.
-    """
-    # the base Device declares no ``updates`` facet (yet): the libraries that have some set it
-    return getattr(dev, "updates", _NONE)

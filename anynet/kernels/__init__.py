@@ -21,10 +21,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..backend import as_device, device_of
-from ..backend._updates import UPDATES, updates_of
-from . import _select, conv, pooling
-from ._select import _chosen, fast_kernel, reference, unchecked
+from ..backend import UPDATES, device_of
+from . import conv, pooling
+from ._select import _chosen, fast_kernel, implementation, reference, unchecked
 from ._windows import col2im, output_size
 from .conv import im2col
 
@@ -48,27 +47,8 @@ def fused_update(operation: str, w: Any) -> Any:
     **Returns:** the update (a bound method of the device's ``FusedUpdates``; its signature is in
     ``anynet.backend._updates``) or None.
     """
-    updates = updates_of(device_of(w))
+    updates = device_of(w).updates
     return _chosen(updates, operation) if updates.takes(w) else None
-
-
-def implementation(operation: str, device: Any = None) -> str:
-    """What runs ``operation`` on ``device`` here and now: the name of the device's fast kernels
-    or fused updates (``"torch"``, ``"jax"``, ``"numpy"``, ``"cudnn-frontend"``,
-    ``"cupy-elementwise"``) or ``"reference"`` (for an update of ``UPDATES``: the optimizer's own
-    flat step).
-
-    **Arguments:**
-
-    - ``operation``: e.g. ``"conv2d_forward"``, ``"adam_update"``.
-    - ``device``: a device spec or ``Device`` (None: the current device).
-
-    **Returns:** the name; DeviceError where unchecked kernels are switched on but cannot run.
-    """
-    if operation not in UPDATES:
-        return _select.implementation(operation, device)
-    updates = updates_of(as_device(device))
-    return "reference" if _chosen(updates, operation) is None else updates.name
 
 
 def conv2d_forward(x: Any, W: Any, b: Any, stride: tuple[int, int], pad: tuple[int, int]) -> Any:

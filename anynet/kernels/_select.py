@@ -12,7 +12,7 @@ import contextlib
 import contextvars
 from typing import Any, Callable, Iterator
 
-from ..backend import DeviceError, as_device, device_of, trace_constant
+from ..backend import UPDATES, DeviceError, as_device, device_of, trace_constant
 
 __all__ = ["fast_kernel", "implementation", "reference", "reference_active", "unchecked", "unchecked_active"]
 
@@ -97,14 +97,17 @@ def fast_kernel(operation: str, x: Any) -> Callable[..., Any] | None:
 
 def implementation(operation: str, device: Any = None) -> str:
     """What runs ``operation`` on ``device`` here and now: the name of the device's fast kernels
-    (``"torch"``, ``"jax"``, ``"numpy"``, ``"cudnn-frontend"``) or ``"reference"``.
+    or fused updates (``"torch"``, ``"jax"``, ``"numpy"``, ``"cudnn-frontend"``,
+    ``"cupy-elementwise"``) or ``"reference"`` (for an update of ``UPDATES``: the optimizer's own
+    flat step).
 
     **Arguments:**
 
-    - ``operation``: e.g. ``"conv2d_forward"``.
+    - ``operation``: e.g. ``"conv2d_forward"``, ``"adam_update"``.
     - ``device``: a device spec or ``Device`` (None: the current device).
 
     **Returns:** the name; DeviceError where unchecked kernels are switched on but cannot run.
     """
-    kernels = as_device(device).kernels
+    dev = as_device(device)
+    kernels = dev.updates if operation in UPDATES else dev.kernels
     return "reference" if _chosen(kernels, operation) is None else kernels.name

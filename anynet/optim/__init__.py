@@ -9,6 +9,9 @@ elementwise optimizer lays the parameters end to end in an ``anynet.parameter.Fl
 applies the rule once to the whole buffer and writes the result back in place; SGD,
 Momentum, Nesterov, Adam and AdamW have a hand-written in-place form of their rule for this,
 registered with ``in_place`` (``benchmarks/results-optim-flat.md`` measures what it saves).
+Where the buffer's device supplies a fused update (PyTorch's fused SGD, Adam and AdamW; CuPy's
+ElementwiseKernels, unchecked), eager steps of these optimizers run it instead
+(``anynet.kernels.fused_update``; off inside ``anynet.kernels.reference()``).
 Per-parameter state lives in ``p.state`` (created on the parameter's device, in its dtype,
 on first use; views of the buffer's flat state on the flat path), so moving a model moves it too.
 

@@ -15,8 +15,7 @@ import pytest
 import anynet
 from anynet import kernels
 from anynet import optim as O
-from anynet.backend import DeviceError
-from anynet.backend._updates import UPDATES, FusedUpdates, updates_of
+from anynet.backend import UPDATES, DeviceError, FusedUpdates
 from anynet.optim.base import fused, fused_steps
 from anynet.testing import arr, backend_fixture, host
 from anynet.training.precision import LossScaler, Precision
@@ -46,7 +45,7 @@ def _operation(name):
 def _need(dev, name):
     """The update's name on ``dev``, skipping where the device does not supply it."""
     operation = _operation(name)
-    if not updates_of(dev).supplies(operation):
+    if not anynet.as_device(dev).updates.supplies(operation):
         pytest.skip(f"{dev.name} supplies no {operation}: {name} runs its in-place step there")
     return operation
 
@@ -82,7 +81,7 @@ def _assert_close(a, b, dtype):
 def test_each_fused_update_equals_the_reference_flat_step(backend, name, dtype):
     operation = _need(backend, name)
     with kernels.unchecked():  # CuPy's are unchecked: this test is what checks them on a GPU
-        assert kernels.implementation(operation, backend) == updates_of(backend).name
+        assert kernels.implementation(operation, backend) == anynet.as_device(backend).updates.name
         fast, opt = _run(backend, name, dtype, STEPS)
         with kernels.reference():
             assert kernels.implementation(operation, backend) == "reference"
@@ -193,7 +192,7 @@ def _cupy_device():
 
 def test_cupy_supplies_all_five_unchecked_and_off_by_default():
     dev = _cupy_device()
-    updates = updates_of(dev)
+    updates = anynet.as_device(dev).updates
     assert updates.name == "cupy-elementwise" and updates.checked is False
     assert all(updates.supplies(op) for op in UPDATES) and not updates.supplies("conv2d_forward")
     for op in UPDATES:
