@@ -2,7 +2,7 @@
 against PyTorch eager on CUDA.
 
 Models: MLP 784-100-100-10, SimpleConvNet, DeepConvNet, TimeLSTM (28 steps of 28, 128 hidden),
-TransformerLM (vocabulary 1000, 64 tokens, width 128, 4 heads, 2 blocks) and ResNet8 (the Fashion-MNIST
+TransformerLM (vocabulary 1000, 64 tokens, width 128, 4 heads, 2 blocks) and ResNet10 (the Fashion-MNIST
 recipe's net), at batch 128 and 1024; then one epoch of the ResNet recipe on each anynet device.
 First the same seed trains a few SGD steps on NumPy and on each anynet GPU device with the same
 batches (dropout off: its masks are drawn on each device): the largest relative differences of the
@@ -38,8 +38,8 @@ import anynet  # noqa: E402
 from anynet import layers as L  # noqa: E402
 from benchmarks import _common as bench  # noqa: E402
 
-GPU_MODELS = ("MLP", "SimpleConvNet", "DeepConvNet", "TimeLSTM", "TransformerLM", "ResNet8")
-RECIPE = "ResNet8"  # docs/guides/resnet.md: one epoch of its Fashion-MNIST recipe is timed when it is measured
+GPU_MODELS = ("MLP", "SimpleConvNet", "DeepConvNet", "TimeLSTM", "TransformerLM", "ResNet10")
+RECIPE = "ResNet10"  # docs/guides/resnet.md: one epoch of its Fashion-MNIST recipe is timed when it is measured
 VOCAB, T, D, HEADS, BLOCKS = 1000, 64, 128, 4, 2  # the TransformerLM measured
 MEMORY_STEPS = 3
 
@@ -376,7 +376,7 @@ def run_prefetch(args: argparse.Namespace, devices: list[anynet.Device], results
 
 
 def recipe_epoch(dev: anynet.Device, samples: int) -> float:
-    """Seconds of one epoch of the ResNet recipe (resnet8, batch 100, AdamW with a one-cycle peak of 0.01,
+    """Seconds of one epoch of the ResNet recipe (resnet10, batch 100, AdamW with a one-cycle peak of 0.01,
     left-right flips, label smoothing 0.1) on ``samples`` random Fashion-MNIST-shaped images on ``dev``."""
     from anynet.data.augment import RandomFlip
 

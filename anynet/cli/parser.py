@@ -108,6 +108,8 @@ def _model_flags(train: argparse.ArgumentParser) -> None:
                        "(deep-convnet, alexnet, vgg; default: the model's)")
     train.add_argument("--width", type=int, help="channels of the first stage (resnet8, resnet10, resnet14, resnet20, "
                        "resnet18; default: the model's)")
+    train.add_argument("--weight-decay", type=float, help="the optimizer's weight decay (adamw's decoupled one, "
+                       "and the others that take one; default: the optimizer's)")
     train.add_argument("--label-smoothing", type=float, default=0.0, help="of the softmax cross-entropy, in [0, 1)")
     train.add_argument("--hidden", type=int, default=None, help=f"MLP hidden width (default: {_per_data('hidden')})")
     train.add_argument("--layers", type=int, default=None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import inspect
 import json
 import os
 from typing import Any
@@ -17,6 +18,7 @@ from ..files import atomic_write
 from ..losses import SoftmaxWithLoss
 from ..training import Callback, Checkpoint, ReduceLROnPlateau, Trainer, TrainingDiverged, parallel, plot_history
 from ..training.tensorboard import TensorBoard
+from ..validation import check_float
 from .build import OPTIMIZERS, ModelSpec, build_schedule, load_data
 from .options import UsageError, available, check_augment, check_train_flags, pick
 
@@ -58,6 +60,7 @@ class TrainRun:
     compile: bool
     tensorboard: str | None = None
     prefetch: int = 0
+    weight_decay: float | None = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> TrainRun:
@@ -84,7 +87,8 @@ class TrainRun:
                    out=args.out or os.path.join("runs", f"{_folder_name(args.data)}-{args.model}"),
                    checkpoint_every=args.checkpoint_every or max(1, epochs // 10), resume=args.resume,
                    data_dir=args.data_dir, download=not args.no_download, verbose=args.verbose,
-                   compile=args.compile, tensorboard=args.tensorboard, prefetch=args.prefetch)
+                   compile=args.compile, tensorboard=args.tensorboard, prefetch=args.prefetch,
+                   weight_decay=_weight_decay(args.optimizer, args.weight_decay))
 
     @property
     def checkpoint(self) -> str:
@@ -95,7 +99,7 @@ class TrainRun:
         """What the checkpoint keeps of the run: the model, and how it was trained."""
         return {**self.model.metadata(), "optimizer": self.optimizer, "lr": self.lr, "schedule": self.schedule,
                 "label_smoothing": self.label_smoothing, "augment": self.augment, "batch_size": self.batch_size,
-                "seed": self.seed, "precision": self.precision}
+                "seed": self.seed, "precision": self.precision, "weight_decay": self.weight_decay}
 
 
 def execute(run: TrainRun, group: parallel.Group | None = None) -> int:
@@ -149,10 +153,22 @@ def _data(run: TrainRun, group: parallel.Group) -> tuple[DataSet, DataSet | None
     return train_set, val, test
 
 
+def _weight_decay(optimizer: str, value: float | None) -> float | None:
+    """``--weight-decay``, checked: a rate of at least 0, for an optimizer that takes one."""
+    if value is None:
+        return None
+    check_float("train", "--weight-decay", value, 0.0)
+    if "weight_decay" not in inspect.signature(OPTIMIZERS[optimizer]).parameters:
+        have = ", ".join(n for n, cls in OPTIMIZERS.items() if "weight_decay" in inspect.signature(cls).parameters)
+        raise UsageError(f"--weight-decay: optimizer {optimizer!r} has no weight_decay ({have} have)")
+    return value
+
+
 def _trainer(run: TrainRun, group: parallel.Group, updates: int) -> Trainer:
     """The model, optimizer, callbacks and Trainer of ``run``, on the current device."""
     model = run.model.build()
-    optimizer = OPTIMIZERS[run.optimizer](lr=build_schedule(run.schedule, run.lr, updates))
+    decay = {} if run.weight_decay is None else {"weight_decay": run.weight_decay}
+    optimizer = OPTIMIZERS[run.optimizer](lr=build_schedule(run.schedule, run.lr, updates), **decay)
     callbacks: list[Any] = [Checkpoint(run.checkpoint, every=run.checkpoint_every, metadata=run.metadata())]
     if run.schedule == "plateau":  # before the checkpoint, which then keeps the lowered rate
         callbacks.insert(0, ReduceLROnPlateau(factor=0.5, patience=1))

@@ -15,7 +15,7 @@ import pytest
 import anynet
 from anynet.cli import build_parser, main
 from anynet.cli.build import ModelSpec
-from anynet.cli.train import TrainRun
+from anynet.cli.train import TrainRun, _trainer
 
 from .test_main import run_main
 
@@ -44,6 +44,18 @@ def test_given_flags_win_and_batch_size_0_is_full_batch():
     assert run.model == ModelSpec("mlp", "spiral", hidden=8, layers=3)
     assert (run.epochs, run.batch_size, run.lr, run.val_fraction) == (7, None, 0.5, 0.2)
     assert (run.checkpoint_every, run.out, run.optimizer, run.checkpoint) == (2, "here", "adam", "here/checkpoint.npz")
+
+
+def test_weight_decay_reaches_the_optimizer_that_takes_one():
+    run = _run_of("--optimizer", "adamw", "--weight-decay", "0.05")
+    assert run.weight_decay == 0.05 and run.metadata()["weight_decay"] == 0.05
+    optimizer = _trainer(run, anynet.parallel.Group(), updates=10).optimizer
+    assert isinstance(optimizer, anynet.AdamW) and optimizer.weight_decay == 0.05
+    assert _run_of("--optimizer", "adamw").weight_decay is None  # the optimizer's own default
+    with pytest.raises(ValueError, match="--weight-decay: optimizer 'sgd' has no weight_decay"):
+        _run_of("--weight-decay", "0.05")
+    with pytest.raises(ValueError, match="--weight-decay must be"):
+        _run_of("--optimizer", "adamw", "--weight-decay", "-1")
 
 
 def test_the_arguments_are_left_unchanged_and_the_run_is_frozen():
