@@ -410,6 +410,22 @@ def run_recipe(args: argparse.Namespace, devices: list[anynet.Device], results: 
                         f"| {dev.name} | error: {type(err).__name__}: {str(err)[:200]} | |")
 
 
+def open_devices(device: str, peer: str) -> tuple[list[anynet.Device], list[str]]:
+    """The anynet devices measured, ``device`` (CuPy) and ``torch:<peer>``; one that does not work
+    leaves the other measured.
+
+    **Returns:** (the devices that work, a line per device that does not, with its error).
+    """
+    devices, broken = [], []
+    for spec in (device, f"torch:{peer}"):
+        try:
+            devices.append(anynet.as_device(spec))
+        except Exception as err:  # noqa: BLE001 - reported in the results and the exit status
+            traceback.print_exc()
+            broken.append(f"device {spec} does not work: {type(err).__name__}: {err}")
+    return devices, broken
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda", help="anynet's device (default cuda: CuPy)")
@@ -427,13 +443,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     pin_tf32(args.tf32)  # before the first device imports cupy
     t0 = time.perf_counter()
-    devices, broken = [], []
-    for spec in (args.device, f"torch:{args.peer}"):  # one that does not work leaves the other measured
-        try:
-            devices.append(anynet.as_device(spec))
-        except Exception as err:  # noqa: BLE001 - reported in the results and the exit status
-            traceback.print_exc()
-            broken.append(f"device {spec} does not work: {type(err).__name__}: {err}")
+    devices, broken = open_devices(args.device, args.peer)
     repeats, block_s = (3, 0.1) if args.quick else (5, 0.3)
     meta, lines = header(args, devices, repeats, block_s)
     lines = [*lines[:2], *broken, *lines[1:]] if broken else lines  # the broken devices under the title

@@ -293,13 +293,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     gpu.pin_tf32(args.tf32)  # before the first device imports cupy
     t0 = time.perf_counter()
-    devices, broken = [], []
-    for spec in (args.device, f"torch:{args.peer}"):  # one that does not work leaves the other measured
-        try:
-            devices.append(anynet.as_device(spec))
-        except Exception as err:  # noqa: BLE001 - reported in the results and the exit status
-            traceback.print_exc()
-            broken.append(f"device {spec} does not work: {type(err).__name__}: {err}")
+    devices, broken = gpu.open_devices(args.device, args.peer)
     meta, lines = header(args, devices, broken)
     results = gpu.Results(Path(args.out), meta, lines, stem=STEM, sections=("profile", "notes"))
     if devices:
