@@ -36,12 +36,13 @@ def test_every_device_has_the_core_and_its_facets(backend):
 
 
 def test_the_core_is_small():
-    """What every device is; the other concerns are facets (random, compiler, comm, executor, kernels)."""
+    """What every device is; the other concerns are facets (random, compiler, comm, executor, kernels,
+    updates)."""
     public = {name for name in vars(backend.Device) if not name.startswith("_")}
     assert public == {
         "xp", "device", "name", "library", "prefixes", "is_host", "writable", "is_gpu", "dtype_advice",
-        "random_class", "comm_class",
-        "compiler", "executor", "kernels", "owns", "parse", "of", "device_key", "memory", "float_dtypes", "float_dtype",
+        "random_class", "comm_class", "compiler", "executor", "kernels", "updates",
+        "owns", "parse", "of", "device_key", "memory", "float_dtypes", "float_dtype",
         "scope", "random", "comm", "from_numpy", "to_numpy", "zeros", "receive", "can_share", "pad", "synchronize",
     }
 

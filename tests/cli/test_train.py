@@ -73,7 +73,7 @@ def test_the_checkpoint_metadata_keeps_the_resolvedrun_main():
     meta = _run_of("--batchnorm", "--label-smoothing", "0.1", "--seed", "3").metadata()
     assert meta == {"model": "mlp", "data": "spiral", "hidden": 30, "layers": 1, "batchnorm": True, "dropout": None,
                     "optimizer": "sgd", "lr": 1.0, "schedule": "constant", "label_smoothing": 0.1, "augment": None,
-                    "batch_size": 30, "seed": 3, "precision": "float32"}
+                    "batch_size": 30, "seed": 3, "precision": "float32", "width": None, "weight_decay": None}
     assert ModelSpec.from_metadata(meta) == _run_of("--batchnorm").model
 
 

@@ -134,8 +134,10 @@ def test_leaving_a_pass_early_stops_its_threads():
 
 
 CTRL_C_CHILD = textwrap.dedent("""
-    import sys, time
+    import signal, sys, time
     from anynet.data.prefetch import prefetched
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as a terminal's: a background job inherits it ignored
 
     def slow():
         time.sleep(0.2)
