@@ -24,8 +24,6 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-import numpy as np
-
 from . import backend
 from .layers import Affine, BatchNorm, Conv, Embedding, TimeAffine, TimeGRU, TimeLSTM, TimeRNN
 from .layers.base import ParameterHolder, check_keys
@@ -99,7 +97,7 @@ def to_torch_state_dict(model: Any, device: Any = "torch:cpu") -> dict[str, Any]
         if isinstance(layer, _RECURRENT):
             out[prefix + "bias_hh_l0"] = xp.zeros_like(out[prefix + "bias_ih_l0"])
         if isinstance(layer, BatchNorm):
-            out[prefix + "num_batches_tracked"] = backend.to_device(np.zeros((), np.int64), dev)
+            out[prefix + "num_batches_tracked"] = dev.zeros((), dev.xp.int64)
     return out
 
 

@@ -21,8 +21,6 @@ import struct
 import sys
 from typing import Any
 
-import numpy as np
-
 from . import backend
 from .files import atomic_write
 from .training.checkpoint import CheckpointError
@@ -76,7 +74,7 @@ def save_weights(model: Any, path: str | os.PathLike) -> str:
     path = os.fspath(path)
     arrays, widened = {}, {}
     for key, value in model.state_dict().items():  # bfloat16 widened as checkpoints widen it, and listed
-        arrays[key] = np.ascontiguousarray(to_host(value, widened, key))
+        arrays[key] = to_host(value, widened, key)
     metadata = {"format": FORMAT, "anynet_version": _version(), "model": type(model).__name__,
                 "widened": json.dumps(list(widened))}
     data = save(arrays, metadata=metadata)

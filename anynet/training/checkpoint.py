@@ -48,12 +48,13 @@ def _dtype_name(dtype: Any) -> str:
 
 def _to_host(value: Any, widened: dict[str, str], key: str) -> np.ndarray:
     """``value`` on the host; a dtype NumPy cannot hold (bfloat16) is stored widened to float32,
-    exactly, and its name kept in ``widened`` so that loading narrows it back."""
+    exactly, and its name kept in ``widened`` so that loading narrows it back. C-contiguous, as
+    the file formats (.npz, .safetensors) store it."""
     name = _dtype_name(value.dtype)
     if name == "bfloat16":
         widened[key] = name
         value = backend.namespace(value).astype(value, backend.device_of(value).float_dtype("float32"))
-    return np.asarray(backend.to_numpy(value))
+    return np.ascontiguousarray(backend.to_numpy(value))
 
 
 def save(path: str | os.PathLike, model: Any, optimizer: Any = None, trainer_state: dict | None = None,
