@@ -9,10 +9,12 @@ from typing import Any
 from .. import backend
 from ..data import DATASETS
 from ..data.augment import named as named_augment
+from ..data.augment import views as named_views
 from ..training.precision import Precision
 from ..validation import check_float, check_int
 
-__all__ = ["UsageError", "available", "check_augment", "check_train_flags", "image_data", "parse_shape", "pick"]
+__all__ = ["UsageError", "available", "check_augment", "check_train_flags", "check_tta", "image_data", "parse_shape",
+           "pick"]
 
 
 class UsageError(ValueError):
@@ -58,6 +60,25 @@ def check_augment(augment: str | None, model: str, images: bool, data: str) -> N
         named_augment(augment, data)
     except ValueError as err:
         raise UsageError(str(err).replace("augment:", "--augment:", 1)) from None
+
+
+def check_tta(tta: str | None, flat: bool, images: bool) -> None:
+    """Refuse ``--tta`` where it cannot apply: flattened images (an MLP's), data that are no images,
+    an unknown view.
+
+    **Arguments:**
+
+    - ``tta``: the flag's value (None: not given).
+    - ``flat``: whether the model takes flattened images; ``images``: whether the data are images.
+    """
+    if not tta:
+        return
+    if not images or flat:
+        raise UsageError(f"--tta averages views of test images: use a convolutional --model on {image_data()}")
+    try:
+        named_views(tta)
+    except ValueError as err:
+        raise UsageError(str(err).replace("tta:", "--tta:", 1)) from None
 
 
 def image_data(flag: str = "") -> str:

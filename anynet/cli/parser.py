@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--device", default="cpu")
     ev.add_argument("--data-dir")
     ev.add_argument("--no-download", action="store_true")
+    ev.add_argument("--tta", metavar="LIST", help=_TTA)
     ex = sub.add_parser("export", help="write a checkpoint of 'anynet train' as an ONNX file (needs anynet[onnx]) "
                         "or, to OUT.safetensors, its weights (needs anynet[safetensors])",
                         epilog=ENVIRONMENT, formatter_class=_Paragraphs)
@@ -134,8 +135,13 @@ def _run_flags(train: argparse.ArgumentParser) -> None:
     train.add_argument("--prefetch", type=int, default=0, help="batches prepared ahead in a background thread")
     train.add_argument("--compile", action="store_true",
                        help="compile the training step (jax.jit on jax:..., torch.compile on torch:...)")
+    train.add_argument("--tta", metavar="LIST", help=_TTA)
     train.add_argument("--tensorboard", metavar="DIR",
                        help="write TensorBoard event files of each epoch's figures to DIR (needs anynet[tensorboard])")
+
+
+_TTA = ("test-time augmentation: also report the test figures with each image's scores averaged with those "
+        "of its views, a comma-separated list of flip (its left-right mirror image)")
 
 
 def _per_data(field: str) -> str:

@@ -14,13 +14,14 @@ from typing import Any
 from .. import backend
 from ..data import DataSet, data_spec, train_val_split
 from ..data.augment import named as named_augment
+from ..data.augment import views as named_views
 from ..files import atomic_write
 from ..losses import SoftmaxWithLoss
 from ..training import Callback, Checkpoint, ReduceLROnPlateau, Trainer, TrainingDiverged, parallel, plot_history
 from ..training.tensorboard import TensorBoard
 from ..validation import check_float
 from .build import OPTIMIZERS, ModelSpec, build_schedule, load_data
-from .options import UsageError, available, check_augment, check_train_flags, pick
+from .options import UsageError, available, check_augment, check_train_flags, check_tta, pick
 
 __all__ = ["TrainRun", "execute"]
 
@@ -61,6 +62,7 @@ class TrainRun:
     tensorboard: str | None = None
     prefetch: int = 0
     weight_decay: float | None = None
+    tta: str | None = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> TrainRun:
@@ -74,6 +76,7 @@ class TrainRun:
         check_augment(args.augment, args.model, data.images, args.data)
         model = ModelSpec.of(args.model, args.data, args.hidden, args.layers, args.batchnorm, args.dropout,
                              args.width)
+        check_tta(args.tta, model.flat, data.images)
         default = data.defaults
         epochs = pick(args.epochs, default.epochs)
         val_fraction = pick(args.val_fraction, default.val_fraction)
@@ -88,7 +91,7 @@ class TrainRun:
                    checkpoint_every=args.checkpoint_every or max(1, epochs // 10), resume=args.resume,
                    data_dir=args.data_dir, download=not args.no_download, verbose=args.verbose,
                    compile=args.compile, tensorboard=args.tensorboard, prefetch=args.prefetch,
-                   weight_decay=_weight_decay(args.optimizer, args.weight_decay))
+                   weight_decay=_weight_decay(args.optimizer, args.weight_decay), tta=args.tta)
 
     @property
     def checkpoint(self) -> str:
@@ -127,9 +130,11 @@ def execute(run: TrainRun, group: parallel.Group | None = None) -> int:
             if group.is_root:
                 _write_history(trainer.history, run.out)
             raise
-        test_loss, test_acc = trainer.evaluate(test)
+        scores = [trainer.evaluate(test)]
+        if run.tta:
+            scores.append(trainer.evaluate(test, tta=named_views(run.tta)))
     if group.is_root:
-        _report(run, trainer, test_loss, test_acc)
+        _report(run, trainer, scores)
     return 0
 
 
@@ -207,8 +212,9 @@ def _header(run: TrainRun, trainer: Trainer, dev: backend.Device, group: paralle
             f"{trainer.precision.name}")
 
 
-def _report(run: TrainRun, trainer: Trainer, test_loss: float, test_acc: float) -> None:
-    """Write the history and its plot; say what was written, why the run stopped early, the test result."""
+def _report(run: TrainRun, trainer: Trainer, scores: list[tuple[float, float]]) -> None:
+    """Write the history and its plot; say what was written, why the run stopped early, the test
+    results (``scores``: the test loss and accuracy, then those with ``--tta``'s views if given)."""
     _write_history(trainer.history, run.out)
     written = [run.checkpoint, os.path.join(run.out, "history.csv"), os.path.join(run.out, "history.json")]
     try:
@@ -219,7 +225,16 @@ def _report(run: TrainRun, trainer: Trainer, test_loss: float, test_acc: float) 
     print(f"wrote {', '.join(written)}")
     if trainer.stop_reason:
         print(f"stopped early: {trainer.stop_reason}")
-    print(f"test loss {test_loss:.4f}, test accuracy {test_acc:.2%}")
+    print(test_line(scores, run.tta))
+
+
+def test_line(scores: list[tuple[float, float]], tta: str | None) -> str:
+    """"test loss L, test accuracy A", then the same with ``tta``'s views averaged where given
+    (``scores``: the plain (loss, accuracy), then the averaged one)."""
+    line = f"test loss {scores[0][0]:.4f}, test accuracy {scores[0][1]:.2%}"
+    if tta:
+        line += f"; with --tta {tta} (views averaged): test loss {scores[1][0]:.4f}, test accuracy {scores[1][1]:.2%}"
+    return line
 
 
 def _write_history(history: dict[str, list[float]], out: str) -> None:

@@ -23,7 +23,8 @@ from typing import Any, Iterable, Sequence
 from ..backend import array_device, namespace, uniform_like
 from ..validation import check_float, check_int
 
-__all__ = ["Augment", "Compose", "Normalize", "RandomErasing", "RandomFlip", "RandomShift", "for_data", "named"]
+__all__ = ["Augment", "Compose", "Flip", "Normalize", "RandomErasing", "RandomFlip", "RandomShift", "for_data", "named",
+           "views"]
 
 
 class Augment:
@@ -134,14 +135,36 @@ class RandomFlip(Augment):
 
     def __init__(self, p: float = 0.5, axis: int = -1):
         self.p = check_float("RandomFlip", "p", p, low=0.0, high=1.0)
-        if check_int("RandomFlip", "axis", axis, minimum=None) not in (-1, -2, 2, 3):
-            raise ValueError(f"RandomFlip: axis must be a spatial axis (-1, -2, 2 or 3), got {axis!r}")
-        self.axis = int(axis)
+        self.axis = _spatial_axis("RandomFlip", axis)
 
     def __call__(self, x):
         xp = self._checked(x)
         flip = _per_sample(x, 1)[:, 0] < self.p
         return xp.where(_column(flip), xp.flip(x, axis=self.axis), x)
+
+
+class Flip(Augment):
+    """Mirror every image along ``axis`` (-1: left-right); draws nothing. The fixed view that
+    test-time augmentation averages with each image (``Trainer.evaluate(data, tta=[Flip()])``,
+    ``anynet train/evaluate --tta flip``). x: (N, C, H, W) -> (N, C, H, W).
+
+    **Arguments:**
+        axis: the spatial axis mirrored: -1 or 3 (left-right), -2 or 2 (upside down).
+    """
+
+    def __init__(self, axis: int = -1):
+        self.axis = _spatial_axis("Flip", axis)
+
+    def __call__(self, x):
+        xp = self._checked(x)
+        return xp.flip(x, axis=self.axis)
+
+
+def _spatial_axis(where: str, axis: Any) -> int:
+    """``axis``, checked to be a spatial axis of an (N, C, H, W) batch: -1, -2, 2 or 3."""
+    if check_int(where, "axis", axis, minimum=None) not in (-1, -2, 2, 3):
+        raise ValueError(f"{where}: axis must be a spatial axis (-1, -2, 2 or 3), got {axis!r}")
+    return int(axis)
 
 
 class RandomErasing(Augment):
@@ -274,6 +297,23 @@ def named(spec: str, data: str) -> Augment:
         raise ValueError(f"augment: unknown transform(s) {', '.join(map(repr, unknown)) or repr(spec)}: "
                          f"give 'auto' or a comma-separated list of {', '.join(NAMED)}")
     return Compose([NAMED[n]() for n in NAMED if n in names])
+
+
+# what each name of ``views`` builds: fixed views of an image, for test-time augmentation
+VIEWS = {"flip": Flip}
+
+
+def views(spec: str) -> list[Augment]:
+    """``anynet train/evaluate --tta``'s views of each test image, whose scores are averaged with
+    the image's own: a comma-separated list of flip (its left-right mirror image)."""
+    if not isinstance(spec, str):
+        raise TypeError(f"tta: spec must be a string such as 'flip', got {spec!r}")
+    names = [n.strip() for n in spec.split(",")]
+    unknown = [n for n in names if n not in VIEWS]
+    if unknown:
+        raise ValueError(f"tta: unknown view(s) {', '.join(map(repr, unknown))}: give a comma-separated list of "
+                         f"{', '.join(VIEWS)}")
+    return [VIEWS[n]() for n in VIEWS if n in names]
 
 
 def _device(x: Any) -> Any:

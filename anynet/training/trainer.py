@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from .. import backend
 from ..data.dataset import DataLoader, DataSet, as_dataset
@@ -349,23 +349,55 @@ class Trainer:
                 size = batch.x.shape[0]
             yield batch
 
-    def evaluate(self, data: DataSet | tuple, *, batch_size: int = 1000, prefetch: int = 0) -> tuple[float, float]:
+    def evaluate(self, data: DataSet | tuple, *, batch_size: int = 1000, prefetch: int = 0,
+                 tta: Sequence[Callable[[Any], Any]] = ()) -> tuple[float, float]:
         """Mean loss and accuracy (NaN with ``accuracy=False``) over ``data`` (a DataSet or an
-        ``(x, t)`` pair of host arrays) in inference mode; ``prefetch`` as in ``fit``."""
+        ``(x, t)`` pair of host arrays) in inference mode; ``prefetch`` as in ``fit``.
+
+        ``tta``: test-time augmentation, fixed views of each batch (functions batch -> batch of the
+        same shape, such as ``anynet.data.augment.Flip()``) whose scores are averaged with the
+        batch's own before the loss and accuracy; each view costs one more forward pass. For
+        models that carry no state from batch to batch.
+        """
         data = as_dataset(data, "evaluate")
         self.prefetch = check_int("Trainer.evaluate", "prefetch", prefetch, 0)
         loader = self._loader(data, batch_size, False)
         self._check_data("evaluate", data)
+        views = self._check_views(tta, data)
         self.precision.prepare(self.model)
-        return self._evaluate(loader)
+        return self._evaluate(loader, views)
 
-    def _evaluate(self, loader: DataLoader) -> tuple[float, float]:
+    def _check_views(self, tta: Any, data: DataSet) -> list[Callable[[Any], Any]]:
+        """``tta`` as a list, each view run on one sample of ``data``: a TypeError for what is not a
+        list of functions, a ValueError for a view that refuses the data or changes its shape."""
+        if not isinstance(tta, (list, tuple)):
+            raise TypeError(f"Trainer.evaluate: tta must be a list of views (functions batch -> batch, such as "
+                            f"anynet.data.augment.Flip()), got {type(tta).__name__}")
+        for i, view in enumerate(tta):
+            if not callable(view):
+                raise TypeError(f"Trainer.evaluate: tta[{i}] must be a function batch -> batch, "
+                                f"got {type(view).__name__}")
+        dev = backend.as_device(self.model.device)
+        with backend.device(dev):
+            x = self._like_model(backend.to_device(data.x[:1], dev))
+            for i, view in enumerate(tta):
+                shape = tuple(view(x).shape)
+                if shape != tuple(x.shape):
+                    raise ValueError(f"Trainer.evaluate: tta[{i}] ({getattr(view, 'name', type(view).__name__)}) "
+                                     f"must keep a batch's shape: it turned {tuple(x.shape)} into {shape}")
+        return list(tta)
+
+    def _evaluate(self, loader: DataLoader, views: Sequence[Callable[[Any], Any]] = ()) -> tuple[float, float]:
         total_loss, total_hits = 0.0, 0.0
         with backend.device(self.model.device):
             for xb, tb in self._batches(loader):
                 # checked above and where the data entered; a diverged model's NaN scores give a NaN loss
                 with inside_network():
                     y = self.model.predict(xb)
+                    for view in views:  # test-time augmentation: the mean of the views' scores
+                        y = y + self.model.predict(view(xb))
+                    if views:
+                        y = y / (len(views) + 1)
                     value = self.loss.forward(y, tb)
                 loss_sum, hits = self._metrics(y, tb, value, xb.shape[0])
                 total_loss = total_loss + loss_sum

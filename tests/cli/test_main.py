@@ -145,6 +145,8 @@ BAD_FLAGS = [
     (["--dropout", "0.2", "--model", "lenet5"], "--dropout: model 'lenet5' has no dropout option"),
     (["--dropout", "1", "--model", "vgg"], r"train: --dropout must be a number in \[0.0, 1.0\), got 1.0"),
     (["--model", "lenet5", "--data", "mnist", "--augment", "flip,blur"], "--augment: unknown transform.s. 'blur'"),
+    (["--tta", "flip"], "--tta averages views of test images: use a convolutional --model"),
+    (["--model", "lenet5", "--data", "mnist", "--tta", "flip,mirror"], "--tta: unknown view.s. 'mirror'"),
     (["--label-smoothing", "1"], r"train: --label-smoothing must be a number in \[0.0, 1.0\), got 1.0"),
     (["--schedule", "warp"], "argument --schedule: invalid choice: 'warp'"),
     (["--schedule", "plateau"], "--schedule plateau follows the validation loss: give --val-fraction"),

@@ -8,7 +8,7 @@ import pytest
 
 import anynet
 from anynet.cli import UsageError, build_parser
-from anynet.cli.options import available, check_augment, check_train_flags, image_data, parse_shape
+from anynet.cli.options import available, check_augment, check_train_flags, check_tta, image_data, parse_shape
 
 
 def test_available_refuses_an_absent_device_and_a_dtype_the_device_lacks():
@@ -45,6 +45,17 @@ def test_augment_needs_a_convolutional_model_on_images():
             check_augment("auto", model, images, data)
     with pytest.raises(UsageError, match="--augment: unknown transform.s. 'blur'"):
         check_augment("blur", "lenet5", True, "mnist")
+
+
+def test_tta_needs_images_that_are_not_flattened():
+    check_tta(None, True, False)
+    check_tta("flip", False, True)
+    for flat, images in ((True, True), (False, False)):
+        with pytest.raises(UsageError, match="--tta averages views of test images: use a convolutional --model on "
+                                             "fashion-mnist or mnist"):
+            check_tta("flip", flat, images)
+    with pytest.raises(UsageError, match="--tta: unknown view.s. 'shift': give a comma-separated list of flip"):
+        check_tta("shift", False, True)
 
 
 def test_image_data_lists_the_registrys_image_sets():

@@ -127,6 +127,22 @@ def test_train_and_evaluate_on_fashion_mnist_when_installed(tmp_path, capsys):
     assert capsys.readouterr().out.strip().endswith(f"accuracy {acc}")
 
 
+def test_tta_reports_the_test_figures_both_ways_in_train_and_evaluate(tmp_path, capsys):
+    try:
+        anynet.data.fashion_mnist(download=False)
+    except anynet.data.DataNotFoundError:
+        pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
+    assert main(["train", "--data", "fashion-mnist", "--model", "lenet5", "--no-download", "--limit", "600",
+                 "--epochs", "1", "--verbose", "0", "--tta", "flip", "--out", str(tmp_path)]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    plain, tta = last.split("; with --tta flip (views averaged): ")
+    assert plain.startswith("test loss ") and tta.startswith("test loss ") and plain != tta
+    assert main(["evaluate", str(tmp_path / "checkpoint.npz"), "--no-download", "--tta", "flip"]) == 0
+    assert capsys.readouterr().out.strip().endswith(last)
+    assert main(["evaluate", str(tmp_path / "checkpoint.npz"), "--no-download"]) == 0
+    assert capsys.readouterr().out.strip().endswith(plain)
+
+
 def test_recipe_flags_build_what_they_name_and_evaluate_rebuilds_it(tmp_path, capsys):
     assert main(["train", "--epochs", "30", "--batchnorm", "--schedule", "onecycle", "--optimizer", "lion",
                  "--lr", "0.01", "--label-smoothing", "0.1", "--verbose", "0", "--out", str(tmp_path)]) == 0

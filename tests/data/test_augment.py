@@ -49,6 +49,24 @@ def test_random_flip_mirrors_some_images_and_keeps_the_rest(backend):
     np.testing.assert_array_equal(host(A.RandomFlip(p=1.0)(arr(backend, X))), X[..., ::-1])
 
 
+def test_flip_mirrors_every_image_and_draws_nothing(backend):
+    x = arr(backend, X)
+    before = anynet.backend.rng_state()
+    np.testing.assert_array_equal(host(A.Flip()(x)), X[..., ::-1])
+    np.testing.assert_array_equal(host(A.Flip(axis=2)(x)), X[:, :, ::-1])
+    assert anynet.backend.rng_state() == before
+    np.testing.assert_array_equal(host(x), X)
+
+
+def test_named_views():
+    assert [type(v) for v in A.views("flip")] == [A.Flip]
+    assert A.views(" flip ,flip")[0].axis == -1
+    with pytest.raises(ValueError, match="tta: unknown view.s. 'shift': give a comma-separated list of flip"):
+        A.views("flip,shift")
+    with pytest.raises(TypeError, match="tta: spec must be a string"):
+        A.views(["flip"])
+
+
 def test_random_erasing_blanks_one_rectangle_per_erased_image(backend):
     y = host(A.RandomErasing(p=1.0, value=0.0)(arr(backend, X)))
     for a, b in zip(X, y):
@@ -108,6 +126,7 @@ def test_named_transforms_in_their_fixed_order():
     [
         (lambda: A.RandomShift(0), ValueError, "RandomShift: pad must be an integer >= 1, got 0"),
         (lambda: A.RandomFlip(p=1.5), ValueError, "RandomFlip: p must be"),
+        (lambda: A.Flip(axis=0), ValueError, r"Flip: axis must be a spatial axis \(-1, -2, 2 or 3\), got 0"),
         (lambda: A.RandomFlip(axis=0), ValueError, "RandomFlip: axis must be a spatial axis"),
         (lambda: A.RandomErasing(scale=(0.5, 0.1)), ValueError, "RandomErasing: scale must satisfy"),
         (lambda: A.Normalize(0.0, 0.0), ValueError, "Normalize: std must be positive"),
@@ -155,6 +174,8 @@ def test_bad_arguments_are_refused(make, error, message):
 MISFITS = [
     pytest.param(A.RandomFlip(), np.zeros((4, 3), np.float32), ValueError,
                  r"RandomFlip: expected an image batch of shape \(N, C, H, W\), got \(4, 3\)", id="flat"),
+    pytest.param(A.Flip(), np.zeros((4, 784), np.float32), ValueError,
+                 r"Flip: expected an image batch of shape \(N, C, H, W\), got \(4, 784\)", id="flip-flat"),
     pytest.param(A.RandomShift(2), np.zeros((4, 1, 28, 28), np.uint8), TypeError,
                  "RandomShift: expected floating images, got .*uint8", id="integers"),
     pytest.param(A.RandomErasing(), np.zeros((4, 1, 0, 5), np.float32), ValueError,
@@ -185,7 +206,7 @@ def test_a_misfit_is_refused_before_anything_is_drawn(backend, aug, x, error, me
 
 def test_check_passes_what_the_transform_takes(backend):
     x = arr(backend, X)
-    for aug in (A.RandomShift(5), A.RandomFlip(), A.RandomErasing(), A.Normalize([0.5, 0.5], 2.0),
+    for aug in (A.RandomShift(5), A.RandomFlip(), A.Flip(), A.RandomErasing(), A.Normalize([0.5, 0.5], 2.0),
                 A.for_data("fashion-mnist"), A.Compose([])):
         before = anynet.backend.rng_state()
         aug.check(x)

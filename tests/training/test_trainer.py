@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -247,6 +249,45 @@ def test_a_refused_evaluate_changes_nothing(cpu_backend):
         trainer.evaluate((x, t + 5))
     with pytest.raises(TypeError, match="pair for evaluate"):
         trainer.evaluate(x)
+    _assert_same(before, _everything(trainer))
+
+
+def _images(n=10):
+    r = np.random.default_rng(2)
+    return r.uniform(0, 1, (n, 1, 4, 3)).astype(np.float32), r.integers(0, 3, n)
+
+
+def test_test_time_augmentation_averages_the_scores_of_the_views(cpu_backend):
+    x, t = _images()
+    net = anynet.Sequential(anynet.Flatten(), anynet.Affine(12, 3, weight_init=1.0))
+    trainer = anynet.Trainer(net, anynet.SoftmaxWithLoss(), None, verbose=0)
+    xd, td = anynet.testing.arr(cpu_backend, x), anynet.testing.arr(cpu_backend, t)
+    y = (net.predict(xd) + net.predict(anynet.testing.arr(cpu_backend, x[..., ::-1].copy()))) / 2
+    expected = (float(anynet.SoftmaxWithLoss().forward(y, td)), float(np.mean(host(y).argmax(axis=1) == t)))
+    loss, acc = trainer.evaluate((x, t), batch_size=3, tta=[anynet.data.augment.Flip()])
+    assert loss == pytest.approx(expected[0], rel=1e-5) and acc == pytest.approx(expected[1])
+    assert (loss, acc) != pytest.approx(trainer.evaluate((x, t)))  # the mirror images score otherwise
+    plain = trainer.evaluate((x, t), batch_size=3)
+    assert trainer.evaluate((x, t), batch_size=3, tta=[lambda b: b]) == pytest.approx(plain, rel=1e-6)
+    assert trainer.evaluate((x, t), batch_size=3, tta=()) == plain
+
+
+@pytest.mark.parametrize(("tta", "error", "match"), [
+    (anynet.data.augment.Flip(), TypeError, re.escape("Trainer.evaluate: tta must be a list of views (functions "
+                                                      "batch -> batch, such as anynet.data.augment.Flip()), got Flip")),
+    (["flip"], TypeError, r"Trainer.evaluate: tta\[0\] must be a function batch -> batch, got str"),
+    ([lambda b: b[:, :, :2, :]], ValueError, r"Trainer.evaluate: tta\[0\] \(function\) must keep a batch's shape: "
+     r"it turned \(1, 1, 4, 3\) into \(1, 1, 2, 3\)"),
+])
+def test_a_refused_test_time_augmentation_changes_nothing(cpu_backend, tta, error, match):
+    x, t = _images()
+    net = anynet.Sequential(anynet.Flatten(), anynet.BatchNorm(12), anynet.Affine(12, 3))
+    trainer = anynet.Trainer(net, anynet.SoftmaxWithLoss(), anynet.SGD(0.1), verbose=0)
+    before = _everything(trainer)
+    with pytest.raises(error, match=match):
+        trainer.evaluate((x, t), tta=tta)
+    with pytest.raises(ValueError, match=r"Flip: expected an image batch of shape \(N, C, H, W\), got \(1, 12\)"):
+        trainer.evaluate((x.reshape(10, 12), t), tta=[anynet.data.augment.Flip()])
     _assert_same(before, _everything(trainer))
 
 
