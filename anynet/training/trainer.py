@@ -19,6 +19,7 @@ from .parallel import DataParallel, Group
 from .precision import as_precision
 from .progress import Progress
 from .step import CompiledStep, CompileError, TrainStep
+from .tta import averaged, check_views
 
 __all__ = ["Trainer", "TrainingDiverged"]
 
@@ -354,38 +355,18 @@ class Trainer:
         """Mean loss and accuracy (NaN with ``accuracy=False``) over ``data`` (a DataSet or an
         ``(x, t)`` pair of host arrays) in inference mode; ``prefetch`` as in ``fit``.
 
-        ``tta``: test-time augmentation, fixed views of each batch (functions batch -> batch of the
-        same shape, such as ``anynet.data.augment.Flip()``) whose scores are averaged with the
-        batch's own before the loss and accuracy; each view costs one more forward pass. For
-        models that carry no state from batch to batch.
+        ``tta``: test-time augmentation, views of each batch (functions batch -> batch of its shape,
+        such as ``anynet.data.augment.Flip()``) whose scores are averaged with the batch's own before
+        the loss and accuracy, one forward pass each; for models that carry no state between batches.
         """
         data = as_dataset(data, "evaluate")
         self.prefetch = check_int("Trainer.evaluate", "prefetch", prefetch, 0)
         loader = self._loader(data, batch_size, False)
         self._check_data("evaluate", data)
-        views = self._check_views(tta, data)
+        with backend.device(self.model.device):
+            views = check_views("Trainer.evaluate", tta, self._like_model(backend.to_device(data.x[:1])))
         self.precision.prepare(self.model)
         return self._evaluate(loader, views)
-
-    def _check_views(self, tta: Any, data: DataSet) -> list[Callable[[Any], Any]]:
-        """``tta`` as a list, each view run on one sample of ``data``: a TypeError for what is not a
-        list of functions, a ValueError for a view that refuses the data or changes its shape."""
-        if not isinstance(tta, (list, tuple)):
-            raise TypeError(f"Trainer.evaluate: tta must be a list of views (functions batch -> batch, such as "
-                            f"anynet.data.augment.Flip()), got {type(tta).__name__}")
-        for i, view in enumerate(tta):
-            if not callable(view):
-                raise TypeError(f"Trainer.evaluate: tta[{i}] must be a function batch -> batch, "
-                                f"got {type(view).__name__}")
-        dev = backend.as_device(self.model.device)
-        with backend.device(dev):
-            x = self._like_model(backend.to_device(data.x[:1], dev))
-            for i, view in enumerate(tta):
-                shape = tuple(view(x).shape)
-                if shape != tuple(x.shape):
-                    raise ValueError(f"Trainer.evaluate: tta[{i}] ({getattr(view, 'name', type(view).__name__)}) "
-                                     f"must keep a batch's shape: it turned {tuple(x.shape)} into {shape}")
-        return list(tta)
 
     def _evaluate(self, loader: DataLoader, views: Sequence[Callable[[Any], Any]] = ()) -> tuple[float, float]:
         total_loss, total_hits = 0.0, 0.0
@@ -393,11 +374,7 @@ class Trainer:
             for xb, tb in self._batches(loader):
                 # checked above and where the data entered; a diverged model's NaN scores give a NaN loss
                 with inside_network():
-                    y = self.model.predict(xb)
-                    for view in views:  # test-time augmentation: the mean of the views' scores
-                        y = y + self.model.predict(view(xb))
-                    if views:
-                        y = y / (len(views) + 1)
+                    y = averaged(self.model.predict, xb, views)  # the batch's own scores without views
                     value = self.loss.forward(y, tb)
                 loss_sum, hits = self._metrics(y, tb, value, xb.shape[0])
                 total_loss = total_loss + loss_sum
