@@ -35,7 +35,8 @@ MODELS: dict[str, tuple[Callable[[], Any], tuple[int, ...]]] = {
     "AlexNet": (lambda: anynet.AlexNet(), (1, 28, 28)),
     "VGG": (lambda: anynet.VGG(), (1, 28, 28)),
     "ResNet8": (lambda: anynet.models.resnet8(), (1, 28, 28)),
-    "ResNet10": (lambda: anynet.models.resnet10(), (1, 28, 28)),  # the Fashion-MNIST recipe's net, at width 16
+    "ResNet10": (lambda: anynet.models.resnet10(), (1, 28, 28)),
+    "ResNet10w18": (lambda: anynet.models.resnet10(width=18), (1, 28, 28)),  # the Fashion-MNIST recipe's net
     "ResNet20": (lambda: anynet.models.resnet20(), (1, 28, 28)),
     "TimeLSTM": (lambda: anynet.SequenceClassifier(28, 128, 10, cell="lstm"), (28, 28)),
     "TimeGRU": (lambda: anynet.SequenceClassifier(28, 128, 10, cell="gru"), (28, 28)),
