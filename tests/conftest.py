@@ -64,6 +64,16 @@ def _seeded():
     anynet.seed(12345)
 
 
+@pytest.fixture
+def fashion_mnist():
+    """The installed Fashion-MNIST, (train, test) DataSets; the test is skipped where its files are not
+    found without a download (nothing is downloaded at test time)."""
+    try:
+        return anynet.data.fashion_mnist(download=False)
+    except anynet.data.DataNotFoundError:
+        pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
+
+
 # -- a summary line per backend ----------------------------------------------
 
 _COUNTS: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)

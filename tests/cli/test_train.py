@@ -112,11 +112,8 @@ def test_resume_from_the_command_line(tmp_path, capsys):
     assert len(json.loads((tmp_path / "history.json").read_text())["loss"]) == 5
 
 
+@pytest.mark.usefixtures("fashion_mnist")
 def test_train_and_evaluate_on_fashion_mnist_when_installed(tmp_path, capsys):
-    try:
-        anynet.data.fashion_mnist(download=False)
-    except anynet.data.DataNotFoundError:
-        pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
     assert main(["train", "--data", "fashion-mnist", "--no-download", "--limit", "3000", "--epochs", "2",
                  "--verbose", "0", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
@@ -127,11 +124,8 @@ def test_train_and_evaluate_on_fashion_mnist_when_installed(tmp_path, capsys):
     assert capsys.readouterr().out.strip().endswith(f"accuracy {acc}")
 
 
+@pytest.mark.usefixtures("fashion_mnist")
 def test_tta_reports_the_test_figures_both_ways_in_train_and_evaluate(tmp_path, capsys):
-    try:
-        anynet.data.fashion_mnist(download=False)
-    except anynet.data.DataNotFoundError:
-        pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
     assert main(["train", "--data", "fashion-mnist", "--model", "lenet5", "--no-download", "--limit", "600",
                  "--epochs", "1", "--verbose", "0", "--tta", "flip", "--out", str(tmp_path)]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]

@@ -81,12 +81,9 @@ def test_a_convnet_trains_on_an_image_folder_as_on_its_decoded_arrays(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
-def test_fashion_mnist_from_shards_reaches_the_accuracy_of_the_run_in_memory(tmp_path):
+def test_fashion_mnist_from_shards_reaches_the_accuracy_of_the_run_in_memory(tmp_path, fashion_mnist):
     """A subset of 3000 images written by write_shards; one epoch of an MLP on each, same seed."""
-    try:
-        train, test = anynet.data.fashion_mnist(download=False)
-    except anynet.data.DataNotFoundError:
-        pytest.skip("Fashion-MNIST is not installed here (apt-get install dataset-fashion-mnist)")
+    train, test = fashion_mnist
     train, test = train.subset(slice(0, 3000)), test.subset(slice(0, 1000))
     write_shards(*train, tmp_path / "train", shard_size=700)
     results = []
