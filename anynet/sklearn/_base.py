@@ -9,7 +9,6 @@ import numbers
 from typing import Any
 
 import array_api_compat
-import numpy as np
 import sklearn
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
@@ -23,6 +22,10 @@ from ..training import EarlyStopping, Trainer
 __all__ = ["NetEstimator"]
 
 _PREDICT_BATCH = 1000  # rows per forward pass in predict: bounds the activations' memory
+
+# the host, where scikit-learn's checks leave the data: its arrays are handled through this device's namespace
+HOST = backend.as_device("cpu")
+_FLOATS = (HOST.xp.float64, HOST.xp.float32)  # the dtypes validate_data keeps (else float64)
 
 
 def input_device(X: Any) -> backend.Device | None:
@@ -100,7 +103,7 @@ class NetEstimator(BaseEstimator):
 
     # -- building ------------------------------------------------------------------------------------
 
-    def _sample_shape(self, X: np.ndarray) -> tuple[int, ...]:
+    def _sample_shape(self, X: Any) -> tuple[int, ...]:
         """The shape one sample is given to the model in: ``input_shape``, else the sample's own (flat
         for an MLP; a channel axis added to a 2-D sample for the convolutional models)."""
         where, shape = type(self).__name__, tuple(X.shape[1:])
@@ -135,7 +138,7 @@ class NetEstimator(BaseEstimator):
     def _seed(self) -> int | None:
         if self.random_state is None or isinstance(self.random_state, numbers.Integral):
             return self.random_state
-        return int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        return int(check_random_state(self.random_state).randint(HOST.xp.iinfo(HOST.xp.int32).max))
 
     def _start(self, shape: tuple[int, ...], n_outputs: int, source: backend.Device | None) -> None:
         """A new model, optimizer and trainer on the training device (``device``, else the input's)."""
@@ -199,12 +202,12 @@ class NetEstimator(BaseEstimator):
         if not first:
             self._check_same_device(source, "partial_fit")
         X, y = validate_data(self, to_host(X), to_host(y), reset=first, allow_nd=True,
-                             dtype=(np.float64, np.float32), **self._y_checks())
+                             dtype=_FLOATS, **self._y_checks())
         t, n_outputs = self._targets(y, first, classes)
         if first:
             self.sample_shape_ = self._sample_shape(X)
             self._start(self.sample_shape_, n_outputs, source)
-        x = np.ascontiguousarray(X.reshape(X.shape[0], *self.sample_shape_), dtype=np.float32)
+        x = self._samples(X)
         data, val = DataSet(x, t, "train"), None
         with backend.use_streams(self.streams_):
             if self.validation_split:
@@ -213,6 +216,11 @@ class NetEstimator(BaseEstimator):
         self.trainer_.fit(data, val, epochs=epochs, batch_size=self.batch_size)
         self.history_ = {k: list(v) for k, v in self.trainer_.history.items()}
         return self
+
+    def _samples(self, X: Any) -> Any:
+        """Validated host data ``X`` as the model takes it: float32 samples of ``sample_shape_``, a new
+        (C-contiguous) array."""
+        return HOST.xp.astype(HOST.xp.reshape(X, (X.shape[0], *self.sample_shape_)), HOST.xp.float32)
 
     def _check_same_device(self, source: backend.Device | None, method: str) -> None:
         """scikit-learn's rule: with array-API dispatch on, X comes from the namespace and device fit saw."""
@@ -233,8 +241,8 @@ class NetEstimator(BaseEstimator):
         check_is_fitted(self)
         source = input_device(X)
         self._check_same_device(source, method)
-        X = validate_data(self, to_host(X), reset=False, allow_nd=True, dtype=(np.float64, np.float32))
-        x = np.ascontiguousarray(X.reshape(X.shape[0], *self.sample_shape_), dtype=np.float32)
+        X = validate_data(self, to_host(X), reset=False, allow_nd=True, dtype=_FLOATS)
+        x = self._samples(X)
         dev = self.model_.device
         with backend.device(dev):
             parts = [self.model_.predict(backend.to_device(x[i:i + _PREDICT_BATCH], dev))
@@ -245,16 +253,14 @@ class NetEstimator(BaseEstimator):
 
     @staticmethod
     def _output(a: Any, dtype: str, source: backend.Device | None) -> Any:
-        """``a`` where the caller's data lives: on ``source`` in ``dtype`` (float32 where it lacks it), or
-        a host NumPy array."""
-        if source is None:
-            return np.asarray(backend.to_numpy(a), dtype=dtype)
-        a = backend.to_device(a, source)
-        want = source.float_dtypes.get(dtype) or source.float_dtype("float32")
-        return source.xp.astype(a, want)
+        """``a`` where the caller's data lives: on ``source`` (None: the host, as NumPy) in ``dtype``
+        (float32 where it lacks it)."""
+        where = HOST if source is None else source
+        want = where.float_dtypes.get(dtype) or where.float_dtype("float32")
+        return where.xp.astype(backend.to_device(a, where), want)
 
     def _y_checks(self) -> dict[str, Any]:
         raise NotImplementedError
 
-    def _targets(self, y: np.ndarray, first: bool, classes: Any) -> tuple[np.ndarray, int]:
+    def _targets(self, y: Any, first: bool, classes: Any) -> tuple[Any, int]:
         raise NotImplementedError

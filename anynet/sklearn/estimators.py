@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
@@ -12,7 +11,7 @@ from sklearn.utils.validation import column_or_1d
 from .. import backend
 from ..functional import softmax
 from ..losses import MeanSquaredError, SoftmaxWithLoss
-from ._base import NetEstimator, to_host
+from ._base import HOST, NetEstimator, to_host
 
 __all__ = ["NetClassifier", "NetRegressor", "expected_failed_checks"]
 
@@ -72,16 +71,19 @@ class NetClassifier(ClassifierMixin, NetEstimator):
     def _y_checks(self) -> dict[str, Any]:
         return {}
 
-    def _targets(self, y: np.ndarray, first: bool, classes: Any) -> tuple[np.ndarray, int]:
+    def _targets(self, y: Any, first: bool, classes: Any) -> tuple[Any, int]:
+        xp = HOST.xp
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         if first:
-            self.classes_ = np.unique(y if classes is None else np.asarray(to_host(classes)))
-        unknown = np.setdiff1d(y, self.classes_)
-        if unknown.size:
+            self.classes_ = xp.sort(xp.unique_values(y if classes is None else xp.asarray(to_host(classes))))
+        t = xp.searchsorted(self.classes_, y)  # each label's index in classes_, where it is one of them
+        known = xp.take(self.classes_, xp.clip(t, max=self.classes_.shape[0] - 1)) == y
+        if not xp.all(known):
+            unknown = xp.sort(xp.unique_values(y[~known]))
             raise ValueError(f"{type(self).__name__}: y holds labels {unknown[:5].tolist()} outside classes_ "
                              f"{self.classes_[:10].tolist()}")
-        return np.searchsorted(self.classes_, y).astype(np.int64), len(self.classes_)
+        return xp.astype(t, xp.int64), self.classes_.shape[0]
 
     def predict_proba(self, X: Any) -> Any:
         """Class probabilities (N, classes), columns in the order of ``classes_``; in X's float dtype,
@@ -100,8 +102,8 @@ class NetClassifier(ClassifierMixin, NetEstimator):
         scores, _, source = self._scores(X, "predict")
         xp = backend.namespace(scores)
         index = xp.argmax(scores, axis=1)
-        if source is None or self.classes_.dtype.kind not in "biuf":
-            return self.classes_[np.asarray(backend.to_numpy(index))]
+        if source is None or not HOST.xp.isdtype(self.classes_.dtype, ("bool", "integral", "real floating")):
+            return HOST.xp.take(self.classes_, backend.to_numpy(index), axis=0)
         classes = backend.to_device(self.classes_, source)
         return source.xp.take(classes, backend.to_device(index, source), axis=0)
 
@@ -137,10 +139,10 @@ class NetRegressor(RegressorMixin, NetEstimator):
     def _y_checks(self) -> dict[str, Any]:
         return {"multi_output": True, "y_numeric": True}
 
-    def _targets(self, y: np.ndarray, first: bool, classes: Any) -> tuple[np.ndarray, int]:
+    def _targets(self, y: Any, first: bool, classes: Any) -> tuple[Any, int]:
         if first:
             self.single_output_ = y.ndim == 1
-        t = np.asarray(y, dtype=np.float32).reshape(y.shape[0], -1)
+        t = HOST.xp.reshape(HOST.xp.astype(y, HOST.xp.float32), (y.shape[0], -1))
         if first:
             self.n_outputs_ = t.shape[1]
         elif t.shape[1] != self.n_outputs_:
