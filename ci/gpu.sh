@@ -219,17 +219,26 @@ smoke() {
   [ "$(grep -c "^### exit 0" "$OUT/smoke.log")" -eq $((i + 1)) ] && [ "$bad" -eq 0 ]
 }
 
+# run_script STAGE SCRIPT LIMIT SHARE ARGS: a benchmark script, its output appended to gpu-bench.log, killed
+# after LIMIT s; it starts no row after its --time-limit (SHARE of LIMIT, e.g. "3 / 4"), so it ends by itself
+# before the timeout. Notes and returns its exit status.
+run_script() {
+  local stage=$1 script=$2 l=$3 share=$4 args=$5 rc
+  echo "### $script" >> "$OUT/gpu-bench.log"
+  timeout -k 5 "$l" python3 "$script" --out "$OUT" --time-limit $((l * $share)) $args >> "$OUT/gpu-bench.log" 2>&1
+  rc=$?
+  note "== $stage: rc $(rc_text $rc) at $(el) s (limit $l s${args:+, args: $args})"
+  return $rc
+}
+
 profile() {
   local l after=0 rc
   [[ " ${steps[*]} " == *" bench "* ]] && after=60
   [[ " ${steps[*]} " == *" tests "* ]] && after=$((after + TESTS_MIN))
   l=$(limit 90 30 $after)
   [ "$l" -eq 0 ] && { note "== profile: skipped, $(left) s left (the steps after it keep $after s)"; return 1; }
-  echo "### benchmarks/gpu_profile.py" >> "$OUT/gpu-bench.log"
-  timeout -k 5 "$l" python3 benchmarks/gpu_profile.py --out "$OUT" --time-limit $((l * 2 / 3)) $PROFILE_ARGS \
-    >> "$OUT/gpu-bench.log" 2>&1
+  run_script profile benchmarks/gpu_profile.py "$l" "2 / 3" "$PROFILE_ARGS"
   rc=$?
-  note "== profile: rc $(rc_text $rc) at $(el) s (limit $l s${PROFILE_ARGS:+, args: $PROFILE_ARGS})"
   { grep -m1 "^| system" "$OUT/results-gpu-profile.md"
     grep -E "^## |^\| (PyTorch|anynet)|not measured|^\| error|does not work" "$OUT/results-gpu-profile.md"; } 2>/dev/null \
     | cut -c1-220 | indent
@@ -241,12 +250,8 @@ bench() {
   [[ " ${steps[*]} " == *" tests "* ]] && after=$TESTS_MIN
   l=$(limit 150 30 $after)
   [ "$l" -eq 0 ] && { note "== bench: skipped, $(left) s left (the tests keep $after s)"; return 1; }
-  # the benchmark starts no row after its --time-limit, so it ends by itself before the timeout
-  echo "### benchmarks/gpu.py" >> "$OUT/gpu-bench.log"
-  timeout -k 5 "$l" python3 benchmarks/gpu.py --out "$OUT" --time-limit $((l * 3 / 4)) $BENCH_ARGS \
-    >> "$OUT/gpu-bench.log" 2>&1
+  run_script bench benchmarks/gpu.py "$l" "3 / 4" "$BENCH_ARGS"
   rc=$?
-  note "== bench: rc $(rc_text $rc) at $(el) s (limit $l s${BENCH_ARGS:+, args: $BENCH_ARGS})"
   grep -E "^\| |does not work" "$OUT/results-gpu.md" 2>/dev/null | grep -v -- "---|" | cut -c1-220 | indent
   grep -E "Error|error" "$OUT/gpu-bench.log" | grep -v "^ " | head -5 | cut -c1-220 | indent
   return $rc
