@@ -364,7 +364,7 @@ class Trainer:
         loader = self._loader(data, batch_size, False)
         self._check_data("evaluate", data)
         with backend.device(self.model.device):
-            views = check_views("Trainer.evaluate", tta, self._like_model(backend.to_device(data.x[:1])))
+            views = check_views("Trainer.evaluate", tta, lambda: self._like_model(backend.to_device(data.x[:1])))
         self.precision.prepare(self.model)
         return self._evaluate(loader, views)
 

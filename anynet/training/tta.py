@@ -8,8 +8,9 @@ from typing import Any, Callable, Sequence
 __all__ = ["averaged", "check_views"]
 
 
-def check_views(where: str, tta: Any, sample: Any) -> list[Callable[[Any], Any]]:
-    """``tta`` as a list, each view run on ``sample`` (one example of the data, on the model's device).
+def check_views(where: str, tta: Any, sample: Callable[[], Any]) -> list[Callable[[Any], Any]]:
+    """``tta`` as a list, each view run on ``sample()`` (one example of the data, on the model's
+    device; not made where there are no views).
 
     **Returns:** the list; a TypeError for what is not a list of functions, a ValueError for a view
     that refuses the data or changes its shape (each naming ``where``).
@@ -20,11 +21,12 @@ def check_views(where: str, tta: Any, sample: Any) -> list[Callable[[Any], Any]]
     for i, view in enumerate(tta):
         if not callable(view):
             raise TypeError(f"{where}: tta[{i}] must be a function batch -> batch, got {type(view).__name__}")
+    x = sample() if tta else None
     for i, view in enumerate(tta):
-        shape = tuple(view(sample).shape)
-        if shape != tuple(sample.shape):
+        shape = tuple(view(x).shape)
+        if shape != tuple(x.shape):
             raise ValueError(f"{where}: tta[{i}] ({getattr(view, 'name', type(view).__name__)}) must keep a "
-                             f"batch's shape: it turned {tuple(sample.shape)} into {shape}")
+                             f"batch's shape: it turned {tuple(x.shape)} into {shape}")
     return list(tta)
 
 
